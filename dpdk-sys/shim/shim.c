@@ -1,0 +1,6 @@
+#include "shim.h"
+
+int vtepd_rte_errno(void)
+{
+	return rte_errno;
+}

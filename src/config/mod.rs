@@ -1,0 +1,281 @@
+//! vtepd's configuration: loaded from TOML, validated completely before anything starts.
+//!
+//! Every error names the key it is about (`vni[1].flood[0]`) and why, in one line, so an
+//! operator can fix the file without reading code. See docs/CONFIG.md for every key.
+
+mod schema;
+mod validate;
+
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::path::Path;
+
+use crate::wire::{MacAddr, Vni};
+
+pub use validate::parse;
+
+/// A configuration problem: the key, and what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{path}: {reason}")]
+    Io { path: String, reason: String },
+    #[error("{key}: {reason}")]
+    Invalid { key: String, reason: String },
+}
+
+impl ConfigError {
+    pub(crate) fn invalid(key: impl Into<String>, reason: impl Into<String>) -> ConfigError {
+        ConfigError::Invalid {
+            key: key.into(),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// A validated configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    pub mode: Mode,
+    pub workers: WorkersConfig,
+    pub tables: TablesConfig,
+}
+
+impl Config {
+    /// Reads and validates a configuration file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Io {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        parse(&text)
+    }
+
+    /// Every port the configuration uses, each once, in the order they appear.
+    pub fn ports(&self) -> Vec<&str> {
+        match &self.mode {
+            Mode::CrossConnect { ports } => ports.iter().map(String::as_str).collect(),
+            Mode::Gateway(g) => std::iter::once(g.underlay.port.as_str())
+                .chain(g.access.iter().map(|a| a.port.as_str()))
+                .collect(),
+        }
+    }
+}
+
+/// What the data plane does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mode {
+    /// The VXLAN/NVGRE L2 gateway.
+    Gateway(GatewayConfig),
+    /// Every frame received on one port is sent unchanged on the other (a wiring check and
+    /// the I/O baseline for benchmarks).
+    CrossConnect { ports: [String; 2] },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GatewayConfig {
+    pub underlay: UnderlayConfig,
+    pub access: Vec<AccessConfig>,
+    pub vnis: Vec<VniConfig>,
+    pub fdb: Vec<StaticFdb>,
+    pub arp: Vec<StaticArp>,
+}
+
+/// An address with its prefix length, as in `10.0.0.1/24`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct IpCidr {
+    pub addr: IpAddr,
+    pub prefix: u8,
+}
+
+impl IpCidr {
+    /// True when `ip` is on this subnet.
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        match (self.addr, ip) {
+            (IpAddr::V4(net), IpAddr::V4(ip)) => {
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u32::from(net) & mask == u32::from(ip) & mask
+            }
+            (IpAddr::V6(net), IpAddr::V6(ip)) => {
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u128::from(net) & mask == u128::from(ip) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
+impl fmt::Display for IpCidr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.addr, self.prefix)
+    }
+}
+
+/// How the outer header's DSCP is chosen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DscpPolicy {
+    /// Copied from the inner IPv4/IPv6 header (0 for non-IP inner frames).
+    Inherit,
+    Fixed(u8),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnderlayConfig {
+    pub port: String,
+    /// Local VTEP addresses; the first of each family is the source of encapsulated packets.
+    pub addresses: Vec<IpCidr>,
+    /// Gateways for remote VTEPs that are not on a local subnet, at most one per family.
+    pub next_hops: Vec<IpAddr>,
+    /// Fixed next-hop MAC: no ARP/ND resolution at all.
+    pub next_hop_mac: Option<MacAddr>,
+    /// IP MTU of the underlay: the largest outer IP packet sent.
+    pub mtu: u16,
+    pub vxlan_port: u16,
+    pub ttl: u8,
+    pub dscp: DscpPolicy,
+    pub source_ports: (u16, u16),
+    /// How long a resolved neighbour stays valid before it is resolved again.
+    pub neighbor_timeout_secs: u32,
+}
+
+impl UnderlayConfig {
+    pub fn source_v4(&self) -> Option<Ipv4Addr> {
+        self.addresses.iter().find_map(|c| match c.addr {
+            IpAddr::V4(a) => Some(a),
+            IpAddr::V6(_) => None,
+        })
+    }
+
+    pub fn source_v6(&self) -> Option<Ipv6Addr> {
+        self.addresses.iter().find_map(|c| match c.addr {
+            IpAddr::V6(a) => Some(a),
+            IpAddr::V4(_) => None,
+        })
+    }
+
+    /// The local address used to reach `remote`, if the underlay has one of its family.
+    pub fn source_for(&self, remote: IpAddr) -> Option<IpAddr> {
+        match remote {
+            IpAddr::V4(_) => self.source_v4().map(IpAddr::V4),
+            IpAddr::V6(_) => self.source_v6().map(IpAddr::V6),
+        }
+    }
+
+    /// The neighbour whose MAC a packet to `remote` is sent to: `remote` itself when it is on a
+    /// local subnet, else the family's next hop.
+    pub fn gateway_for(&self, remote: IpAddr) -> Option<IpAddr> {
+        if self.addresses.iter().any(|c| c.contains(remote)) {
+            return Some(remote);
+        }
+        self.next_hops
+            .iter()
+            .copied()
+            .find(|nh| nh.is_ipv4() == remote.is_ipv4())
+    }
+
+    pub fn is_local(&self, ip: IpAddr) -> bool {
+        self.addresses.iter().any(|c| c.addr == ip)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessConfig {
+    pub port: String,
+    pub untagged_vni: Option<Vni>,
+    pub mtu: Option<u16>,
+}
+
+/// Tunnel encapsulation of a VNI.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Encap {
+    Vxlan,
+    Nvgre,
+}
+
+impl fmt::Display for Encap {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Encap::Vxlan => "vxlan",
+            Encap::Nvgre => "nvgre",
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VniConfig {
+    pub id: Vni,
+    pub encap: Encap,
+    /// 802.1Q VLAN of this segment on access ports.
+    pub vlan: Option<u16>,
+    /// Head-end replication list.
+    pub flood: Vec<IpAddr>,
+    /// Underlay multicast group for BUM traffic (instead of `flood`).
+    pub multicast_group: Option<IpAddr>,
+    pub learning: bool,
+    pub arp_suppression: bool,
+    /// Only these VTEPs may send traffic into the VNI.
+    pub allowed_vteps: Option<Vec<IpAddr>>,
+    pub max_macs: Option<u32>,
+}
+
+/// Where a static FDB entry points.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FdbDest {
+    Remote(IpAddr),
+    Access(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StaticFdb {
+    pub vni: Vni,
+    pub mac: MacAddr,
+    pub dest: FdbDest,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StaticArp {
+    pub vni: Vni,
+    pub ip: IpAddr,
+    pub mac: MacAddr,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WorkersConfig {
+    pub burst: u16,
+    pub rx_desc: u16,
+    pub tx_desc: u16,
+    pub tx_drain_us: u32,
+    /// Mbufs per pool; derived from queues and descriptors when not given.
+    pub mbufs: Option<u32>,
+}
+
+impl Default for WorkersConfig {
+    fn default() -> Self {
+        WorkersConfig {
+            burst: 32,
+            rx_desc: 1024,
+            tx_desc: 1024,
+            tx_drain_us: 100,
+            mbufs: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TablesConfig {
+    pub mac_age_secs: u32,
+    /// Capacity reserved up front in each worker's FDB replica (no growth on the fast path).
+    pub fdb_capacity: u32,
+}
+
+impl Default for TablesConfig {
+    fn default() -> Self {
+        TablesConfig {
+            mac_age_secs: 300,
+            fdb_capacity: 65536,
+        }
+    }
+}

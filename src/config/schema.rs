@@ -1,0 +1,143 @@
+//! The configuration file as written: TOML, every table closed (`deny_unknown_fields`), values
+//! still as text. `validate` turns it into the typed `Config`.
+
+use serde::Deserialize;
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct File {
+    pub underlay: Option<Underlay>,
+    #[serde(default)]
+    pub access: Vec<Access>,
+    #[serde(default)]
+    pub vni: Vec<Vni>,
+    #[serde(default)]
+    pub fdb: Vec<Fdb>,
+    #[serde(default)]
+    pub arp: Vec<Arp>,
+    pub xconnect: Option<Xconnect>,
+    #[serde(default)]
+    pub workers: Workers,
+    #[serde(default)]
+    pub tables: Tables,
+}
+
+/// A port named by DPDK device name or by port id.
+#[derive(Debug, Deserialize, Clone)]
+#[serde(untagged)]
+pub enum PortRef {
+    Name(String),
+    Id(u16),
+}
+
+impl PortRef {
+    pub fn into_name(self) -> String {
+        match self {
+            PortRef::Name(n) => n,
+            PortRef::Id(id) => id.to_string(),
+        }
+    }
+}
+
+/// One value or a list of them.
+#[derive(Debug, Deserialize, Clone)]
+#[serde(untagged)]
+pub enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl OneOrMany {
+    pub fn into_vec(self) -> Vec<String> {
+        match self {
+            OneOrMany::One(s) => vec![s],
+            OneOrMany::Many(v) => v,
+        }
+    }
+}
+
+/// `dscp = "inherit"` or a fixed value.
+#[derive(Debug, Deserialize, Clone)]
+#[serde(untagged)]
+pub enum Dscp {
+    Fixed(i64),
+    Policy(String),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Underlay {
+    pub port: PortRef,
+    pub addresses: Vec<String>,
+    pub next_hop: Option<OneOrMany>,
+    pub next_hop_mac: Option<String>,
+    pub mtu: Option<i64>,
+    pub vxlan_port: Option<i64>,
+    pub ttl: Option<i64>,
+    pub dscp: Option<Dscp>,
+    pub source_port_range: Option<Vec<i64>>,
+    pub neighbor_timeout_secs: Option<i64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Access {
+    pub port: PortRef,
+    pub untagged_vni: Option<i64>,
+    pub mtu: Option<i64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Vni {
+    pub id: i64,
+    pub encap: Option<String>,
+    pub vlan: Option<i64>,
+    #[serde(default)]
+    pub flood: Vec<String>,
+    pub multicast_group: Option<String>,
+    pub learning: Option<bool>,
+    pub arp_suppression: Option<bool>,
+    pub allowed_vteps: Option<Vec<String>>,
+    pub max_macs: Option<i64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Fdb {
+    pub vni: i64,
+    pub mac: String,
+    pub remote: Option<String>,
+    pub port: Option<PortRef>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Arp {
+    pub vni: i64,
+    pub ip: String,
+    pub mac: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Xconnect {
+    pub ports: Vec<PortRef>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Workers {
+    pub burst: Option<i64>,
+    pub rx_desc: Option<i64>,
+    pub tx_desc: Option<i64>,
+    pub tx_drain_us: Option<i64>,
+    pub mbufs: Option<i64>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Tables {
+    pub mac_age_secs: Option<i64>,
+    pub fdb_capacity: Option<i64>,
+}

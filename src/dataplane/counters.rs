@@ -1,0 +1,178 @@
+//! Per-worker counters: written by one worker only, summed by whoever reads them.
+//!
+//! Each worker owns its block (cache-line aligned, so no two workers write the same line);
+//! a counter is an atomic only so the management thread can read it while the worker runs.
+//! The worker's update is a relaxed load + store: no locked instruction on the fast path.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crossbeam::utils::CachePadded;
+
+use crate::pipeline::DropReason;
+
+/// Ports a configuration may use (underlay + access ports, or a cross-connect pair).
+pub const MAX_PORTS: usize = 16;
+
+/// One single-writer counter.
+#[derive(Debug, Default)]
+pub struct Counter(AtomicU64);
+
+impl Counter {
+    /// Adds `n`. Only the owning worker may call this.
+    #[inline(always)]
+    pub fn add(&self, n: u64) {
+        let v = self.0.load(Ordering::Relaxed);
+        self.0.store(v.wrapping_add(n), Ordering::Relaxed);
+    }
+
+    #[inline(always)]
+    pub fn inc(&self) {
+        self.add(1);
+    }
+
+    /// Overwrites the value. Only the owning worker may call this.
+    #[inline(always)]
+    pub fn set(&self, v: u64) {
+        self.0.store(v, Ordering::Relaxed);
+    }
+
+    #[inline(always)]
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// What one worker counted on one port.
+#[derive(Debug, Default)]
+pub struct PortCounters {
+    pub rx_packets: Counter,
+    pub rx_bytes: Counter,
+    pub tx_packets: Counter,
+    /// Packets the TX queue did not accept (freed; also counted as drop `tx_queue_full`).
+    pub tx_dropped: Counter,
+}
+
+/// Everything one worker counts.
+#[derive(Debug)]
+pub struct WorkerCounters {
+    pub ports: [PortCounters; MAX_PORTS],
+    pub drops: [Counter; DropReason::COUNT],
+    /// Loop iterations that received at least one packet, and those that received none.
+    pub busy_polls: Counter,
+    pub idle_polls: Counter,
+    /// Non-empty RX bursts and the packets in them (average burst = packets / bursts).
+    pub bursts: Counter,
+    pub burst_packets: Counter,
+    /// TSC cycles spent in busy iterations: cycles per packet = busy_cycles / burst_packets.
+    pub busy_cycles: Counter,
+}
+
+impl Default for WorkerCounters {
+    fn default() -> Self {
+        WorkerCounters {
+            ports: std::array::from_fn(|_| PortCounters::default()),
+            drops: std::array::from_fn(|_| Counter::default()),
+            busy_polls: Counter::default(),
+            idle_polls: Counter::default(),
+            bursts: Counter::default(),
+            burst_packets: Counter::default(),
+            busy_cycles: Counter::default(),
+        }
+    }
+}
+
+impl WorkerCounters {
+    #[inline(always)]
+    pub fn count_drop(&self, reason: DropReason, n: u64) {
+        if let Some(c) = self.drops.get(reason as usize) {
+            c.add(n);
+        }
+    }
+
+    #[inline(always)]
+    pub fn port(&self, index: usize) -> Option<&PortCounters> {
+        self.ports.get(index)
+    }
+}
+
+/// A shareable block of counters for one worker.
+pub type SharedCounters = std::sync::Arc<CachePadded<WorkerCounters>>;
+
+/// Sums of every worker's counters, taken at one moment.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CounterSnapshot {
+    pub port_rx_packets: Vec<u64>,
+    pub port_rx_bytes: Vec<u64>,
+    pub port_tx_packets: Vec<u64>,
+    pub port_tx_dropped: Vec<u64>,
+    pub drops: Vec<u64>,
+    pub busy_polls: u64,
+    pub idle_polls: u64,
+    pub bursts: u64,
+    pub burst_packets: u64,
+    pub busy_cycles: u64,
+}
+
+impl CounterSnapshot {
+    pub fn sum(workers: &[SharedCounters], ports: usize) -> CounterSnapshot {
+        let ports = ports.min(MAX_PORTS);
+        let mut s = CounterSnapshot {
+            port_rx_packets: vec![0; ports],
+            port_rx_bytes: vec![0; ports],
+            port_tx_packets: vec![0; ports],
+            port_tx_dropped: vec![0; ports],
+            drops: vec![0; DropReason::COUNT],
+            ..CounterSnapshot::default()
+        };
+        for w in workers {
+            for (i, p) in w.ports.iter().take(ports).enumerate() {
+                s.port_rx_packets[i] += p.rx_packets.get();
+                s.port_rx_bytes[i] += p.rx_bytes.get();
+                s.port_tx_packets[i] += p.tx_packets.get();
+                s.port_tx_dropped[i] += p.tx_dropped.get();
+            }
+            for (d, c) in s.drops.iter_mut().zip(w.drops.iter()) {
+                *d += c.get();
+            }
+            s.busy_polls += w.busy_polls.get();
+            s.idle_polls += w.idle_polls.get();
+            s.bursts += w.bursts.get();
+            s.burst_packets += w.burst_packets.get();
+            s.busy_cycles += w.busy_cycles.get();
+        }
+        s
+    }
+
+    pub fn total_rx(&self) -> u64 {
+        self.port_rx_packets.iter().sum()
+    }
+
+    pub fn total_tx(&self) -> u64 {
+        self.port_tx_packets.iter().sum()
+    }
+
+    pub fn total_drops(&self) -> u64 {
+        self.drops.iter().sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    #[test]
+    fn snapshot_sums_workers() {
+        let a: SharedCounters = Arc::new(CachePadded::new(WorkerCounters::default()));
+        let b: SharedCounters = Arc::new(CachePadded::new(WorkerCounters::default()));
+        a.ports[0].rx_packets.add(3);
+        b.ports[0].rx_packets.add(4);
+        b.ports[1].tx_packets.inc();
+        a.count_drop(DropReason::TxQueueFull, 2);
+        let s = CounterSnapshot::sum(&[a, b], 2);
+        assert_eq!(s.port_rx_packets, vec![7, 0]);
+        assert_eq!(s.port_tx_packets, vec![0, 1]);
+        assert_eq!(s.drops[DropReason::TxQueueFull as usize], 2);
+        assert_eq!(s.total_drops(), 2);
+    }
+}
