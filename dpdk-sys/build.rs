@@ -86,6 +86,7 @@ const FUNCTIONS: &[&str] = &[
     "rte_prefetch1",
     "rte_prefetch2",
     "rte_delay_us_block",
+    "rte_net_intel_cksum_flags_prepare",
     "vtepd_.*",
 ];
 

@@ -11,4 +11,5 @@ pub mod control;
 pub mod dataplane;
 pub mod dpdk;
 pub mod pipeline;
+pub mod tables;
 pub mod wire;

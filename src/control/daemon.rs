@@ -15,10 +15,13 @@ use crate::dataplane::{BurstHandler, CounterSnapshot, SharedCounters, TxPorts, W
 use crate::dpdk::{self, DpdkError, Eal, Launched, LcoreId};
 
 use super::console::RateLine;
+use super::gateway::{self as gw, GatewayError};
 use super::report::{self, MempoolReport, NicStats, PortReport, Report, Totals, WorkerReport};
+use super::tables::TableManager;
 
-/// How often the management loop wakes up.
-const TICK: Duration = Duration::from_millis(10);
+/// How often the management loop wakes up: table changes reach the workers within this
+/// (plus one drain period on the worker).
+const TICK: Duration = Duration::from_millis(1);
 
 #[derive(Debug, Clone, Default)]
 pub struct RunOptions {
@@ -35,15 +38,15 @@ pub enum RunError {
     Launch(#[from] DpdkError),
     #[error("install signal handlers: {0}")]
     Signals(std::io::Error),
-    #[error("gateway mode is not available in this build yet")]
-    ModeUnavailable,
+    #[error(transparent)]
+    Gateway(#[from] GatewayError),
 }
 
 impl RunError {
     pub fn is_usage_error(&self) -> bool {
         match self {
             RunError::Setup(e) => e.is_usage_error(),
-            RunError::ModeUnavailable => true,
+            RunError::Gateway(GatewayError::Tables(_)) => true,
             _ => false,
         }
     }
@@ -70,6 +73,7 @@ pub fn run(eal: &Eal, config: Config, opts: &RunOptions) -> Result<Report, RunEr
         .iter()
         .map(|_| Arc::new(CachePadded::new(Default::default())))
         .collect();
+    let mut manager: Option<TableManager> = None;
     let launched = match &config.mode {
         Mode::CrossConnect { .. } => launch_workers(
             eal,
@@ -80,7 +84,26 @@ pub fn run(eal: &Eal, config: Config, opts: &RunOptions) -> Result<Report, RunEr
             &stop,
             |_| Ok(CrossConnect),
         ),
-        Mode::Gateway(_) => Err(RunError::ModeUnavailable),
+        Mode::Gateway(g) => gw::plan(eal, &config, g, &lcores, &plumbing, &counters)
+            .map_err(RunError::from)
+            .and_then(|plan| {
+                manager = Some(plan.manager);
+                let mut handlers = plan.handlers.into_iter();
+                launch_workers(
+                    eal,
+                    &config,
+                    &lcores,
+                    &mut plumbing,
+                    &counters,
+                    &stop,
+                    |_| {
+                        handlers.next().ok_or(RunError::Launch(DpdkError::new(
+                            "a handler per worker",
+                            dpdk::Errno(libc::EINVAL),
+                        )))
+                    },
+                )
+            }),
     };
     let launched = match launched {
         Ok(l) => l,
@@ -96,7 +119,7 @@ pub fn run(eal: &Eal, config: Config, opts: &RunOptions) -> Result<Report, RunEr
         dpdk::main_lcore(eal)
     );
 
-    watch(&signalled, &counters, &names, opts);
+    watch(&signalled, &counters, &names, opts, manager.as_mut());
 
     stop.store(true, Ordering::SeqCst);
     let workers: Vec<(LcoreId, i32)> = launched
@@ -114,6 +137,9 @@ pub fn run(eal: &Eal, config: Config, opts: &RunOptions) -> Result<Report, RunEr
 
     let snapshot = CounterSnapshot::sum(&counters, names.len());
     let mut report = build_report(&plumbing, &snapshot, &counters, &lcores);
+    if let Some(m) = &manager {
+        report::add_gateway(&mut report, m, &counters);
+    }
     report.mempool.in_use_at_start = in_use_at_start;
     let pools = plumbing.pools.clone();
     drop(plumbing); // stops and closes the ports, returning their buffers
@@ -157,14 +183,28 @@ where
 }
 
 /// The management loop: returns on a signal or once traffic has stopped for long enough.
-fn watch(signalled: &AtomicBool, counters: &[SharedCounters], names: &[String], opts: &RunOptions) {
+fn watch(
+    signalled: &AtomicBool,
+    counters: &[SharedCounters],
+    names: &[String],
+    opts: &RunOptions,
+    mut manager: Option<&mut TableManager>,
+) {
     let mut rates = RateLine::new(CounterSnapshot::sum(counters, names.len()));
     let mut next_stats = opts.stats_interval.map(|i| Instant::now() + i);
     let mut last_rx = 0u64;
     let mut last_activity = Instant::now();
+    let mut next_check = Instant::now();
     while !signalled.load(Ordering::Relaxed) {
         std::thread::sleep(TICK);
+        if let Some(m) = manager.as_deref_mut() {
+            m.tick();
+        }
         let now = Instant::now();
+        if now < next_check {
+            continue;
+        }
+        next_check = now + Duration::from_millis(10);
         if let (Some(at), Some(interval)) = (next_stats, opts.stats_interval) {
             if now >= at {
                 for line in rates.lines(CounterSnapshot::sum(counters, names.len()), names) {
@@ -239,5 +279,6 @@ fn build_report(
             dropped: snapshot.total_drops(),
         },
         mempool: MempoolReport::default(),
+        gateway: None,
     }
 }

@@ -2,6 +2,9 @@
 
 pub mod console;
 pub mod daemon;
+pub mod gateway;
+pub mod neighbor;
 pub mod report;
+pub mod tables;
 
 pub use daemon::{run, RunError, RunOptions};

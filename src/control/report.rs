@@ -5,9 +5,12 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use crate::dataplane::CounterSnapshot;
+use crate::dataplane::{CounterSnapshot, SharedCounters};
 use crate::dpdk::PortStats;
 use crate::pipeline::DropReason;
+use crate::tables::authority::AuthorityStats;
+
+use super::tables::{SyncStats, TableManager};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
@@ -17,6 +20,93 @@ pub struct Report {
     pub workers: Vec<WorkerReport>,
     pub totals: Totals,
     pub mempool: MempoolReport,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gateway: Option<GatewayReport>,
+}
+
+/// Gateway-mode counters.
+#[derive(Debug, Clone, Serialize)]
+pub struct GatewayReport {
+    pub vnis: Vec<VniReport>,
+    pub tables: AuthorityStats,
+    pub sync: SyncStats,
+    pub fdb_entries: usize,
+    pub local: LocalReport,
+    /// Extra packets made by replication (flood copies and GSO segments beyond the first).
+    pub replicas: u64,
+    /// Packets the management thread originated (ARP/ND requests).
+    pub generated: u64,
+    pub fdb_full: u64,
+    pub events_dropped: u64,
+    pub updates_applied: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct VniReport {
+    pub id: u32,
+    pub encap_packets: u64,
+    pub encap_bytes: u64,
+    pub decap_packets: u64,
+    pub decap_bytes: u64,
+    pub flood_copies: u64,
+    pub learn_events: u64,
+    pub arp_suppressed: u64,
+    pub mac_limit_hits: u64,
+    /// Learned MACs in the authoritative table.
+    pub macs: u32,
+}
+
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct LocalReport {
+    pub arp_replies: u64,
+    pub echo_replies: u64,
+    pub nd_replies: u64,
+    pub absorbed: u64,
+}
+
+/// Adds the gateway's tables and per-VNI counters to a report.
+pub fn add_gateway(report: &mut Report, m: &TableManager, workers: &[SharedCounters]) {
+    let sum = |f: &dyn Fn(&crate::dataplane::WorkerCounters) -> u64| -> u64 {
+        workers.iter().map(|w| f(w)).sum()
+    };
+    let vnis = m
+        .authority
+        .vnis()
+        .map(|(id, index, _)| {
+            let v = |f: &dyn Fn(&crate::dataplane::counters::VniCounters) -> u64| -> u64 {
+                workers.iter().filter_map(|w| w.vni(index)).map(f).sum()
+            };
+            VniReport {
+                id: id.get(),
+                encap_packets: v(&|c| c.encap_packets.get()),
+                encap_bytes: v(&|c| c.encap_bytes.get()),
+                decap_packets: v(&|c| c.decap_packets.get()),
+                decap_bytes: v(&|c| c.decap_bytes.get()),
+                flood_copies: v(&|c| c.flood_copies.get()),
+                learn_events: v(&|c| c.learn_events.get()),
+                arp_suppressed: v(&|c| c.arp_suppressed.get()),
+                mac_limit_hits: v(&|c| c.mac_limit_hits.get()),
+                macs: m.authority.learned_in(*id),
+            }
+        })
+        .collect();
+    report.gateway = Some(GatewayReport {
+        vnis,
+        tables: m.authority.stats,
+        sync: m.stats,
+        fdb_entries: m.authority.fdb_len(),
+        local: LocalReport {
+            arp_replies: sum(&|w| w.local.arp_replies.get()),
+            echo_replies: sum(&|w| w.local.echo_replies.get()),
+            nd_replies: sum(&|w| w.local.nd_replies.get()),
+            absorbed: sum(&|w| w.local.absorbed.get()),
+        },
+        replicas: sum(&|w| w.replicas.get()),
+        generated: sum(&|w| w.generated.get()),
+        fdb_full: sum(&|w| w.fdb_full.get()),
+        events_dropped: m.events_dropped(),
+        updates_applied: m.updates_applied(),
+    });
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -129,6 +219,45 @@ impl Report {
                 nonzero.join(" ")
             }
         );
+        if let Some(g) = &self.gateway {
+            let _ = writeln!(
+                out,
+                "  {:<10} {:>12} {:>14} {:>12} {:>14} {:>10} {:>8} {:>10}",
+                "vni",
+                "encap pkts",
+                "encap bytes",
+                "decap pkts",
+                "decap bytes",
+                "flooded",
+                "macs",
+                "arp supp"
+            );
+            for v in &g.vnis {
+                let _ = writeln!(
+                    out,
+                    "  {:<10} {:>12} {:>14} {:>12} {:>14} {:>10} {:>8} {:>10}",
+                    v.id,
+                    v.encap_packets,
+                    v.encap_bytes,
+                    v.decap_packets,
+                    v.decap_bytes,
+                    v.flood_copies,
+                    v.macs,
+                    v.arp_suppressed
+                );
+            }
+            let t = &g.tables;
+            let _ = writeln!(
+                out,
+                "  tables: {} MACs; learned {} moved {} aged {}; refused: static {} limit {} full {}; bindings snooped {}",
+                g.fdb_entries, t.learned, t.moved, t.aged, t.refused_static, t.refused_limit, t.refused_full, t.bindings_snooped
+            );
+            let _ = writeln!(
+                out,
+                "  local: {} ARP replies, {} echo replies, {} ND replies, {} absorbed; {} neighbour requests sent",
+                g.local.arp_replies, g.local.echo_replies, g.local.nd_replies, g.local.absorbed, g.generated
+            );
+        }
         for w in &self.workers {
             let avg = if w.bursts == 0 {
                 0.0

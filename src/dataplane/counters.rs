@@ -52,11 +52,46 @@ pub struct PortCounters {
     pub tx_dropped: Counter,
 }
 
+/// What one worker counted in one VNI.
+#[derive(Debug, Default)]
+pub struct VniCounters {
+    pub encap_packets: Counter,
+    pub encap_bytes: Counter,
+    pub decap_packets: Counter,
+    pub decap_bytes: Counter,
+    /// Copies sent for broadcast, multicast and unknown-unicast frames.
+    pub flood_copies: Counter,
+    /// MACs this worker learned or saw move (reported to the management thread).
+    pub learn_events: Counter,
+    /// ARP requests / neighbour solicitations answered from known bindings.
+    pub arp_suppressed: Counter,
+    /// New MACs not learned because the VNI reached `max_macs`.
+    pub mac_limit_hits: Counter,
+}
+
+/// Packets the gateway itself answered or absorbed.
+#[derive(Debug, Default)]
+pub struct LocalCounters {
+    pub arp_replies: Counter,
+    pub echo_replies: Counter,
+    pub nd_replies: Counter,
+    /// Replies and advertisements absorbed (they resolve next hops).
+    pub absorbed: Counter,
+}
+
 /// Everything one worker counts.
 #[derive(Debug)]
 pub struct WorkerCounters {
     pub ports: [PortCounters; MAX_PORTS],
     pub drops: [Counter; DropReason::COUNT],
+    pub vnis: Box<[VniCounters]>,
+    pub local: LocalCounters,
+    /// Extra packets made by replication (a flood to N destinations adds N - 1).
+    pub replicas: Counter,
+    /// Packets the management thread originated and this worker sent (ARP/ND requests).
+    pub generated: Counter,
+    /// MACs not learned because this worker's table was full.
+    pub fdb_full: Counter,
     /// Loop iterations that received at least one packet, and those that received none.
     pub busy_polls: Counter,
     pub idle_polls: Counter,
@@ -72,6 +107,13 @@ impl Default for WorkerCounters {
         WorkerCounters {
             ports: std::array::from_fn(|_| PortCounters::default()),
             drops: std::array::from_fn(|_| Counter::default()),
+            vnis: (0..crate::tables::MAX_VNIS)
+                .map(|_| VniCounters::default())
+                .collect(),
+            local: LocalCounters::default(),
+            replicas: Counter::default(),
+            generated: Counter::default(),
+            fdb_full: Counter::default(),
             busy_polls: Counter::default(),
             idle_polls: Counter::default(),
             bursts: Counter::default(),
@@ -92,6 +134,11 @@ impl WorkerCounters {
     #[inline(always)]
     pub fn port(&self, index: usize) -> Option<&PortCounters> {
         self.ports.get(index)
+    }
+
+    #[inline(always)]
+    pub fn vni(&self, index: crate::tables::VniIndex) -> Option<&VniCounters> {
+        self.vnis.get(index.slot())
     }
 }
 
@@ -125,11 +172,22 @@ impl CounterSnapshot {
             ..CounterSnapshot::default()
         };
         for w in workers {
-            for (i, p) in w.ports.iter().take(ports).enumerate() {
-                s.port_rx_packets[i] += p.rx_packets.get();
-                s.port_rx_bytes[i] += p.rx_bytes.get();
-                s.port_tx_packets[i] += p.tx_packets.get();
-                s.port_tx_dropped[i] += p.tx_dropped.get();
+            let columns = [
+                &mut s.port_rx_packets,
+                &mut s.port_rx_bytes,
+                &mut s.port_tx_packets,
+                &mut s.port_tx_dropped,
+            ];
+            let field = |p: &PortCounters, c: usize| match c {
+                0 => p.rx_packets.get(),
+                1 => p.rx_bytes.get(),
+                2 => p.tx_packets.get(),
+                _ => p.tx_dropped.get(),
+            };
+            for (c, column) in columns.into_iter().enumerate() {
+                for (sum, p) in column.iter_mut().zip(w.ports.iter()) {
+                    *sum += field(p, c);
+                }
             }
             for (d, c) in s.drops.iter_mut().zip(w.drops.iter()) {
                 *d += c.get();

@@ -1,6 +1,17 @@
 //! The data plane: worker lcores, their queues, their loop, their counters.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::indexing_slicing,
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic
+    )
+)]
 
 pub mod counters;
+mod frame;
+pub mod gateway;
 pub mod setup;
 pub mod worker;
 pub mod xconnect;

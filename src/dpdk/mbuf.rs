@@ -326,6 +326,32 @@ impl Mbuf {
         len
     }
 
+    /// The first segment's bytes, writable, and the bytes of every further segment. For
+    /// chained packets whose first segment is a private header (flood copies, GSO segments).
+    pub fn head_and_tail(&mut self) -> (&mut [u8], Segments<'_>) {
+        let next = self.m().next;
+        let head = self.data_mut();
+        // SAFETY: the head's bytes and the following segments are distinct buffers; the
+        // borrow of `self` covers both.
+        let head = unsafe { std::slice::from_raw_parts_mut(head.as_mut_ptr(), head.len()) };
+        (
+            head,
+            Segments {
+                next,
+                _owner: std::marker::PhantomData,
+            },
+        )
+    }
+
+    /// Prepares checksum fields as the NIC's TSO/checksum offloads expect (pseudo-header
+    /// sums), according to the mbuf's offload flags.
+    pub fn prepare_tx_offload(&mut self) -> bool {
+        let flags = self.ol_flags();
+        // SAFETY: the mbuf is valid and its headers are in its first segment with the lengths
+        // its tx_offload fields state (set by the pipeline).
+        unsafe { dpdk_sys::rte_net_intel_cksum_flags_prepare(self.raw.as_ptr(), flags) == 0 }
+    }
+
     /// Hints the CPU to fetch the packet's first cache line.
     #[inline(always)]
     pub fn prefetch_data(&self) {
@@ -334,6 +360,31 @@ impl Mbuf {
         unsafe {
             dpdk_sys::rte_prefetch0(m.buf_addr.cast::<u8>().add(usize::from(m.data_off)).cast())
         }
+    }
+}
+
+/// The segments after the first of a chained packet.
+#[derive(Debug)]
+pub struct Segments<'a> {
+    next: *mut rte_mbuf,
+    _owner: std::marker::PhantomData<&'a Mbuf>,
+}
+
+impl<'a> Iterator for Segments<'a> {
+    type Item = &'a [u8];
+
+    fn next(&mut self) -> Option<&'a [u8]> {
+        let seg = NonNull::new(self.next)?;
+        // SAFETY: a segment of a chain the borrowed Mbuf owns; valid while the borrow lasts.
+        let m = unsafe { seg.as_ref() };
+        self.next = m.next;
+        // SAFETY: the segment's data lies within its buffer (DPDK invariant).
+        Some(unsafe {
+            std::slice::from_raw_parts(
+                m.buf_addr.cast::<u8>().add(usize::from(m.data_off)),
+                usize::from(m.data_len),
+            )
+        })
     }
 }
 

@@ -7,6 +7,7 @@
 mod cycles;
 mod eal;
 mod error;
+mod gso;
 mod lcore;
 mod mbuf;
 mod mempool;
@@ -15,8 +16,9 @@ mod port;
 pub use cycles::{tsc, tsc_hz};
 pub use eal::{runtime_version, split_args, Eal, EalError};
 pub use error::{DpdkError, Errno};
+pub use gso::{Gso, Segmented, MAX_SEGMENTS};
 pub use lcore::{current as current_lcore, launch, main_lcore, worker_lcores, Launched, LcoreId};
-pub use mbuf::{flags as mbuf_flags, Mbuf, TxOffload};
+pub use mbuf::{flags as mbuf_flags, Mbuf, Segments, TxOffload};
 pub use mempool::{Mempool, DEFAULT_DATA_ROOM};
 pub use port::{
     available_ports, find_port, port_name, Burst, EnabledOffloads, Link, Port, PortError, PortId,

@@ -32,7 +32,48 @@ macro_rules! drop_reasons {
 }
 
 drop_reasons! {
+    // Anywhere.
     TxQueueFull => "tx_queue_full", "the port's TX queue had no room for the burst";
+    Runt => "runt", "frame shorter than an Ethernet header";
+    NoHeadroom => "no_headroom", "not enough buffer headroom to add the outer headers";
+    MbufExhausted => "mbuf_exhausted", "no buffer left in the pool for a flood copy or a reply";
+    // Access side (encapsulation).
+    UnmappedVlan => "unmapped_vlan", "802.1Q VLAN mapped to no VNI on this access port";
+    UntaggedNoVni => "untagged_no_vni", "untagged frame on an access port without untagged_vni";
+    QinqUnsupported => "qinq_unsupported", "802.1ad/QinQ or double-tagged frame on an access port";
+    BadSourceMac => "bad_source_mac", "multicast, broadcast or zero source MAC";
+    SamePort => "same_port", "destination MAC sits behind the port the frame came in on";
+    MtuExceeded => "mtu_exceeded", "encapsulated packet larger than the underlay MTU and not segmentable";
+    NeighborUnresolved => "neighbor_unresolved", "the underlay next hop's MAC is not resolved yet";
+    NoFloodDestination => "no_flood_destination", "broadcast/unknown frame with no other port or VTEP in its VNI";
+    // Underlay side (decapsulation and the VTEP's own addresses).
+    UnderlayVlan => "underlay_vlan", "802.1Q-tagged frame on the underlay port";
+    NonIp => "non_ip", "underlay frame that is neither IPv4, IPv6 nor ARP";
+    IpMalformed => "ip_malformed", "outer IP header truncated, bad version, bad header or total length";
+    IpFragment => "ip_fragment", "outer IPv4 or IPv6 fragment (VTEPs never fragment)";
+    IpTtlZero => "ip_ttl_zero", "outer TTL or hop limit 0";
+    NotLocal => "not_local", "outer destination is not a local VTEP address or joined group";
+    UnsupportedProtocol => "unsupported_protocol", "IP protocol the VTEP does not serve (not UDP/VXLAN, GRE or ICMP)";
+    Ipv6ExtensionHeader => "ipv6_extension_header", "outer IPv6 extension header that cannot be skipped";
+    UdpMalformed => "udp_malformed", "UDP header truncated or its length disagrees with IP";
+    UdpPortClosed => "udp_port_closed", "UDP to a local address on a port other than the VXLAN port";
+    VxlanTruncated => "vxlan_truncated", "VXLAN header truncated";
+    VxlanNoVni => "vxlan_no_vni", "VXLAN header without the I flag";
+    GreTruncated => "gre_truncated", "GRE header truncated";
+    GreChecksumOrSequence => "gre_checksum_or_sequence", "GRE with the C or S bit set (NVGRE forbids them)";
+    GreNoKey => "gre_no_key", "GRE without the K bit: no VSID";
+    GreBadVersion => "gre_bad_version", "GRE version other than 0";
+    GreNotEthernet => "gre_not_ethernet", "GRE payload is not Ethernet (protocol not 0x6558)";
+    UnknownVni => "unknown_vni", "VNI/VSID not configured on this gateway";
+    EncapMismatch => "encap_mismatch", "VNI configured for the other encapsulation (VXLAN vs NVGRE)";
+    VtepNotAllowed => "vtep_not_allowed", "source VTEP not in the VNI's allowed_vteps";
+    InnerTruncated => "inner_truncated", "decapsulated frame shorter than an Ethernet header";
+    InnerVlan => "inner_vlan", "decapsulated frame with an 802.1Q tag (RFC 7348 6.1)";
+    SplitHorizon => "split_horizon", "decapsulated frame to a MAC behind another VTEP (never sent back into the underlay)";
+    ArpMalformed => "arp_malformed", "ARP that is not Ethernet/IPv4 or is truncated";
+    ArpNotForUs => "arp_not_for_us", "ARP on the underlay for an address that is not ours";
+    IcmpUnsupported => "icmp_unsupported", "ICMP/ICMPv6 to a local address other than echo and neighbour discovery";
+    IcmpMalformed => "icmp_malformed", "ICMP/ICMPv6 message truncated or invalid";
 }
 
 #[cfg(test)]

@@ -2,7 +2,27 @@
 //!
 //! Works on byte slices and a small frame trait, so every stage is unit-tested and
 //! benchmarked without EAL; the data plane feeds it real mbufs.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::indexing_slicing,
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic
+    )
+)]
 
 mod drops;
+pub mod encap;
+pub mod entropy;
+pub mod frame;
+pub mod gateway;
+pub mod learn;
+pub mod reply;
+pub mod segment;
+pub mod underlay;
+pub mod vlan;
 
 pub use drops::DropReason;
+pub use frame::{Frame, Offload, VecFrame};
+pub use gateway::{Flood, Gateway, GatewayParams, InnerMeta, OffloadCaps, Target, Verdict};

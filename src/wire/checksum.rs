@@ -28,6 +28,42 @@ pub fn sum(mut acc: u64, data: &[u8]) -> u64 {
     acc
 }
 
+/// Sums data that arrives in pieces (the segments of a chained packet): a piece that starts
+/// at an odd offset has its bytes in the other halves of the 16-bit words, so its folded sum
+/// is byte-swapped (RFC 1071 §2(B)).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Accumulator {
+    acc: u64,
+    odd: bool,
+}
+
+impl Accumulator {
+    pub fn new(start: u64) -> Accumulator {
+        Accumulator {
+            acc: start,
+            odd: false,
+        }
+    }
+
+    #[inline]
+    pub fn add(&mut self, piece: &[u8]) {
+        let s = sum(0, piece);
+        let s = if self.odd {
+            u64::from(fold(s).swap_bytes())
+        } else {
+            s
+        };
+        self.acc = self.acc.wrapping_add(s);
+        if piece.len() % 2 == 1 {
+            self.odd = !self.odd;
+        }
+    }
+
+    pub fn total(&self) -> u64 {
+        self.acc
+    }
+}
+
 /// Folds a running sum to 16 bits (without complementing).
 #[inline]
 pub fn fold(mut acc: u64) -> u16 {
@@ -109,6 +145,18 @@ mod tests {
             slow += hi | lo;
         }
         assert_eq!(fold(sum(0, &data)), fold(slow));
+    }
+
+    #[test]
+    fn pieces_sum_like_the_whole() {
+        let data: Vec<u8> = (0..301u32).map(|i| (i * 13 + 7) as u8).collect();
+        for cuts in [[1usize, 2], [3, 150], [100, 101], [0, 300]] {
+            let mut a = Accumulator::default();
+            a.add(&data[..cuts[0]]);
+            a.add(&data[cuts[0]..cuts[1]]);
+            a.add(&data[cuts[1]..]);
+            assert_eq!(fold(a.total()), fold(sum(0, &data)), "cuts {cuts:?}");
+        }
     }
 
     #[test]

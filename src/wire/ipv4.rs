@@ -199,6 +199,16 @@ impl Header {
         self.dst = a.octets();
     }
 
+    /// Sets the ECN field, updating the checksum incrementally (RFC 1624).
+    #[inline]
+    pub fn set_ecn_updating_checksum(&mut self, ecn: u8) {
+        let old = u16::from_be_bytes([self.version_ihl, self.dscp_ecn]);
+        self.dscp_ecn = (self.dscp_ecn & 0xfc) | (ecn & 0x03);
+        let new = u16::from_be_bytes([self.version_ihl, self.dscp_ecn]);
+        self.checksum
+            .set(checksum::update16(self.checksum.get(), old, new));
+    }
+
     /// Computes and stores the header checksum (options-less header).
     #[inline]
     pub fn fill_checksum(&mut self) {

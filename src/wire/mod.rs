@@ -46,7 +46,7 @@ pub enum Error {
 
 /// Views the front of `bytes` as a `T`, returning it and the rest.
 #[inline(always)]
-pub(crate) fn overlay<T>(bytes: &[u8]) -> Result<(&T, &[u8]), Error>
+pub fn overlay<T>(bytes: &[u8]) -> Result<(&T, &[u8]), Error>
 where
     T: zerocopy::FromBytes + zerocopy::KnownLayout + zerocopy::Immutable + zerocopy::Unaligned,
 {
@@ -55,7 +55,7 @@ where
 
 /// Mutable `overlay`.
 #[inline(always)]
-pub(crate) fn overlay_mut<T>(bytes: &mut [u8]) -> Result<(&mut T, &mut [u8]), Error>
+pub fn overlay_mut<T>(bytes: &mut [u8]) -> Result<(&mut T, &mut [u8]), Error>
 where
     T: zerocopy::FromBytes + zerocopy::IntoBytes + zerocopy::KnownLayout + zerocopy::Unaligned,
 {

@@ -1,0 +1,271 @@
+//! The management thread's side of table sync: takes the workers' events, changes the
+//! authoritative tables, ages them, resolves the underlay next hops, and sends every change
+//! to every worker.
+//!
+//! Workers are never blocked: when a worker's update queue is full the updates wait here, in
+//! order, in that worker's backlog, and go out on the next tick.
+
+use std::collections::{HashSet, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam::queue::ArrayQueue;
+
+use crate::dpdk::{Mbuf, Mempool};
+use crate::tables::authority::{Authority, Change};
+use crate::tables::sync::SyncChannel;
+use crate::tables::update::{Event, Update};
+use crate::tables::Replica;
+use crate::wire::MacAddr;
+
+use super::neighbor::{self, Action, Resolver};
+
+/// Events taken from one worker per tick: bounds a tick's length under a learning storm.
+const EVENTS_PER_TICK: usize = 65536;
+const AGING_PERIOD: Duration = Duration::from_secs(1);
+const REPORT_PERIOD: Duration = Duration::from_secs(10);
+
+/// Counters of the management thread's sync work.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct SyncStats {
+    pub events: u64,
+    pub updates_sent: u64,
+    /// Updates that waited in a backlog because a worker's queue was full.
+    pub updates_deferred: u64,
+    pub solicitations: u64,
+    /// Solicitations not sent (no buffer, or the slow path queue was full).
+    pub solicitations_dropped: u64,
+}
+
+#[derive(Debug)]
+pub struct TableManager {
+    pub authority: Authority,
+    channels: Vec<Arc<SyncChannel>>,
+    backlog: Vec<VecDeque<Update>>,
+    resolver: Resolver,
+    slow_path: Arc<ArrayQueue<Mbuf>>,
+    pool: Mempool,
+    underlay_mac: MacAddr,
+    epoch: Instant,
+    next_aging: Instant,
+    next_report: Instant,
+    reported: crate::tables::authority::AuthorityStats,
+    mac_age_secs: u64,
+    pub stats: SyncStats,
+}
+
+impl TableManager {
+    pub fn new(
+        authority: Authority,
+        channels: Vec<Arc<SyncChannel>>,
+        slow_path: Arc<ArrayQueue<Mbuf>>,
+        pool: Mempool,
+        underlay_mac: MacAddr,
+        mac_age_secs: u32,
+    ) -> TableManager {
+        let now = Instant::now();
+        let timeout = Duration::from_secs(u64::from(authority.underlay().neighbor_timeout_secs));
+        TableManager {
+            backlog: channels.iter().map(|_| VecDeque::new()).collect(),
+            channels,
+            authority,
+            resolver: Resolver::new(timeout),
+            slow_path,
+            pool,
+            underlay_mac,
+            epoch: now,
+            next_aging: now + AGING_PERIOD,
+            next_report: now + REPORT_PERIOD,
+            reported: Default::default(),
+            mac_age_secs: u64::from(mac_age_secs),
+            stats: SyncStats::default(),
+        }
+    }
+
+    /// A replica with the current tables, for a worker about to start.
+    pub fn replica(&self, ports: usize, fdb_capacity: usize) -> Replica {
+        let mut r = Replica::new(ports, fdb_capacity);
+        for c in self.authority.all() {
+            r.apply(self.authority.render(&c), 0);
+        }
+        r
+    }
+
+    fn seconds(&self, now: Instant) -> u64 {
+        now.duration_since(self.epoch).as_secs()
+    }
+
+    /// One round of management work; called every millisecond or so.
+    pub fn tick(&mut self) {
+        let now = Instant::now();
+        let secs = self.seconds(now);
+        let mut changes = Vec::new();
+        for w in 0..self.channels.len() {
+            for _ in 0..EVENTS_PER_TICK {
+                let Some(ev) = self.channels.get(w).and_then(|c| c.next_event()) else {
+                    break;
+                };
+                self.stats.events += 1;
+                self.event(ev, secs, now, &mut changes);
+            }
+        }
+        if now >= self.next_aging {
+            let aged = self.authority.expire(secs, self.mac_age_secs);
+            if !aged.is_empty() {
+                tracing::debug!("aging: {} table changes", aged.len());
+            }
+            changes.extend(aged);
+            self.next_aging = now + AGING_PERIOD;
+        }
+        if self.authority.underlay().next_hop_mac.is_none() {
+            let wanted = self.authority.gateways();
+            for action in self.resolver.tick(&wanted, now) {
+                match action {
+                    Action::Solicit(ip) => self.solicit(ip),
+                    Action::Lost(ip) => changes.extend(self.authority.set_neighbor(ip, None)),
+                }
+            }
+        }
+        self.fanout(&changes);
+        self.flush_backlog();
+        if now >= self.next_report {
+            self.report();
+            self.next_report = now + REPORT_PERIOD;
+        }
+    }
+
+    fn event(&mut self, ev: Event, secs: u64, now: Instant, changes: &mut Vec<Change>) {
+        match ev {
+            Event::Learned { key, at } => {
+                if let Ok(c) = self.authority.learn(key, at, secs) {
+                    changes.extend(c);
+                }
+            }
+            Event::Refreshed(key) => self.authority.refresh(key, secs),
+            Event::Snooped { vni, ip, mac } => {
+                if let Ok(c) = self.authority.snoop(vni, ip, mac, secs) {
+                    changes.extend(c);
+                }
+            }
+            Event::Neighbor { ip, mac } => {
+                if self.resolver.answered(ip, mac, now) {
+                    changes.extend(self.authority.set_neighbor(ip, Some(mac)));
+                }
+            }
+            // Replaced table values, freed here rather than on a worker.
+            Event::Garbage(g) => drop(g),
+        }
+    }
+
+    /// Sends the current state of every changed object to every worker, in order, each
+    /// object once.
+    pub fn fanout(&mut self, changes: &[Change]) {
+        if changes.is_empty() {
+            return;
+        }
+        let mut seen = HashSet::with_capacity(changes.len());
+        let unique: Vec<&Change> = changes.iter().filter(|c| seen.insert(**c)).collect();
+        for (w, ch) in self.channels.iter().enumerate() {
+            let Some(backlog) = self.backlog.get_mut(w) else {
+                continue;
+            };
+            for c in &unique {
+                let u = self.authority.render(c);
+                self.stats.updates_sent += 1;
+                if backlog.is_empty() {
+                    if let Err(u) = ch.send(u) {
+                        self.stats.updates_deferred += 1;
+                        backlog.push_back(u);
+                    }
+                } else {
+                    self.stats.updates_deferred += 1;
+                    backlog.push_back(u);
+                }
+            }
+        }
+    }
+
+    fn flush_backlog(&mut self) {
+        for (ch, backlog) in self.channels.iter().zip(self.backlog.iter_mut()) {
+            while let Some(u) = backlog.pop_front() {
+                if let Err(u) = ch.send(u) {
+                    backlog.push_front(u);
+                    break;
+                }
+            }
+        }
+    }
+
+    pub fn events_dropped(&self) -> u64 {
+        self.channels
+            .iter()
+            .map(|c| c.events_dropped.load(std::sync::atomic::Ordering::Relaxed))
+            .sum()
+    }
+
+    pub fn updates_applied(&self) -> u64 {
+        self.channels
+            .iter()
+            .map(|c| c.updates_applied.load(std::sync::atomic::Ordering::Relaxed))
+            .sum()
+    }
+
+    /// True when every worker has applied every update sent so far.
+    pub fn in_sync(&self) -> bool {
+        self.backlog.iter().all(VecDeque::is_empty)
+            && self.channels.iter().all(|c| c.pending_updates() == 0)
+    }
+
+    fn solicit(&mut self, ip: std::net::IpAddr) {
+        let Some(frame) = neighbor::solicitation(self.authority.underlay(), self.underlay_mac, ip)
+        else {
+            return;
+        };
+        let Some(mut m) = self.pool.alloc() else {
+            self.stats.solicitations_dropped += 1;
+            return;
+        };
+        match m.append(frame.len() as u16) {
+            Some(buf) => buf.copy_from_slice(&frame),
+            None => {
+                self.stats.solicitations_dropped += 1;
+                return;
+            }
+        }
+        match self.slow_path.push(m) {
+            Ok(()) => self.stats.solicitations += 1,
+            Err(_) => self.stats.solicitations_dropped += 1,
+        }
+    }
+
+    /// A summary line when learning was refused (a learn storm, a MAC limit, spoofing):
+    /// one line per period, never one per packet.
+    fn report(&mut self) {
+        let s = self.authority.stats;
+        let r = self.reported;
+        let refused = (s.refused_static - r.refused_static)
+            + (s.refused_limit - r.refused_limit)
+            + (s.refused_full - r.refused_full)
+            + (s.binding_spoof_refused - r.binding_spoof_refused);
+        if refused > 0 {
+            tracing::warn!(
+                "learning refused in the last {}s: {} moves of static MACs, {} over a VNI's max_macs, \
+                 {} with the table full, {} ARP/ND claims on static bindings",
+                REPORT_PERIOD.as_secs(),
+                s.refused_static - r.refused_static,
+                s.refused_limit - r.refused_limit,
+                s.refused_full - r.refused_full,
+                s.binding_spoof_refused - r.binding_spoof_refused
+            );
+        }
+        let learned = s.learned - r.learned;
+        if learned > 10_000 {
+            tracing::warn!(
+                "learn storm: {learned} new MACs in the last {}s ({} in the table)",
+                REPORT_PERIOD.as_secs(),
+                self.authority.fdb_len()
+            );
+        }
+        self.reported = s;
+    }
+}

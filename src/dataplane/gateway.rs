@@ -1,0 +1,387 @@
+//! The gateway mode on a worker: runs the pipeline on each received mbuf and carries out its
+//! verdict — send, segment, replicate, absorb or drop — on the real buffers.
+
+use std::sync::Arc;
+
+use crossbeam::queue::ArrayQueue;
+
+use crate::dpdk::{Burst, Gso, Mbuf, Mempool, Segmented, MAX_SEGMENTS};
+use crate::pipeline::encap::{self, PacketParams};
+use crate::pipeline::{segment, DropReason, Flood, Frame, Gateway, Offload, Target, Verdict};
+use crate::tables::PortIndex;
+use crate::wire::{checksum, ethernet, vlan};
+
+use super::worker::{BurstHandler, TxPorts};
+
+/// How far ahead of the packet being processed its successor's data is prefetched.
+const PREFETCH_AHEAD: usize = 3;
+/// Table updates applied per drain period (100 µs): 2.5 M updates/s at most, while a burst of
+/// them never delays packets by more than a few microseconds.
+const UPDATES_PER_DRAIN: usize = 256;
+/// Management-originated packets sent per drain period.
+const SLOW_PATH_PER_DRAIN: usize = 32;
+
+/// Buffers a worker needs beyond the packets it receives.
+#[derive(Debug, Clone, Copy)]
+pub struct ReplicationPools {
+    /// Small direct buffers for the private headers of copies and GSO segments.
+    pub headers: Mempool,
+    /// Indirect buffers (no data room) that reference a shared payload.
+    pub indirect: Mempool,
+    /// Full-size buffers, for copies to ports that cannot send chained buffers.
+    pub full: Mempool,
+}
+
+/// The gateway's `BurstHandler`.
+#[derive(Debug)]
+pub struct GatewayHandler {
+    gw: Gateway,
+    underlay: usize,
+    pools: ReplicationPools,
+    gso: Gso,
+    segments: Box<[Option<Mbuf>; MAX_SEGMENTS]>,
+    /// Packets the management thread originates (ARP/ND requests), sent on the underlay.
+    slow_path: Arc<ArrayQueue<Mbuf>>,
+    tsc_per_tick: u64,
+}
+
+impl GatewayHandler {
+    pub fn new(
+        gw: Gateway,
+        pools: ReplicationPools,
+        slow_path: Arc<ArrayQueue<Mbuf>>,
+        tsc_hz: u64,
+    ) -> GatewayHandler {
+        let underlay = usize::from(gw.params.underlay_port);
+        let max_frame = gw.params.mtu.saturating_add(ethernet::HEADER_LEN as u16);
+        GatewayHandler {
+            gso: Gso::new(&pools.headers, &pools.indirect, max_frame),
+            gw,
+            underlay,
+            pools,
+            segments: Box::new(std::array::from_fn(|_| None)),
+            slow_path,
+            tsc_per_tick: (tsc_hz / u64::from(crate::pipeline::learn::TICKS_PER_SEC)).max(1),
+        }
+    }
+
+    #[inline(always)]
+    fn tick(&self, tsc: u64) -> u32 {
+        // Wraps after years; the pipeline compares ticks with wrapping arithmetic.
+        (tsc / self.tsc_per_tick) as u32
+    }
+
+    #[inline(always)]
+    fn execute(&mut self, verdict: Verdict, m: Mbuf, tx: &mut TxPorts) {
+        match verdict {
+            Verdict::Forward(port) => tx.send(usize::from(port), m),
+            Verdict::Drop(reason) => tx.drop_packet(m, reason),
+            Verdict::Consumed => drop(m),
+            Verdict::Flood(f) => self.flood(f, m, tx),
+            Verdict::Segment(port) => self.segment(m, usize::from(port), tx),
+        }
+    }
+
+    /// Sends one copy of a broadcast/unknown frame to every destination of its VNI. All but
+    /// the last get a private header buffer chained to an indirect reference to the frame
+    /// (no payload copy); the last one is the original, rewritten in place. Access copies
+    /// come first: tagging in place overwrites the inner MAC bytes, which only access copies
+    /// (whose reference skips the Ethernet header) may share.
+    fn flood(&mut self, fl: Flood, m: Mbuf, tx: &mut TxPorts) {
+        let targets = self.gw.flood_targets(fl).count();
+        if targets == 0 {
+            tx.drop_packet(m, DropReason::NoFloodDestination);
+            return;
+        }
+        let mut inner_eth = [0u8; ethernet::HEADER_LEN];
+        match m.data().get(..ethernet::HEADER_LEN) {
+            Some(h) => inner_eth.copy_from_slice(h),
+            None => {
+                tx.drop_packet(m, DropReason::InnerTruncated);
+                return;
+            }
+        }
+        let inner_len = m.data().len();
+        let mut inner_sum: Option<u64> = None;
+        let mut original = Some(m);
+        let counters = Arc::clone(self.gw.counters());
+        for (i, target) in self.gw.flood_targets(fl).enumerate() {
+            let last = i + 1 == targets;
+            let result = match target {
+                Target::Access { port, vlan } => {
+                    if last {
+                        original.take().map(|m| self.access_in_place(m, port, vlan))
+                    } else {
+                        original
+                            .as_ref()
+                            .map(|m| self.access_copy(m, &inner_eth, port, vlan))
+                    }
+                }
+                Target::Tunnel(t) => {
+                    let Some((vni_id, outer)) = self.gw.flood_tunnel(fl.vni, t) else {
+                        if last {
+                            if let Some(m) = original.take() {
+                                tx.drop_packet(m, DropReason::NeighborUnresolved);
+                            }
+                        } else {
+                            counters.count_drop(DropReason::NeighborUnresolved, 1);
+                        }
+                        continue;
+                    };
+                    if outer.outer_ip_len(inner_len) > usize::from(self.gw.params.mtu) {
+                        if last {
+                            if let Some(m) = original.take() {
+                                tx.drop_packet(m, DropReason::MtuExceeded);
+                            }
+                        } else {
+                            counters.count_drop(DropReason::MtuExceeded, 1);
+                        }
+                        continue;
+                    }
+                    let params = PacketParams {
+                        vni: vni_id,
+                        inner_len,
+                        entropy: fl.meta.entropy,
+                        tos: fl.meta.tos,
+                    };
+                    let r = if last {
+                        original.take().map(|mut m| {
+                            self.gw
+                                .encap_in_place(&mut m, &outer, vni_id, fl.meta)
+                                .map(|()| (self.underlay, m))
+                        })
+                    } else {
+                        let sw_sum = outer.is_ipv6()
+                            && outer.encap() == crate::config::Encap::Vxlan
+                            && !self.gw.params.offload.outer_udp_checksum;
+                        if sw_sum && inner_sum.is_none() {
+                            inner_sum = original.as_ref().map(|m| checksum::sum(0, m.data()));
+                        }
+                        original
+                            .as_ref()
+                            .map(|m| self.tunnel_copy(m, &outer, &params, inner_sum))
+                    };
+                    if let Some(Ok(_)) = &r {
+                        self.gw.count_flood_encap(fl.vni, outer.len() + inner_len);
+                    }
+                    r
+                }
+            };
+            match result {
+                Some(Ok((port, copy))) => {
+                    if let Some(c) = counters.vni(fl.vni) {
+                        c.flood_copies.inc();
+                    }
+                    if !last {
+                        counters.replicas.inc();
+                    }
+                    tx.send(port, copy);
+                }
+                Some(Err(reason)) => counters.count_drop(reason, 1),
+                None => {}
+            }
+        }
+        // Not reached with a packet left, but never leak one.
+        if let Some(m) = original {
+            tx.drop_packet(m, DropReason::NoFloodDestination);
+        }
+    }
+
+    fn access_in_place(
+        &self,
+        mut m: Mbuf,
+        port: PortIndex,
+        vlan: Option<u16>,
+    ) -> Result<(usize, Mbuf), DropReason> {
+        if let Some(v) = vlan {
+            if !crate::pipeline::vlan::push(&mut m, v) {
+                return Err(DropReason::NoHeadroom);
+            }
+        }
+        Ok((usize::from(port), m))
+    }
+
+    /// A copy for an access port: its own Ethernet header (tagged as the port needs) chained
+    /// to a reference to the original's payload.
+    fn access_copy(
+        &self,
+        m: &Mbuf,
+        inner_eth: &[u8; ethernet::HEADER_LEN],
+        port: PortIndex,
+        vlan: Option<u16>,
+    ) -> Result<(usize, Mbuf), DropReason> {
+        let hdr_len = ethernet::HEADER_LEN + if vlan.is_some() { vlan::TAG_LEN } else { 0 };
+        let mut hdr = self
+            .pools
+            .headers
+            .alloc()
+            .ok_or(DropReason::MbufExhausted)?;
+        let h = hdr.append(hdr_len as u16).ok_or(DropReason::NoHeadroom)?;
+        write_access_header(h, inner_eth, vlan);
+        let payload = m.data().get(ethernet::HEADER_LEN..).unwrap_or_default();
+        let copy = self.attach(hdr, m, ethernet::HEADER_LEN, payload)?;
+        Ok((usize::from(port), copy))
+    }
+
+    /// A copy for a tunnel: its own outer headers chained to a reference to the whole inner
+    /// frame.
+    fn tunnel_copy(
+        &self,
+        m: &Mbuf,
+        outer: &encap::OuterTemplate,
+        params: &PacketParams,
+        inner_sum: Option<u64>,
+    ) -> Result<(usize, Mbuf), DropReason> {
+        let mut hdr = self
+            .pools
+            .headers
+            .alloc()
+            .ok_or(DropReason::MbufExhausted)?;
+        let h = hdr
+            .append(outer.len() as u16)
+            .ok_or(DropReason::NoHeadroom)?;
+        outer.write(h, params, &self.gw.params.source_ports)?;
+        let udp6 = outer.is_ipv6() && outer.encap() == crate::config::Encap::Vxlan;
+        match inner_sum {
+            Some(sum) if udp6 => {
+                encap::finish_udp6_checksum(h, sum);
+            }
+            _ if udp6 => hdr.request_offload(Offload::outer_udp6(outer.len())),
+            _ => {}
+        }
+        let copy = self.attach(hdr, m, 0, m.data())?;
+        Ok((self.underlay, copy))
+    }
+
+    /// Chains `hdr` to a zero-copy reference to `m` from byte `skip` on; on ports that cannot
+    /// send chained buffers, copies `payload` into `hdr`'s full-size twin instead.
+    fn attach(&self, hdr: Mbuf, m: &Mbuf, skip: usize, payload: &[u8]) -> Result<Mbuf, DropReason> {
+        if !self.gw.params.offload.multi_segs {
+            let mut full = self.pools.full.alloc().ok_or(DropReason::MbufExhausted)?;
+            let head = hdr.data();
+            let total = head.len() + payload.len();
+            let out = full.append(total as u16).ok_or(DropReason::NoHeadroom)?;
+            let (a, b) = out.split_at_mut(head.len());
+            a.copy_from_slice(head);
+            b.copy_from_slice(payload);
+            full.set_ol_flags(hdr.ol_flags());
+            full.set_tx_offload(hdr.tx_offload());
+            return Ok(full);
+        }
+        let mut clone = m
+            .clone_indirect(&self.pools.indirect)
+            .ok_or(DropReason::MbufExhausted)?;
+        if skip > 0 && !clone.adj(skip as u16) {
+            return Err(DropReason::InnerTruncated);
+        }
+        hdr.chain(clone).map_err(|_| DropReason::MbufExhausted)
+    }
+
+    /// Segments an encapsulated TCP packet to the MTU: by the NIC when it has tunnel TSO,
+    /// else with librte_gso, fixing each segment's checksums in software.
+    fn segment(&mut self, mut m: Mbuf, port: usize, tx: &mut TxPorts) {
+        if self.gw.params.offload.tunnel_tso {
+            if m.prepare_tx_offload() {
+                tx.send(port, m);
+            } else {
+                tx.drop_packet(m, DropReason::MtuExceeded);
+            }
+            return;
+        }
+        let lens = m.tx_offload();
+        let offload = Offload {
+            outer_l2_len: lens.outer_l2_len,
+            outer_l3_len: lens.outer_l3_len,
+            l2_len: lens.l2_len,
+            l3_len: lens.l3_len,
+            l4_len: lens.l4_len,
+            ..Offload::default()
+        };
+        let counters = Arc::clone(self.gw.counters());
+        match self.gso.segment(m, &mut self.segments) {
+            Ok(Segmented::Whole(mut m)) => {
+                m.set_ol_flags(0);
+                tx.send(port, m);
+            }
+            Ok(Segmented::Segments(n)) => {
+                counters.replicas.add(n.saturating_sub(1) as u64);
+                for slot in self.segments.iter_mut().take(n) {
+                    let Some(mut s) = slot.take() else { continue };
+                    let (head, tail) = s.head_and_tail();
+                    let ok = segment::finish_tcp4_segment(head, tail, &offload);
+                    // Checksums are done: the port must not be asked for offloads it lacks.
+                    s.set_ol_flags(0);
+                    if ok {
+                        tx.send(port, s);
+                    } else {
+                        tx.drop_packet(s, DropReason::MtuExceeded);
+                    }
+                }
+            }
+            Err(_) => counters.count_drop(DropReason::MbufExhausted, 1),
+        }
+    }
+}
+
+/// An Ethernet header, with an 802.1Q tag when `vlan` is set, from the inner frame's header.
+fn write_access_header(out: &mut [u8], inner_eth: &[u8; ethernet::HEADER_LEN], vlan: Option<u16>) {
+    let (macs, ethertype) = inner_eth.split_at(12);
+    if let Some(dst) = out.get_mut(..12) {
+        dst.copy_from_slice(macs);
+    }
+    match vlan {
+        Some(v) => {
+            let tag = [0x81, 0x00, (v >> 8) as u8, v as u8];
+            if let Some(dst) = out.get_mut(12..16) {
+                dst.copy_from_slice(&tag);
+            }
+            if let Some(dst) = out.get_mut(16..18) {
+                dst.copy_from_slice(ethertype);
+            }
+        }
+        None => {
+            if let Some(dst) = out.get_mut(12..14) {
+                dst.copy_from_slice(ethertype);
+            }
+        }
+    }
+}
+
+impl BurstHandler for GatewayHandler {
+    #[inline]
+    fn handle(&mut self, rx_port: usize, burst: &mut Burst, tx: &mut TxPorts, now: u64) {
+        let tick = self.tick(now);
+        self.gw.set_now(tick);
+        let from_underlay = rx_port == self.underlay;
+        let port = rx_port as PortIndex;
+        let packets = burst.packets();
+        for m in packets.iter().take(PREFETCH_AHEAD).flatten() {
+            m.prefetch_data();
+        }
+        for i in 0..packets.len() {
+            if let Some(Some(ahead)) = packets.get(i + PREFETCH_AHEAD) {
+                ahead.prefetch_data();
+            }
+            let Some(mut m) = packets.get_mut(i).and_then(Option::take) else {
+                continue;
+            };
+            let verdict = if from_underlay {
+                self.gw.underlay(&mut m)
+            } else {
+                self.gw.access(&mut m, port)
+            };
+            self.execute(verdict, m, tx);
+        }
+    }
+
+    fn housekeeping(&mut self, tx: &mut TxPorts, now: u64) {
+        let tick = self.tick(now);
+        self.gw.set_now(tick);
+        self.gw.apply_updates(UPDATES_PER_DRAIN);
+        for _ in 0..SLOW_PATH_PER_DRAIN {
+            let Some(m) = self.slow_path.pop() else { break };
+            tx.counters().generated.inc();
+            tx.send(self.underlay, m);
+        }
+    }
+}

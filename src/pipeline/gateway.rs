@@ -1,0 +1,853 @@
+//! The gateway's per-packet logic, one instance per worker.
+//!
+//! `access` handles a frame from a tenant port: map (port, VLAN) to a VNI, learn the source,
+//! answer ARP/ND from known bindings, then bridge it locally, encapsulate it to the VTEP
+//! behind its destination, or hand it back for flooding. `underlay` handles a packet from the
+//! fabric: validate and decapsulate a tunnel packet for one of our addresses (learning the
+//! inner source behind its VTEP), or answer ARP, ping and neighbour discovery for the VTEP
+//! itself. Both return a `Verdict`; the data plane carries it out on the real buffer.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use crate::config::{DscpPolicy, Encap};
+use crate::dataplane::counters::SharedCounters;
+use crate::tables::sync::SyncChannel;
+use crate::tables::update::{Event, Location};
+use crate::tables::vni::{FloodTo, VniState};
+use crate::tables::{Dest, FdbKey, PortIndex, Replica, TunnelId, VniIndex};
+use crate::wire::{
+    arp, ethernet, icmpv6, ipv4, ipv6, tcp, vlan as dot1q, EtherType, IpProtocol, MacAddr, Vni,
+};
+
+use super::encap::{self, OuterTemplate, PacketParams, SourcePorts};
+use super::entropy::flow_hash;
+use super::frame::{Frame, Offload};
+use super::learn::{LearnFilter, REFRESH_TICKS};
+use super::underlay::{self, LocalAddrs, LocalPacket, TunnelPacket, Underlay};
+use super::{reply, vlan, DropReason};
+
+/// What a port can do for the pipeline in hardware.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OffloadCaps {
+    pub outer_ipv4_checksum: bool,
+    pub outer_udp_checksum: bool,
+    /// VXLAN/GRE tunnel TSO on the underlay port.
+    pub tunnel_tso: bool,
+    /// Chained (multi-segment) mbufs on transmit, on every port.
+    pub multi_segs: bool,
+}
+
+/// What the pipeline needs to know about the gateway; fixed while the workers run.
+#[derive(Debug, Clone)]
+pub struct GatewayParams {
+    pub underlay_port: PortIndex,
+    pub underlay_mac: MacAddr,
+    pub local: LocalAddrs,
+    pub vxlan_port: u16,
+    /// IP MTU of the underlay.
+    pub mtu: u16,
+    pub dscp: DscpPolicy,
+    pub source_ports: SourcePorts,
+    pub offload: OffloadCaps,
+}
+
+/// Values derived once from the inner frame and patched into every copy's outer header.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct InnerMeta {
+    pub entropy: u32,
+    pub tos: u8,
+}
+
+/// A broadcast, multicast or unknown-unicast frame to replicate. The buffer holds the inner
+/// frame, untagged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Flood {
+    pub vni: VniIndex,
+    /// The access port it came in on (never sent back there).
+    pub except: Option<PortIndex>,
+    /// Also to the VNI's remote VTEPs (not for frames that came from the underlay).
+    pub to_underlay: bool,
+    pub meta: InnerMeta,
+}
+
+/// What to do with a packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Rewritten in place: send it on this port.
+    Forward(PortIndex),
+    /// Encapsulated in place but larger than the MTU: a TCP packet to segment (offload
+    /// lengths are set) and send on this port.
+    Segment(PortIndex),
+    Flood(Flood),
+    /// Absorbed by the gateway.
+    Consumed,
+    Drop(DropReason),
+}
+
+/// One flood destination.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    Access { port: PortIndex, vlan: Option<u16> },
+    Tunnel(TunnelId),
+}
+
+/// The per-worker gateway pipeline.
+#[derive(Debug)]
+pub struct Gateway {
+    pub params: GatewayParams,
+    pub tables: Replica,
+    sync: Arc<SyncChannel>,
+    counters: SharedCounters,
+    learn_filter: LearnFilter,
+    now: u32,
+    /// VPP's last-tunnel cache: consecutive packets of one VNI skip the VNI hash lookup.
+    last_vni: Option<(Vni, VniIndex)>,
+}
+
+impl Gateway {
+    pub fn new(
+        params: GatewayParams,
+        tables: Replica,
+        sync: Arc<SyncChannel>,
+        counters: SharedCounters,
+    ) -> Gateway {
+        Gateway {
+            params,
+            tables,
+            sync,
+            counters,
+            learn_filter: LearnFilter::default(),
+            now: 0,
+            last_vni: None,
+        }
+    }
+
+    /// Sets the worker clock (in 1/16 s ticks) for the packets that follow.
+    #[inline(always)]
+    pub fn set_now(&mut self, tick: u32) {
+        self.now = tick;
+    }
+
+    /// Applies up to `max` pending table updates; returns how many.
+    pub fn apply_updates(&mut self, max: usize) -> usize {
+        let mut n = 0;
+        while n < max {
+            let Some(u) = self.sync.next_update() else {
+                break;
+            };
+            if let Some(garbage) = self.tables.apply(u, self.now) {
+                // Freed on the management thread; if its queue is full, here (rare).
+                self.sync.emit(Event::Garbage(garbage));
+            }
+            n += 1;
+        }
+        if n > 0 {
+            self.last_vni = None;
+            let applied = self
+                .sync
+                .updates_applied
+                .load(std::sync::atomic::Ordering::Relaxed);
+            self.sync.updates_applied.store(
+                applied.wrapping_add(n as u64),
+                std::sync::atomic::Ordering::Relaxed,
+            );
+        }
+        n
+    }
+
+    // --- access → underlay ------------------------------------------------------------
+
+    /// Handles a frame received on access port `port`.
+    #[inline]
+    pub fn access<F: Frame>(&mut self, f: &mut F, port: PortIndex) -> Verdict {
+        match self.access_frame(f, port) {
+            Ok(v) => v,
+            Err(r) => Verdict::Drop(r),
+        }
+    }
+
+    #[inline(always)]
+    fn access_frame<F: Frame>(
+        &mut self,
+        f: &mut F,
+        port: PortIndex,
+    ) -> Result<Verdict, DropReason> {
+        let (eth, rest) = ethernet::parse(f.data()).map_err(|_| DropReason::Runt)?;
+        let (src, dst) = (eth.src, eth.dst);
+        if !src.is_unicast() {
+            return Err(DropReason::BadSourceMac);
+        }
+        let (vlan, ethertype, l2_len) = match eth.ethertype_raw() {
+            EtherType::VLAN => {
+                let (tag, _) = dot1q::parse(rest).map_err(|_| DropReason::Runt)?;
+                let inner = tag.ethertype_raw();
+                if inner == EtherType::VLAN || inner == EtherType::QINQ {
+                    return Err(DropReason::QinqUnsupported);
+                }
+                (
+                    Some(tag.vid()),
+                    inner,
+                    ethernet::HEADER_LEN + dot1q::TAG_LEN,
+                )
+            }
+            EtherType::QINQ => return Err(DropReason::QinqUnsupported),
+            other => (
+                f.rx_vlan().map(|tci| tci & dot1q::VID_MASK),
+                other,
+                ethernet::HEADER_LEN,
+            ),
+        };
+        let vni = self
+            .tables
+            .vnis
+            .for_access(port, vlan)
+            .ok_or(if vlan.is_some() {
+                DropReason::UnmappedVlan
+            } else {
+                DropReason::UntaggedNoVni
+            })?;
+        let (learning, suppress) = match self.tables.vnis.get(vni) {
+            Some(s) => (s.learning, s.arp_suppression),
+            None => return Err(DropReason::UnmappedVlan),
+        };
+        if learning {
+            self.learn(vni, src, Location::Access(port), Some(Dest::Access(port)));
+        }
+        if ethertype == EtherType::ARP || (suppress && ethertype == EtherType::IPV6) {
+            if let Some(v) = self.arp_nd(f, vni, l2_len, ethertype, suppress, Answer::Back(port))? {
+                return Ok(v);
+            }
+        }
+        if l2_len > ethernet::HEADER_LEN && !vlan::strip(f) {
+            return Err(DropReason::Runt);
+        }
+        self.bridge_from_access(f, vni, dst, port)
+    }
+
+    #[inline(always)]
+    fn bridge_from_access<F: Frame>(
+        &mut self,
+        f: &mut F,
+        vni: VniIndex,
+        dst: MacAddr,
+        port: PortIndex,
+    ) -> Result<Verdict, DropReason> {
+        let dest = if dst.is_multicast() {
+            None
+        } else {
+            self.tables.fdb.get(FdbKey::new(vni, dst)).map(|e| e.dest)
+        };
+        match dest {
+            Some(Dest::Access(p)) if p == port => Err(DropReason::SamePort),
+            Some(Dest::Access(p)) => self.to_access(f, vni, p),
+            Some(Dest::Tunnel(t)) => self.encap_unicast(f, vni, t),
+            None => {
+                let meta = self.inner_meta(f.data(), f.rss_hash());
+                self.flood(vni, Some(port), true, meta)
+            }
+        }
+    }
+
+    fn flood(
+        &self,
+        vni: VniIndex,
+        except: Option<PortIndex>,
+        to_underlay: bool,
+        meta: InnerMeta,
+    ) -> Result<Verdict, DropReason> {
+        let state = self.tables.vnis.get(vni).ok_or(DropReason::UnknownVni)?;
+        let remote = to_underlay && state.flood != FloodTo::None;
+        let local = state.access.iter().any(|m| Some(m.port) != except);
+        if !remote && !local {
+            return Err(DropReason::NoFloodDestination);
+        }
+        Ok(Verdict::Flood(Flood {
+            vni,
+            except,
+            to_underlay,
+            meta,
+        }))
+    }
+
+    /// Tags the (untagged) frame for access port `port` of `vni` and forwards it there.
+    #[inline(always)]
+    fn to_access<F: Frame>(
+        &self,
+        f: &mut F,
+        vni: VniIndex,
+        port: PortIndex,
+    ) -> Result<Verdict, DropReason> {
+        let member = self
+            .tables
+            .vnis
+            .get(vni)
+            .and_then(|s| s.member(port))
+            .copied()
+            .ok_or(DropReason::UnmappedVlan)?;
+        if let Some(v) = member.vlan {
+            if !vlan::push(f, v) {
+                return Err(DropReason::NoHeadroom);
+            }
+        }
+        Ok(Verdict::Forward(port))
+    }
+
+    #[inline(always)]
+    fn encap_unicast<F: Frame>(
+        &mut self,
+        f: &mut F,
+        vni: VniIndex,
+        t: TunnelId,
+    ) -> Result<Verdict, DropReason> {
+        let outer = self
+            .tables
+            .tunnels
+            .get(t)
+            .and_then(|t| t.outer)
+            .ok_or(DropReason::NeighborUnresolved)?;
+        let vni_id = self
+            .tables
+            .vnis
+            .get(vni)
+            .map(|s| s.id)
+            .ok_or(DropReason::UnknownVni)?;
+        let meta = self.inner_meta(f.data(), f.rss_hash());
+        let inner_len = f.data().len();
+        if outer.outer_ip_len(inner_len) > usize::from(self.params.mtu) {
+            return self.oversize(f, &outer, vni, vni_id, meta);
+        }
+        self.encap_in_place(f, &outer, vni_id, meta)?;
+        self.count_encap(vni, f.data().len());
+        Ok(Verdict::Forward(self.params.underlay_port))
+    }
+
+    /// Puts `outer` in front of the inner frame in `f`.
+    #[inline(always)]
+    pub fn encap_in_place<F: Frame>(
+        &self,
+        f: &mut F,
+        outer: &OuterTemplate,
+        vni: Vni,
+        meta: InnerMeta,
+    ) -> Result<(), DropReason> {
+        let inner_len = f.data().len();
+        let inner_sum = if outer.is_ipv6()
+            && outer.encap() == Encap::Vxlan
+            && !self.params.offload.outer_udp_checksum
+        {
+            Some(crate::wire::checksum::sum(0, f.data()))
+        } else {
+            None
+        };
+        let params = PacketParams {
+            vni,
+            inner_len,
+            entropy: meta.entropy,
+            tos: meta.tos,
+        };
+        let hdr = f.prepend(outer.len()).ok_or(DropReason::NoHeadroom)?;
+        outer.write(hdr, &params, &self.params.source_ports)?;
+        if let Some(sum) = inner_sum {
+            encap::finish_udp6_checksum(hdr, sum);
+        } else if outer.is_ipv6() && outer.encap() == Encap::Vxlan {
+            f.request_offload(Offload::outer_udp6(outer.len()));
+        }
+        Ok(())
+    }
+
+    /// A packet that does not fit the underlay MTU once encapsulated: TCP over IPv4 in an
+    /// IPv4 tunnel is segmented (NIC TSO or librte_gso); anything else is dropped, since a
+    /// VTEP must not fragment (RFC 7348 §4.3).
+    fn oversize<F: Frame>(
+        &mut self,
+        f: &mut F,
+        outer: &OuterTemplate,
+        vni: VniIndex,
+        vni_id: Vni,
+        meta: InnerMeta,
+    ) -> Result<Verdict, DropReason> {
+        let lens = tcp4_lengths(f.data()).ok_or(DropReason::MtuExceeded)?;
+        if outer.is_ipv6() {
+            return Err(DropReason::MtuExceeded);
+        }
+        self.encap_in_place(f, outer, vni_id, meta)?;
+        let outer_l3 = outer.len() - ethernet::HEADER_LEN - tunnel_header_len(outer.encap());
+        let tunnel_l2 = tunnel_header_len(outer.encap()) + ethernet::HEADER_LEN;
+        let headers = outer.len() + lens.0 + lens.1;
+        let mss = usize::from(self.params.mtu)
+            .saturating_add(ethernet::HEADER_LEN)
+            .saturating_sub(headers);
+        if mss == 0 {
+            return Err(DropReason::MtuExceeded);
+        }
+        f.request_offload(Offload::tunnel_tcp4_segmentation(
+            outer.encap(),
+            outer_l3,
+            tunnel_l2,
+            lens.0,
+            lens.1,
+            u16::try_from(mss).unwrap_or(u16::MAX),
+        ));
+        self.count_encap(vni, f.data().len());
+        Ok(Verdict::Segment(self.params.underlay_port))
+    }
+
+    #[inline(always)]
+    fn count_encap(&self, vni: VniIndex, bytes: usize) {
+        if let Some(c) = self.counters.vni(vni) {
+            c.encap_packets.inc();
+            c.encap_bytes.add(bytes as u64);
+        }
+    }
+
+    /// Entropy and outer TOS for an inner frame.
+    #[inline(always)]
+    pub fn inner_meta(&self, inner: &[u8], rss: Option<u32>) -> InnerMeta {
+        let entropy = rss.unwrap_or_else(|| flow_hash(inner));
+        let inner_tos = inner_tos(inner);
+        let tos = match self.params.dscp {
+            DscpPolicy::Inherit => inner_tos,
+            // RFC 6040 normal mode: ECN is copied even when DSCP is fixed.
+            DscpPolicy::Fixed(d) => (d << 2) | (inner_tos & 0x3),
+        };
+        InnerMeta { entropy, tos }
+    }
+
+    // --- underlay → access ------------------------------------------------------------
+
+    /// Handles a packet received on the underlay port.
+    #[inline]
+    pub fn underlay<F: Frame>(&mut self, f: &mut F) -> Verdict {
+        let class = underlay::classify(f.data(), &self.params.local, self.params.vxlan_port);
+        let r = match class {
+            Ok(Underlay::Tunnel(t)) => self.decap(f, t),
+            Ok(Underlay::Local(l)) => self.local(f, l),
+            Err(r) => Err(r),
+        };
+        match r {
+            Ok(v) => v,
+            Err(r) => Verdict::Drop(r),
+        }
+    }
+
+    #[inline(always)]
+    fn lookup_vni(&mut self, id: Vni) -> Option<VniIndex> {
+        if let Some((cached, index)) = self.last_vni {
+            if cached == id {
+                return Some(index);
+            }
+        }
+        let index = self.tables.vnis.by_id(id)?;
+        self.last_vni = Some((id, index));
+        Some(index)
+    }
+
+    #[inline(always)]
+    fn decap<F: Frame>(&mut self, f: &mut F, t: TunnelPacket) -> Result<Verdict, DropReason> {
+        let vni = self.lookup_vni(t.vni).ok_or(DropReason::UnknownVni)?;
+        let state: &VniState = self.tables.vnis.get(vni).ok_or(DropReason::UnknownVni)?;
+        if state.encap != t.encap {
+            return Err(DropReason::EncapMismatch);
+        }
+        if !state.allows(t.src) {
+            return Err(DropReason::VtepNotAllowed);
+        }
+        let (learning, suppress) = (state.learning, state.arp_suppression);
+        let outer_len = t.outer_len;
+        if !f.adj(outer_len) || !f.truncate(t.inner_len) {
+            return Err(DropReason::InnerTruncated);
+        }
+        if let Some(c) = self.counters.vni(vni) {
+            c.decap_packets.inc();
+            c.decap_bytes.add(t.inner_len as u64);
+        }
+        if t.ecn_ce {
+            mark_ce(f.data_mut());
+        }
+        let (eth, _) = ethernet::parse(f.data()).map_err(|_| DropReason::InnerTruncated)?;
+        let (src, dst, ethertype) = (eth.src, eth.dst, eth.ethertype_raw());
+        if !src.is_unicast() {
+            return Err(DropReason::BadSourceMac);
+        }
+        if ethertype == EtherType::VLAN || ethertype == EtherType::QINQ {
+            // RFC 7348 §6.1: decapsulated frames with an inner VLAN tag are discarded.
+            return Err(DropReason::InnerVlan);
+        }
+        if learning {
+            let tunnel = self.tables.tunnels.find(t.src, t.encap).map(Dest::Tunnel);
+            self.learn(
+                vni,
+                src,
+                Location::Remote {
+                    vtep: t.src,
+                    encap: t.encap,
+                },
+                tunnel,
+            );
+        }
+        if ethertype == EtherType::ARP || (suppress && ethertype == EtherType::IPV6) {
+            let back = Answer::Tunnel(t.src, t.encap);
+            if let Some(v) = self.arp_nd(f, vni, ethernet::HEADER_LEN, ethertype, suppress, back)? {
+                return Ok(v);
+            }
+        }
+        let dest = if dst.is_multicast() {
+            None
+        } else {
+            self.tables.fdb.get(FdbKey::new(vni, dst)).map(|e| e.dest)
+        };
+        match dest {
+            Some(Dest::Access(p)) => self.to_access(f, vni, p),
+            Some(Dest::Tunnel(_)) => Err(DropReason::SplitHorizon),
+            None => self.flood(vni, None, false, InnerMeta::default()),
+        }
+    }
+
+    // --- the VTEP itself ----------------------------------------------------------------
+
+    fn local<F: Frame>(&mut self, f: &mut F, l: LocalPacket) -> Result<Verdict, DropReason> {
+        let ours = self.params.underlay_mac;
+        let out = self.params.underlay_port;
+        match l {
+            LocalPacket::Arp(r) => {
+                let for_us = self.params.local.is_local_v4(r.target_ip);
+                let gratuitous = r.is_gratuitous();
+                if (for_us || gratuitous)
+                    && r.sender_mac.is_unicast()
+                    && !r.sender_ip.is_unspecified()
+                {
+                    self.sync.emit(Event::Neighbor {
+                        ip: IpAddr::V4(r.sender_ip),
+                        mac: r.sender_mac,
+                    });
+                }
+                match r.operation {
+                    arp::Operation::Request if for_us => {
+                        if !reply::arp_reply(f.data_mut(), ethernet::HEADER_LEN, &r, ours) {
+                            return Err(DropReason::ArpMalformed);
+                        }
+                        self.counters.local.arp_replies.inc();
+                        Ok(Verdict::Forward(out))
+                    }
+                    _ if for_us || gratuitous => {
+                        self.counters.local.absorbed.inc();
+                        Ok(Verdict::Consumed)
+                    }
+                    _ => Err(DropReason::ArpNotForUs),
+                }
+            }
+            LocalPacket::EchoV4 { ip_header_len } => {
+                if !reply::echo_reply_v4(f.data_mut(), ip_header_len, ours) {
+                    return Err(DropReason::IcmpMalformed);
+                }
+                self.counters.local.echo_replies.inc();
+                Ok(Verdict::Forward(out))
+            }
+            LocalPacket::EchoV6 => {
+                if !reply::echo_reply_v6(f.data_mut(), ours) {
+                    return Err(DropReason::IcmpMalformed);
+                }
+                self.counters.local.echo_replies.inc();
+                Ok(Verdict::Forward(out))
+            }
+            LocalPacket::Nd(nd, _) => {
+                let src = ipv6::parse(f.data().get(ethernet::HEADER_LEN..).unwrap_or_default())
+                    .map(|(ip, _)| ip.src())
+                    .map_err(|_| DropReason::IcmpMalformed)?;
+                if nd.icmp_type == icmpv6::NEIGHBOR_SOLICIT {
+                    if !self.params.local.is_local_v6(&nd.target) {
+                        return Err(DropReason::NotLocal);
+                    }
+                    if let (Some(mac), false) = (nd.lladdr, src.is_unspecified()) {
+                        self.sync.emit(Event::Neighbor {
+                            ip: IpAddr::V6(src),
+                            mac,
+                        });
+                    }
+                    if !reply::neighbor_advert(f, ethernet::HEADER_LEN, &nd, ours) {
+                        return Err(DropReason::IcmpMalformed);
+                    }
+                    self.counters.local.nd_replies.inc();
+                    Ok(Verdict::Forward(out))
+                } else {
+                    if let Some(mac) = nd.lladdr {
+                        self.sync.emit(Event::Neighbor {
+                            ip: IpAddr::V6(nd.target),
+                            mac,
+                        });
+                    }
+                    self.counters.local.absorbed.inc();
+                    Ok(Verdict::Consumed)
+                }
+            }
+        }
+    }
+
+    // --- ARP / ND in tenant VNIs --------------------------------------------------------
+
+    /// Snoops bindings from ARP and ND in a VNI and, with suppression on, answers requests
+    /// for known addresses. `Ok(None)`: not answered, forward as usual.
+    fn arp_nd<F: Frame>(
+        &mut self,
+        f: &mut F,
+        vni: VniIndex,
+        l2_len: usize,
+        ethertype: u16,
+        suppress: bool,
+        answer: Answer,
+    ) -> Result<Option<Verdict>, DropReason> {
+        let l3 = f.data().get(l2_len..).unwrap_or_default();
+        if ethertype == EtherType::ARP {
+            let r = arp::Repr::parse(l3).map_err(|_| DropReason::ArpMalformed)?;
+            if !r.sender_ip.is_unspecified() && r.sender_mac.is_unicast() {
+                self.snoop(vni, IpAddr::V4(r.sender_ip), r.sender_mac);
+            }
+            if !suppress || r.operation != arp::Operation::Request || r.is_gratuitous() {
+                return Ok(None);
+            }
+            let Some(b) = self
+                .tables
+                .bindings
+                .get(vni, IpAddr::V4(r.target_ip))
+                .copied()
+            else {
+                return Ok(None);
+            };
+            if b.mac == r.sender_mac {
+                return Ok(None);
+            }
+            if !reply::arp_reply(f.data_mut(), l2_len, &r, b.mac) {
+                return Err(DropReason::ArpMalformed);
+            }
+        } else {
+            let Some(nd) = neighbor_solicitation(l3) else {
+                return Ok(None);
+            };
+            let src = match ipv6::parse(l3) {
+                Ok((ip, _)) => ip.src(),
+                Err(_) => return Ok(None),
+            };
+            if let (Some(mac), false) = (nd.lladdr, src.is_unspecified()) {
+                self.snoop(vni, IpAddr::V6(src), mac);
+            }
+            let Some(b) = self
+                .tables
+                .bindings
+                .get(vni, IpAddr::V6(nd.target))
+                .copied()
+            else {
+                return Ok(None);
+            };
+            if !reply::neighbor_advert(f, l2_len, &nd, b.mac) {
+                return Err(DropReason::IcmpMalformed);
+            }
+        }
+        if let Some(c) = self.counters.vni(vni) {
+            c.arp_suppressed.inc();
+        }
+        match answer {
+            Answer::Back(port) => Ok(Some(Verdict::Forward(port))),
+            Answer::Tunnel(vtep, encap) => {
+                // The reply goes back through the tunnel the request came from.
+                let Some(t) = self.tables.tunnels.find(vtep, encap) else {
+                    return Err(DropReason::NeighborUnresolved);
+                };
+                self.encap_unicast(f, vni, t).map(Some)
+            }
+        }
+    }
+
+    fn snoop(&mut self, vni: VniIndex, ip: IpAddr, mac: MacAddr) {
+        let known = self.tables.bindings.get(vni, ip).map(|b| b.mac);
+        if known != Some(mac) {
+            // Local insert is left to the management thread, which refuses spoofing of
+            // static bindings; the report is rate-limited like MAC learning.
+            let key = FdbKey::new(vni, mac);
+            let tag = match ip {
+                IpAddr::V4(a) => u64::from(u32::from(a)),
+                IpAddr::V6(a) => crate::tables::hash::fold_mul(
+                    u128::from(a) as u64,
+                    (u128::from(a) >> 64) as u64,
+                ),
+            };
+            if self.learn_filter.should_report(key, tag ^ 0x5a5a, self.now) {
+                self.sync.emit(Event::Snooped { vni, ip, mac });
+            }
+        }
+    }
+
+    // --- learning ---------------------------------------------------------------------
+
+    /// Records that `mac` was seen at `at` in `vni`. `dest` is where that is in this
+    /// worker's tables (None when the tunnel is not installed here yet).
+    #[inline(always)]
+    fn learn(&mut self, vni: VniIndex, mac: MacAddr, at: Location, dest: Option<Dest>) {
+        let key = FdbKey::new(vni, mac);
+        let now = self.now;
+        if let Some(e) = self.tables.fdb.get_mut(key) {
+            if e.is_static {
+                return;
+            }
+            if Some(e.dest) == dest {
+                if now.wrapping_sub(e.refreshed) >= REFRESH_TICKS {
+                    e.refreshed = now;
+                    self.sync.emit(Event::Refreshed(key));
+                }
+                return;
+            }
+        } else if let Some(max) = self.tables.vnis.get(vni).and_then(|s| s.max_macs) {
+            if self.tables.fdb.learned_in(vni) >= max {
+                if let Some(c) = self.counters.vni(vni) {
+                    c.mac_limit_hits.inc();
+                }
+                return;
+            }
+        }
+        if let Some(d) = dest {
+            if self
+                .tables
+                .fdb
+                .insert(key, crate::tables::fdb::FdbEntry::learned(d, now))
+                .is_err()
+            {
+                self.counters.fdb_full.inc();
+            }
+        }
+        let tag = match at {
+            Location::Access(p) => u64::from(p),
+            Location::Remote { vtep, encap } => {
+                let ip = match vtep {
+                    IpAddr::V4(a) => u64::from(u32::from(a)),
+                    IpAddr::V6(a) => u128::from(a) as u64,
+                };
+                ip ^ ((encap as u64) << 40) ^ (1 << 63)
+            }
+        };
+        if self.learn_filter.should_report(key, tag, now)
+            && self.sync.emit(Event::Learned { key, at })
+        {
+            if let Some(c) = self.counters.vni(vni) {
+                c.learn_events.inc();
+            }
+        }
+    }
+
+    // --- flooding -----------------------------------------------------------------------
+
+    /// Every destination of a flood, in a fixed order (access ports, then tunnels).
+    pub fn flood_targets(&self, flood: Flood) -> impl Iterator<Item = Target> + '_ {
+        let state = self.tables.vnis.get(flood.vni);
+        let access = state
+            .into_iter()
+            .flat_map(|s| s.access.iter())
+            .filter(move |m| Some(m.port) != flood.except)
+            .map(|m| Target::Access {
+                port: m.port,
+                vlan: m.vlan,
+            });
+        let tunnels: &[TunnelId] = match state.map(|s| &s.flood) {
+            Some(FloodTo::Tunnels(ids)) if flood.to_underlay => ids,
+            Some(FloodTo::Group(id)) if flood.to_underlay => std::slice::from_ref(id),
+            _ => &[],
+        };
+        access.chain(tunnels.iter().map(|t| Target::Tunnel(*t)))
+    }
+
+    /// The VNI id and the template of a flood's tunnel target (None: unresolved).
+    pub fn flood_tunnel(&self, vni: VniIndex, t: TunnelId) -> Option<(Vni, OuterTemplate)> {
+        let id = self.tables.vnis.get(vni)?.id;
+        Some((id, self.tables.tunnels.get(t)?.outer?))
+    }
+
+    pub fn counters(&self) -> &SharedCounters {
+        &self.counters
+    }
+
+    /// Counts one flood copy encapsulated to a tunnel.
+    pub fn count_flood_encap(&self, vni: VniIndex, bytes: usize) {
+        self.count_encap(vni, bytes);
+    }
+}
+
+/// Where an answered ARP/ND request goes.
+#[derive(Debug, Clone, Copy)]
+enum Answer {
+    /// Out of the access port it came from (tag unchanged).
+    Back(PortIndex),
+    /// Back through the tunnel from this VTEP.
+    Tunnel(IpAddr, Encap),
+}
+
+/// The NS in an IPv6 packet, if it is one (ND must come with hop limit 255).
+fn neighbor_solicitation(l3: &[u8]) -> Option<icmpv6::NdRepr> {
+    let (ip, payload) = ipv6::parse(l3).ok()?;
+    if ip.next_header_raw() != IpProtocol::ICMPV6 || ip.hop_limit != 255 {
+        return None;
+    }
+    let nd = icmpv6::NdRepr::parse(payload).ok()?;
+    (nd.icmp_type == icmpv6::NEIGHBOR_SOLICIT).then_some(nd)
+}
+
+/// The DSCP/ECN byte of an inner IPv4/IPv6 packet (0 for anything else).
+#[inline(always)]
+fn inner_tos(frame: &[u8]) -> u8 {
+    let Ok((eth, rest)) = ethernet::parse(frame) else {
+        return 0;
+    };
+    match (eth.ethertype_raw(), rest) {
+        (EtherType::IPV4, [v, tos, ..]) if v >> 4 == 4 => *tos,
+        (EtherType::IPV6, [a, b, ..]) if a >> 4 == 6 => (a << 4) | (b >> 4),
+        _ => 0,
+    }
+}
+
+/// RFC 6040 decapsulation: congestion experienced on the outer header is carried to an
+/// ECN-capable inner packet.
+fn mark_ce(frame: &mut [u8]) {
+    let Ok((eth, rest)) = ethernet::parse_mut(frame) else {
+        return;
+    };
+    match eth.ethertype_raw() {
+        EtherType::IPV4 => {
+            if let Ok((ip, _)) = ipv4::parse_mut(rest) {
+                let ecn = ip.ecn();
+                if ip.version() == 4 && ecn != 0 && ecn != 3 {
+                    ip.set_ecn_updating_checksum(3);
+                }
+            }
+        }
+        EtherType::IPV6 => {
+            if let Ok((ip, _)) = ipv6::parse_mut(rest) {
+                let tc = ip.traffic_class();
+                if ip.version() == 6 && tc & 3 != 0 {
+                    ip.set_traffic_class(tc | 3);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Inner IPv4 header and TCP header lengths of a TCP/IPv4 frame (the only kind librte_gso
+/// segments inside a tunnel).
+fn tcp4_lengths(frame: &[u8]) -> Option<(usize, usize)> {
+    let (eth, rest) = ethernet::parse(frame).ok()?;
+    if eth.ethertype_raw() != EtherType::IPV4 {
+        return None;
+    }
+    let (ip, payload) = ipv4::parse(rest).ok()?;
+    if ip.protocol_raw() != IpProtocol::TCP || ip.is_fragment() {
+        return None;
+    }
+    let (t, _) = tcp::parse(payload).ok()?;
+    Some((ip.header_len(), t.header_len()))
+}
+
+/// UDP + VXLAN, or GRE: the bytes between the outer IP header and the inner frame.
+fn tunnel_header_len(encap: Encap) -> usize {
+    match encap {
+        Encap::Vxlan => crate::wire::udp::HEADER_LEN + crate::wire::vxlan::HEADER_LEN,
+        Encap::Nvgre => crate::wire::gre::HEADER_LEN,
+    }
+}

@@ -1,0 +1,414 @@
+//! What a packet arriving on the underlay port is: a tunnel packet for one of our VTEP
+//! addresses, something for the VTEP itself (ARP, ping, neighbour discovery), or a drop with
+//! its reason. Validates every header on the way, checks first what is cheapest.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use crate::config::Encap;
+use crate::wire::gre::NvgreError;
+use crate::wire::{
+    arp, ethernet, gre, icmpv4, icmpv6, ipv4, ipv6, udp, vxlan, EtherType, IpProtocol, Vni,
+};
+
+use super::DropReason;
+
+/// The VTEP's own addresses and the multicast groups its VNIs flood to.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LocalAddrs {
+    pub v4: Vec<Ipv4Addr>,
+    pub v6: Vec<Ipv6Addr>,
+    pub groups: Vec<IpAddr>,
+}
+
+impl LocalAddrs {
+    #[inline(always)]
+    pub fn is_local_v4(&self, a: Ipv4Addr) -> bool {
+        self.v4.contains(&a)
+    }
+
+    #[inline(always)]
+    pub fn is_local_v6(&self, a: &Ipv6Addr) -> bool {
+        self.v6.contains(a)
+    }
+
+    /// Our unicast address, or a group we receive.
+    #[inline(always)]
+    fn accepts_v4(&self, a: Ipv4Addr) -> bool {
+        self.is_local_v4(a) || (a.is_multicast() && self.groups.contains(&IpAddr::V4(a)))
+    }
+
+    #[inline(always)]
+    fn accepts_v6(&self, a: &Ipv6Addr) -> bool {
+        self.is_local_v6(a) || (a.is_multicast() && self.groups.contains(&IpAddr::V6(*a)))
+    }
+
+    /// A solicited-node group of one of our addresses (neighbour solicitations).
+    fn is_solicited_node(&self, a: &Ipv6Addr) -> bool {
+        self.v6.iter().any(|l| ipv6::solicited_node(l) == *a)
+    }
+}
+
+/// A tunnel packet, validated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TunnelPacket {
+    pub encap: Encap,
+    pub vni: Vni,
+    /// The sending VTEP.
+    pub src: IpAddr,
+    /// Bytes in front of the inner frame.
+    pub outer_len: usize,
+    /// The inner frame's length (Ethernet header included, trailing padding excluded).
+    pub inner_len: usize,
+    /// The outer ECN field was CE (congestion experienced).
+    pub ecn_ce: bool,
+}
+
+/// Messages for the VTEP itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LocalPacket {
+    Arp(arp::Repr),
+    /// An ICMP echo request to a local IPv4 address; the offset of the IPv4 header is 14.
+    EchoV4 {
+        ip_header_len: usize,
+    },
+    EchoV6,
+    /// Neighbour solicitation or advertisement; `icmp_offset` is where ICMPv6 starts.
+    Nd(icmpv6::NdRepr, usize),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Underlay {
+    Tunnel(TunnelPacket),
+    Local(LocalPacket),
+}
+
+const ECN_CE: u8 = 0x3;
+
+/// Classifies one frame received on the underlay port.
+#[inline]
+pub fn classify(frame: &[u8], local: &LocalAddrs, vxlan_port: u16) -> Result<Underlay, DropReason> {
+    let (eth, rest) = ethernet::parse(frame).map_err(|_| DropReason::Runt)?;
+    match eth.ethertype_raw() {
+        EtherType::IPV4 => classify_v4(rest, local, vxlan_port),
+        EtherType::IPV6 => classify_v6(rest, local, vxlan_port),
+        EtherType::ARP => arp::Repr::parse(rest)
+            .map(|r| Underlay::Local(LocalPacket::Arp(r)))
+            .map_err(|_| DropReason::ArpMalformed),
+        EtherType::VLAN | EtherType::QINQ => Err(DropReason::UnderlayVlan),
+        _ => Err(DropReason::NonIp),
+    }
+}
+
+#[inline(always)]
+fn classify_v4(bytes: &[u8], local: &LocalAddrs, vxlan_port: u16) -> Result<Underlay, DropReason> {
+    let (ip, payload) = ipv4::parse(bytes).map_err(|_| DropReason::IpMalformed)?;
+    let dst = ip.dst();
+    if !local.accepts_v4(dst) {
+        return Err(DropReason::NotLocal);
+    }
+    if ip.is_fragment() {
+        return Err(DropReason::IpFragment);
+    }
+    if ip.ttl == 0 {
+        return Err(DropReason::IpTtlZero);
+    }
+    let ip_len = ip.header_len();
+    let src = IpAddr::V4(ip.src());
+    let ecn_ce = ip.ecn() == ECN_CE;
+    match ip.protocol_raw() {
+        IpProtocol::UDP => vxlan_packet(
+            payload,
+            src,
+            ethernet::HEADER_LEN + ip_len,
+            vxlan_port,
+            ecn_ce,
+        ),
+        IpProtocol::GRE => nvgre_packet(payload, src, ethernet::HEADER_LEN + ip_len, ecn_ce),
+        IpProtocol::ICMP if local.is_local_v4(dst) => {
+            let (icmp, _) = icmpv4::parse(payload).map_err(|_| DropReason::IcmpMalformed)?;
+            if icmp.icmp_type == icmpv4::ECHO_REQUEST && icmp.code == 0 {
+                Ok(Underlay::Local(LocalPacket::EchoV4 {
+                    ip_header_len: ip_len,
+                }))
+            } else {
+                Err(DropReason::IcmpUnsupported)
+            }
+        }
+        _ => Err(DropReason::UnsupportedProtocol),
+    }
+}
+
+/// Extension headers walked past before giving up.
+const MAX_EXTENSION_HEADERS: usize = 4;
+
+#[inline(always)]
+fn classify_v6(bytes: &[u8], local: &LocalAddrs, vxlan_port: u16) -> Result<Underlay, DropReason> {
+    let (ip, payload) = ipv6::parse(bytes).map_err(|_| DropReason::IpMalformed)?;
+    let dst = ip.dst();
+    let for_nd = dst.is_multicast() && (local.is_solicited_node(&dst) || dst == ALL_NODES);
+    if !local.accepts_v6(&dst) && !for_nd {
+        return Err(DropReason::NotLocal);
+    }
+    if ip.hop_limit == 0 {
+        return Err(DropReason::IpTtlZero);
+    }
+    let src = IpAddr::V6(ip.src());
+    let ecn_ce = ip.traffic_class() & 0x3 == ECN_CE;
+    let (next, l4, ext_len) = skip_extensions(ip.next_header_raw(), payload)?;
+    let l4_offset = ethernet::HEADER_LEN + ipv6::HEADER_LEN + ext_len;
+    match next {
+        IpProtocol::UDP if !for_nd => vxlan_packet(l4, src, l4_offset, vxlan_port, ecn_ce),
+        IpProtocol::GRE if !for_nd => nvgre_packet(l4, src, l4_offset, ecn_ce),
+        IpProtocol::ICMPV6 => {
+            let (icmp, _) = icmpv6::parse(l4).map_err(|_| DropReason::IcmpMalformed)?;
+            match icmp.icmp_type {
+                icmpv6::NEIGHBOR_SOLICIT | icmpv6::NEIGHBOR_ADVERT => {
+                    // RFC 4861 §7.1: ND must come from a neighbour (hop limit 255).
+                    if ip.hop_limit != 255 {
+                        return Err(DropReason::IcmpMalformed);
+                    }
+                    let nd = icmpv6::NdRepr::parse(l4).map_err(|_| DropReason::IcmpMalformed)?;
+                    Ok(Underlay::Local(LocalPacket::Nd(nd, l4_offset)))
+                }
+                icmpv6::ECHO_REQUEST if local.is_local_v6(&dst) && ext_len == 0 => {
+                    Ok(Underlay::Local(LocalPacket::EchoV6))
+                }
+                _ => Err(DropReason::IcmpUnsupported),
+            }
+        }
+        _ if for_nd => Err(DropReason::NotLocal),
+        _ => Err(DropReason::UnsupportedProtocol),
+    }
+}
+
+const ALL_NODES: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 1);
+
+/// Walks hop-by-hop, routing and destination-options headers; a fragment header, or too many
+/// headers, drops the packet. Returns the upper-layer protocol, its bytes and the length
+/// skipped.
+fn skip_extensions(mut next: u8, mut bytes: &[u8]) -> Result<(u8, &[u8], usize), DropReason> {
+    let mut skipped = 0usize;
+    for _ in 0..MAX_EXTENSION_HEADERS {
+        match next {
+            ipv6::next_header::HOP_BY_HOP
+            | ipv6::next_header::ROUTING
+            | ipv6::next_header::DEST_OPTIONS => {
+                let (&[nh, len8], _) = crate::wire::overlay::<[u8; 2]>(bytes)
+                    .map_err(|_| DropReason::Ipv6ExtensionHeader)?;
+                let len = (usize::from(len8) + 1) * 8;
+                bytes = bytes.get(len..).ok_or(DropReason::Ipv6ExtensionHeader)?;
+                skipped += len;
+                next = nh;
+            }
+            ipv6::next_header::FRAGMENT => return Err(DropReason::IpFragment),
+            _ => return Ok((next, bytes, skipped)),
+        }
+    }
+    Err(DropReason::Ipv6ExtensionHeader)
+}
+
+#[inline(always)]
+fn vxlan_packet(
+    l4: &[u8],
+    src: IpAddr,
+    l4_offset: usize,
+    vxlan_port: u16,
+    ecn_ce: bool,
+) -> Result<Underlay, DropReason> {
+    let (u, payload) = udp::parse(l4).map_err(|_| DropReason::UdpMalformed)?;
+    if u.dst_port() != vxlan_port {
+        return Err(DropReason::UdpPortClosed);
+    }
+    let (vx, inner) = vxlan::parse(payload).map_err(|_| DropReason::VxlanTruncated)?;
+    if !vx.has_vni() {
+        return Err(DropReason::VxlanNoVni);
+    }
+    if inner.len() < ethernet::HEADER_LEN {
+        return Err(DropReason::InnerTruncated);
+    }
+    Ok(Underlay::Tunnel(TunnelPacket {
+        encap: Encap::Vxlan,
+        vni: vx.vni(),
+        src,
+        outer_len: l4_offset + udp::HEADER_LEN + vxlan::HEADER_LEN,
+        inner_len: inner.len(),
+        ecn_ce,
+    }))
+}
+
+#[inline(always)]
+fn nvgre_packet(
+    l4: &[u8],
+    src: IpAddr,
+    l4_offset: usize,
+    ecn_ce: bool,
+) -> Result<Underlay, DropReason> {
+    let (g, inner) = gre::parse_nvgre(l4).map_err(|e| match e {
+        NvgreError::Truncated => DropReason::GreTruncated,
+        NvgreError::ChecksumOrSequence => DropReason::GreChecksumOrSequence,
+        NvgreError::NoKey => DropReason::GreNoKey,
+        NvgreError::BadVersion => DropReason::GreBadVersion,
+        NvgreError::NotEthernet => DropReason::GreNotEthernet,
+    })?;
+    if inner.len() < ethernet::HEADER_LEN {
+        return Err(DropReason::InnerTruncated);
+    }
+    Ok(Underlay::Tunnel(TunnelPacket {
+        encap: Encap::Nvgre,
+        vni: g.vsid(),
+        src,
+        outer_len: l4_offset + gre::HEADER_LEN,
+        inner_len: inner.len(),
+        ecn_ce,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use etherparse::PacketBuilder;
+
+    fn local() -> LocalAddrs {
+        LocalAddrs {
+            v4: vec!["10.0.0.1".parse().unwrap()],
+            v6: vec!["fd00::1".parse().unwrap()],
+            groups: vec!["239.1.1.1".parse().unwrap()],
+        }
+    }
+
+    fn inner() -> Vec<u8> {
+        let mut f = vec![2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x08, 0x00];
+        f.extend_from_slice(&[0x45; 46]);
+        f
+    }
+
+    fn vxlan4(dst: [u8; 4], dport: u16, flags: u8, vni: u32) -> Vec<u8> {
+        let mut payload = vec![flags, 0, 0, 0];
+        payload.extend_from_slice(&(vni << 8).to_be_bytes());
+        payload.extend_from_slice(&inner());
+        let mut out = Vec::new();
+        PacketBuilder::ethernet2([2, 0, 0, 0, 0, 9], [2, 0, 0, 0, 0, 1])
+            .ipv4([10, 0, 0, 2], dst, 64)
+            .udp(50000, dport)
+            .write(&mut out, &payload)
+            .unwrap();
+        out
+    }
+
+    #[test]
+    fn vxlan_to_a_local_address() {
+        let p = vxlan4([10, 0, 0, 1], 4789, 0x08, 5000);
+        let Underlay::Tunnel(t) = classify(&p, &local(), 4789).unwrap() else {
+            panic!()
+        };
+        assert_eq!(t.encap, Encap::Vxlan);
+        assert_eq!(t.vni.get(), 5000);
+        assert_eq!(t.src, "10.0.0.2".parse::<IpAddr>().unwrap());
+        assert_eq!(t.outer_len, 50);
+        assert_eq!(t.inner_len, 60);
+        assert_eq!(&p[t.outer_len..], &inner()[..]);
+    }
+
+    #[test]
+    fn vxlan_drop_reasons() {
+        let l = local();
+        assert_eq!(
+            classify(&vxlan4([10, 0, 0, 9], 4789, 8, 1), &l, 4789),
+            Err(DropReason::NotLocal)
+        );
+        assert_eq!(
+            classify(&vxlan4([10, 0, 0, 1], 4790, 8, 1), &l, 4789),
+            Err(DropReason::UdpPortClosed)
+        );
+        assert_eq!(
+            classify(&vxlan4([10, 0, 0, 1], 4789, 0, 1), &l, 4789),
+            Err(DropReason::VxlanNoVni)
+        );
+        let p = vxlan4([10, 0, 0, 1], 4789, 0xff, 1);
+        assert!(classify(&p, &l, 4789).is_ok(), "reserved bits are ignored");
+        let mut frag = vxlan4([10, 0, 0, 1], 4789, 8, 1);
+        frag[20] = 0x20; // MF
+        assert_eq!(classify(&frag, &l, 4789), Err(DropReason::IpFragment));
+        let p = vxlan4([10, 0, 0, 1], 4789, 8, 1);
+        assert_eq!(classify(&p[..30], &l, 4789), Err(DropReason::IpMalformed));
+        assert_eq!(classify(&p[..10], &l, 4789), Err(DropReason::Runt));
+    }
+
+    #[test]
+    fn truncated_vxlan_header() {
+        let mut out = Vec::new();
+        PacketBuilder::ethernet2([2, 0, 0, 0, 0, 9], [2, 0, 0, 0, 0, 1])
+            .ipv4([10, 0, 0, 2], [10, 0, 0, 1], 64)
+            .udp(50000, 4789)
+            .write(&mut out, &[8, 0, 0])
+            .unwrap();
+        assert_eq!(
+            classify(&out, &local(), 4789),
+            Err(DropReason::VxlanTruncated)
+        );
+    }
+
+    #[test]
+    fn multicast_group_is_accepted() {
+        let p = vxlan4([239, 1, 1, 1], 4789, 8, 7);
+        assert!(matches!(
+            classify(&p, &local(), 4789),
+            Ok(Underlay::Tunnel(_))
+        ));
+        let p = vxlan4([239, 1, 1, 2], 4789, 8, 7);
+        assert_eq!(classify(&p, &local(), 4789), Err(DropReason::NotLocal));
+    }
+
+    #[test]
+    fn nvgre_to_a_local_address() {
+        let mut payload = vec![0x20, 0x00, 0x65, 0x58, 0x00, 0x13, 0x88, 0x07];
+        payload.extend_from_slice(&inner());
+        let mut out = Vec::new();
+        PacketBuilder::ethernet2([2, 0, 0, 0, 0, 9], [2, 0, 0, 0, 0, 1])
+            .ipv4([10, 0, 0, 2], [10, 0, 0, 1], 64)
+            .write(&mut out, IpProtocol::GRE.into(), &payload)
+            .unwrap();
+        let Underlay::Tunnel(t) = classify(&out, &local(), 4789).unwrap() else {
+            panic!()
+        };
+        assert_eq!(t.encap, Encap::Nvgre);
+        assert_eq!(t.vni.get(), 5000);
+        assert_eq!(t.outer_len, 42);
+        out[34] = 0xa0;
+        assert_eq!(
+            classify(&out, &local(), 4789),
+            Err(DropReason::GreChecksumOrSequence)
+        );
+    }
+
+    #[test]
+    fn vxlan_over_ipv6() {
+        let mut payload = vec![8, 0, 0, 0, 0, 0, 0x10, 0];
+        payload.extend_from_slice(&inner());
+        let mut out = Vec::new();
+        let src: Ipv6Addr = "fd00::2".parse().unwrap();
+        let dst: Ipv6Addr = "fd00::1".parse().unwrap();
+        PacketBuilder::ethernet2([2, 0, 0, 0, 0, 9], [2, 0, 0, 0, 0, 1])
+            .ipv6(src.octets(), dst.octets(), 64)
+            .udp(50000, 4789)
+            .write(&mut out, &payload)
+            .unwrap();
+        let Underlay::Tunnel(t) = classify(&out, &local(), 4789).unwrap() else {
+            panic!()
+        };
+        assert_eq!(t.outer_len, 70);
+        assert_eq!(t.vni.get(), 16);
+        assert_eq!(t.src, IpAddr::V6(src));
+    }
+
+    #[test]
+    fn other_ethertypes() {
+        let mut f = vec![0xff; 12];
+        f.extend_from_slice(&[0x81, 0x00, 0, 1, 0x08, 0x00]);
+        f.extend_from_slice(&[0; 46]);
+        assert_eq!(classify(&f, &local(), 4789), Err(DropReason::UnderlayVlan));
+        f[12] = 0x88;
+        f[13] = 0xcc;
+        assert_eq!(classify(&f, &local(), 4789), Err(DropReason::NonIp));
+    }
+}

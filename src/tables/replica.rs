@@ -1,0 +1,74 @@
+//! A worker's copy of the tables: read and written by that worker alone.
+
+use super::binding::BindingTable;
+use super::fdb::Fdb;
+use super::tunnel::TunnelTable;
+use super::update::{Garbage, Update};
+use super::vni::VniTable;
+use super::Dest;
+
+/// Every table a worker forwards with.
+#[derive(Debug)]
+pub struct Replica {
+    pub vnis: VniTable,
+    pub tunnels: TunnelTable,
+    pub fdb: Fdb,
+    pub bindings: BindingTable,
+}
+
+impl Replica {
+    pub fn new(ports: usize, fdb_capacity: usize) -> Replica {
+        Replica {
+            vnis: VniTable::new(ports),
+            tunnels: TunnelTable::default(),
+            fdb: Fdb::with_capacity(fdb_capacity),
+            bindings: BindingTable::with_capacity(fdb_capacity),
+        }
+    }
+
+    /// Applies one update; returns what it replaced, to hand back for freeing. `now` is the
+    /// worker's tick, stamped on entries so refresh reporting starts from the install time.
+    pub fn apply(&mut self, update: Update, now: u32) -> Option<Garbage> {
+        match update {
+            Update::Vni(index, state) => {
+                let removing = state.is_none();
+                let old = self.vnis.set(index, state);
+                if removing {
+                    self.fdb.flush_vni(index, false);
+                    self.bindings.flush_vni(index);
+                }
+                old.map(Garbage::Vni)
+            }
+            Update::Tunnel(id, tunnel) => {
+                let removing = tunnel.is_none();
+                let old = self.tunnels.set(id, tunnel);
+                if removing {
+                    self.fdb.flush_dest(Dest::Tunnel(id));
+                }
+                old.map(Garbage::Tunnel)
+            }
+            Update::FdbSet(key, mut entry) => {
+                entry.refreshed = now;
+                // A full table refuses the entry; frames to that MAC keep flooding.
+                let _ = self.fdb.insert(key, entry);
+                None
+            }
+            Update::FdbDel(key) => {
+                self.fdb.remove(key);
+                None
+            }
+            Update::FdbFlush { vni, learned_only } => {
+                self.fdb.flush_vni(vni, learned_only);
+                None
+            }
+            Update::BindingSet(vni, ip, b) => {
+                self.bindings.insert(vni, ip, b);
+                None
+            }
+            Update::BindingDel(vni, ip) => {
+                self.bindings.remove(vni, ip);
+                None
+            }
+        }
+    }
+}

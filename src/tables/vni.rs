@@ -1,0 +1,243 @@
+//! VNIs as the data plane sees them, and the (access port, VLAN) → VNI maps.
+
+use std::net::IpAddr;
+
+use crate::config::Encap;
+use crate::wire::Vni;
+
+use super::hash::FastMap;
+use super::{PortIndex, TunnelId, VniIndex, MAX_VNIS};
+
+/// An access port carrying a VNI, and the 802.1Q VLAN it uses there (None: untagged).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct AccessMember {
+    pub port: PortIndex,
+    pub vlan: Option<u16>,
+}
+
+/// Where broadcast, multicast and unknown-unicast frames of a VNI go on the underlay.
+#[derive(Clone, PartialEq, Eq, Debug, Default)]
+pub enum FloodTo {
+    /// Nowhere on the underlay.
+    #[default]
+    None,
+    /// One copy per remote VTEP (head-end replication).
+    Tunnels(Vec<TunnelId>),
+    /// One copy to the underlay multicast group (a tunnel whose remote is the group).
+    Group(TunnelId),
+}
+
+/// One VNI in a worker's replica.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct VniState {
+    pub id: Vni,
+    pub index: VniIndex,
+    pub encap: Encap,
+    pub learning: bool,
+    pub arp_suppression: bool,
+    pub flood: FloodTo,
+    pub access: Vec<AccessMember>,
+    /// Only these VTEPs may send into the VNI (None: any).
+    pub allowed_vteps: Option<Vec<IpAddr>>,
+    pub max_macs: Option<u32>,
+}
+
+impl VniState {
+    /// The VLAN to tag frames with on `port`, or None if the port does not carry the VNI.
+    #[inline(always)]
+    pub fn member(&self, port: PortIndex) -> Option<&AccessMember> {
+        self.access.iter().find(|m| m.port == port)
+    }
+
+    #[inline(always)]
+    pub fn allows(&self, vtep: IpAddr) -> bool {
+        match &self.allowed_vteps {
+            None => true,
+            Some(list) => list.contains(&vtep),
+        }
+    }
+}
+
+const NO_VNI: u16 = u16::MAX;
+const VLANS: usize = 4096;
+
+/// A worker's VNI table.
+#[derive(Debug)]
+pub struct VniTable {
+    slots: Vec<Option<Box<VniState>>>,
+    by_id: FastMap<u32, VniIndex>,
+    /// Per port index: VLAN id → VNI index (NO_VNI when unmapped). Allocated per port used.
+    vlan_maps: Vec<Option<Box<[u16; VLANS]>>>,
+    untagged: Vec<Option<VniIndex>>,
+}
+
+impl VniTable {
+    pub fn new(ports: usize) -> VniTable {
+        VniTable {
+            slots: (0..MAX_VNIS).map(|_| None).collect(),
+            by_id: FastMap::with_capacity_and_hasher(MAX_VNIS * 2, Default::default()),
+            vlan_maps: (0..ports).map(|_| None).collect(),
+            untagged: vec![None; ports],
+        }
+    }
+
+    #[inline(always)]
+    pub fn get(&self, index: VniIndex) -> Option<&VniState> {
+        self.slots.get(index.slot())?.as_deref()
+    }
+
+    /// The VNI with wire id `id` (decapsulation).
+    #[inline(always)]
+    pub fn by_id(&self, id: Vni) -> Option<VniIndex> {
+        self.by_id.get(&id.get()).copied()
+    }
+
+    /// The VNI of a frame received on `port` with 802.1Q VLAN `vlan` (None: untagged).
+    #[inline(always)]
+    pub fn for_access(&self, port: PortIndex, vlan: Option<u16>) -> Option<VniIndex> {
+        let port = usize::from(port);
+        match vlan {
+            None => self.untagged.get(port).copied().flatten(),
+            Some(v) => {
+                let map = self.vlan_maps.get(port)?.as_ref()?;
+                let idx = *map.get(usize::from(v & 0x0fff))?;
+                (idx != NO_VNI).then_some(VniIndex(idx))
+            }
+        }
+    }
+
+    /// Installs, replaces (Some) or removes (None) the VNI in `index`; returns the old one.
+    pub fn set(&mut self, index: VniIndex, state: Option<Box<VniState>>) -> Option<Box<VniState>> {
+        let old = self.slots.get_mut(index.slot())?.take();
+        if let Some(old) = &old {
+            self.by_id.remove(&old.id.get());
+            for m in &old.access {
+                self.map_member(m, NO_VNI);
+            }
+        }
+        if let Some(new) = state {
+            self.by_id.insert(new.id.get(), index);
+            for m in &new.access {
+                self.map_member(m, index.0);
+            }
+            if let Some(slot) = self.slots.get_mut(index.slot()) {
+                *slot = Some(new);
+            }
+        }
+        old
+    }
+
+    fn map_member(&mut self, m: &AccessMember, value: u16) {
+        let port = usize::from(m.port);
+        match m.vlan {
+            None => {
+                if let Some(u) = self.untagged.get_mut(port) {
+                    *u = (value != NO_VNI).then_some(VniIndex(value));
+                }
+            }
+            Some(vlan) => {
+                let Some(slot) = self.vlan_maps.get_mut(port) else {
+                    return;
+                };
+                let map = slot.get_or_insert_with(|| Box::new([NO_VNI; VLANS]));
+                if let Some(e) = map.get_mut(usize::from(vlan & 0x0fff)) {
+                    *e = value;
+                }
+            }
+        }
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &VniState> {
+        self.slots.iter().filter_map(|s| s.as_deref())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state(id: u32, index: u16, access: Vec<AccessMember>) -> Box<VniState> {
+        Box::new(VniState {
+            id: Vni::new(id).unwrap(),
+            index: VniIndex(index),
+            encap: Encap::Vxlan,
+            learning: true,
+            arp_suppression: false,
+            flood: FloodTo::None,
+            access,
+            allowed_vteps: None,
+            max_macs: None,
+        })
+    }
+
+    #[test]
+    fn maps_vlans_and_untagged_per_port() {
+        let mut t = VniTable::new(3);
+        t.set(
+            VniIndex(0),
+            Some(state(
+                5000,
+                0,
+                vec![
+                    AccessMember {
+                        port: 1,
+                        vlan: Some(100),
+                    },
+                    AccessMember {
+                        port: 2,
+                        vlan: None,
+                    },
+                ],
+            )),
+        );
+        assert_eq!(t.for_access(1, Some(100)), Some(VniIndex(0)));
+        assert_eq!(t.for_access(1, Some(101)), None);
+        assert_eq!(t.for_access(1, None), None);
+        assert_eq!(t.for_access(2, None), Some(VniIndex(0)));
+        assert_eq!(t.by_id(Vni::new(5000).unwrap()), Some(VniIndex(0)));
+        assert_eq!(t.get(VniIndex(0)).unwrap().member(2).unwrap().vlan, None);
+    }
+
+    #[test]
+    fn replacing_and_removing_clears_old_mappings() {
+        let mut t = VniTable::new(2);
+        t.set(
+            VniIndex(3),
+            Some(state(
+                10,
+                3,
+                vec![AccessMember {
+                    port: 1,
+                    vlan: Some(7),
+                }],
+            )),
+        );
+        let old = t.set(
+            VniIndex(3),
+            Some(state(
+                11,
+                3,
+                vec![AccessMember {
+                    port: 1,
+                    vlan: Some(8),
+                }],
+            )),
+        );
+        assert_eq!(old.unwrap().id.get(), 10);
+        assert_eq!(t.for_access(1, Some(7)), None);
+        assert_eq!(t.for_access(1, Some(8)), Some(VniIndex(3)));
+        assert_eq!(t.by_id(Vni::new(10).unwrap()), None);
+        t.set(VniIndex(3), None);
+        assert_eq!(t.for_access(1, Some(8)), None);
+        assert!(t.get(VniIndex(3)).is_none());
+    }
+
+    #[test]
+    fn allowlist() {
+        let mut s = state(1, 0, vec![]);
+        assert!(s.allows("10.0.0.9".parse().unwrap()));
+        s.allowed_vteps = Some(vec!["10.0.0.2".parse().unwrap()]);
+        assert!(s.allows("10.0.0.2".parse().unwrap()));
+        assert!(!s.allows("10.0.0.9".parse().unwrap()));
+    }
+}
