@@ -242,6 +242,7 @@ fn build_report(
             PortReport {
                 name: p.port.info.name.clone(),
                 role: p.role.as_str(),
+                mac: crate::wire::MacAddr(p.port.info.mac).to_string(),
                 rx_packets: g(&snapshot.port_rx_packets),
                 rx_bytes: g(&snapshot.port_rx_bytes),
                 tx_packets: g(&snapshot.port_tx_packets),

@@ -113,6 +113,7 @@ pub fn add_gateway(report: &mut Report, m: &TableManager, workers: &[SharedCount
 pub struct PortReport {
     pub name: String,
     pub role: &'static str,
+    pub mac: String,
     /// As counted by the workers.
     pub rx_packets: u64,
     pub rx_bytes: u64,

@@ -305,21 +305,38 @@ impl GatewayHandler {
             }
             Ok(Segmented::Segments(n)) => {
                 counters.replicas.add(n.saturating_sub(1) as u64);
-                for slot in self.segments.iter_mut().take(n) {
-                    let Some(mut s) = slot.take() else { continue };
+                let linearize = !self.gw.params.offload.multi_segs;
+                for i in 0..n {
+                    let Some(mut s) = self.segments.get_mut(i).and_then(Option::take) else {
+                        continue;
+                    };
                     let (head, tail) = s.head_and_tail();
                     let ok = segment::finish_tcp4_segment(head, tail, &offload);
                     // Checksums are done: the port must not be asked for offloads it lacks.
                     s.set_ol_flags(0);
-                    if ok {
-                        tx.send(port, s);
-                    } else {
-                        tx.drop_packet(s, DropReason::MtuExceeded);
+                    let s = if linearize { self.linearize(s) } else { Ok(s) };
+                    match (ok, s) {
+                        (true, Ok(s)) => tx.send(port, s),
+                        (false, Ok(s)) => tx.drop_packet(s, DropReason::MtuExceeded),
+                        (_, Err(reason)) => counters.count_drop(reason, 1),
                     }
                 }
             }
             Err(_) => counters.count_drop(DropReason::MbufExhausted, 1),
         }
+    }
+}
+
+impl GatewayHandler {
+    /// One contiguous copy of a chained packet, for ports that cannot send chains.
+    fn linearize(&self, m: Mbuf) -> Result<Mbuf, DropReason> {
+        let len = u16::try_from(m.pkt_len()).map_err(|_| DropReason::MtuExceeded)?;
+        let mut full = self.pools.full.alloc().ok_or(DropReason::MbufExhausted)?;
+        let out = full.append(len).ok_or(DropReason::MtuExceeded)?;
+        if m.copy_to(out) != usize::from(len) {
+            return Err(DropReason::MtuExceeded);
+        }
+        Ok(full)
     }
 }
 
@@ -365,6 +382,12 @@ impl BurstHandler for GatewayHandler {
             let Some(mut m) = packets.get_mut(i).and_then(Option::take) else {
                 continue;
             };
+            // The pool's buffers fit the largest configured MTU; a longer frame arrives as a
+            // chain, whose headers the pipeline cannot see whole.
+            if !m.is_contiguous() {
+                tx.drop_packet(m, DropReason::FrameTooLong);
+                continue;
+            }
             let verdict = if from_underlay {
                 self.gw.underlay(&mut m)
             } else {

@@ -101,6 +101,26 @@ pub fn pool_size(config: &Config, ports: usize, workers: usize) -> u32 {
 
 const POOL_CACHE: u32 = 256;
 
+/// Room in each mbuf for the largest frame any port may receive, so every received frame is
+/// one contiguous buffer (no RX scatter), plus DPDK's headroom, which the encapsulation's
+/// outer headers are prepended into.
+pub fn data_room(config: &Config) -> u16 {
+    let largest_mtu = match &config.mode {
+        Mode::Gateway(g) => g
+            .access
+            .iter()
+            .filter_map(|a| a.mtu)
+            .chain(std::iter::once(g.underlay.mtu))
+            .max()
+            .unwrap_or(1500),
+        Mode::CrossConnect { .. } => 1500,
+    };
+    // Ethernet header + one 802.1Q tag + the FCS some drivers leave in the buffer.
+    let frame = largest_mtu.saturating_add(14 + 4 + 4);
+    let room = frame.saturating_add(dpdk::HEADROOM);
+    room.max(dpdk::DEFAULT_DATA_ROOM)
+}
+
 pub fn build(eal: &Eal, config: &Config, workers: &[LcoreId]) -> Result<Plumbing, SetupError> {
     if workers.is_empty() {
         return Err(SetupError::NoWorkers);
@@ -124,7 +144,7 @@ pub fn build(eal: &Eal, config: &Config, workers: &[LcoreId]) -> Result<Plumbing
                 &format!("vtepd_mbufs_s{socket}"),
                 size,
                 POOL_CACHE,
-                dpdk::DEFAULT_DATA_ROOM,
+                data_room(config),
                 socket,
             )?;
             e.insert(pool);

@@ -10,6 +10,8 @@ use super::mbuf::Mbuf;
 /// Size of the data room of each mbuf: DPDK's default (2048 bytes + headroom) holds a full
 /// 1500-byte frame plus the 70 bytes an IPv6 VXLAN encapsulation prepends.
 pub const DEFAULT_DATA_ROOM: u16 = dpdk_sys::RTE_MBUF_DEFAULT_BUF_SIZE as u16;
+/// Bytes reserved in front of received data: where outer headers are prepended.
+pub const HEADROOM: u16 = dpdk_sys::RTE_PKTMBUF_HEADROOM as u16;
 
 /// A pool of packet buffers (`rte_pktmbuf_pool_create`). The pool lives until EAL cleanup:
 /// DPDK has no safe way to free a pool that ports may still hold buffers of.

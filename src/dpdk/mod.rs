@@ -19,7 +19,7 @@ pub use error::{DpdkError, Errno};
 pub use gso::{Gso, Segmented, MAX_SEGMENTS};
 pub use lcore::{current as current_lcore, launch, main_lcore, worker_lcores, Launched, LcoreId};
 pub use mbuf::{flags as mbuf_flags, Mbuf, Segments, TxOffload};
-pub use mempool::{Mempool, DEFAULT_DATA_ROOM};
+pub use mempool::{Mempool, DEFAULT_DATA_ROOM, HEADROOM};
 pub use port::{
     available_ports, find_port, port_name, Burst, EnabledOffloads, Link, Port, PortError, PortId,
     PortInfo, PortSetup, PortStats, RxQueue, TxQueue, TxResult, MAX_BURST,

@@ -4,6 +4,9 @@
 //! process-wide lock): with two cores, concurrent DPDK processes would fight over lcore 1.
 #![allow(dead_code)]
 
+pub mod netns;
+pub mod traffic;
+
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
