@@ -105,6 +105,9 @@ impl GatewayHandler {
         let mut inner_sum: Option<u64> = None;
         let mut original = Some(m);
         let counters = Arc::clone(self.gw.counters());
+        // Every copy beyond the original is a replica, sent or dropped: with that, received
+        // + replicas = sent + dropped holds for floods too.
+        counters.replicas.add(targets.saturating_sub(1) as u64);
         for (i, target) in self.gw.flood_targets(fl).enumerate() {
             let last = i + 1 == targets;
             let result = match target {
@@ -171,9 +174,6 @@ impl GatewayHandler {
                 Some(Ok((port, copy))) => {
                     if let Some(c) = counters.vni(fl.vni) {
                         c.flood_copies.inc();
-                    }
-                    if !last {
-                        counters.replicas.inc();
                     }
                     tx.send(port, copy);
                 }
