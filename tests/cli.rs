@@ -33,6 +33,26 @@ fn check_accepts_a_valid_config() {
 }
 
 #[test]
+fn every_shipped_config_is_valid() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/config");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            let out = vtepd(&["--", "-c", path.to_str().unwrap(), "--check"]);
+            assert!(
+                out.status.success(),
+                "{}: {}",
+                path.display(),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 5, "only {checked} configs found");
+}
+
+#[test]
 fn bad_key_is_one_line_and_exit_2() {
     let s = Scratch::new();
     let cfg = s.write(

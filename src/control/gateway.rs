@@ -241,7 +241,7 @@ pub fn plan(
         .map(|_| SyncChannel::new(SYNC_QUEUE, SYNC_QUEUE))
         .collect();
     let slow_path = Arc::new(ArrayQueue::new(SLOW_PATH_QUEUE));
-    let manager = TableManager::new(
+    let mut manager = TableManager::new(
         authority,
         channels.clone(),
         Arc::clone(&slow_path),
@@ -249,6 +249,7 @@ pub fn plan(
         underlay_mac,
         config.tables.mac_age_secs,
     );
+    manager.set_groups(params.local.groups.clone());
     let ports = plumbing.ports.len();
     let hz = dpdk::tsc_hz();
     let mut handlers = Vec::with_capacity(lcores.len());

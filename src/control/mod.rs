@@ -3,6 +3,7 @@
 pub mod console;
 pub mod daemon;
 pub mod gateway;
+pub mod multicast;
 pub mod neighbor;
 pub mod report;
 pub mod tables;

@@ -18,6 +18,7 @@ use crate::tables::update::{Event, Update};
 use crate::tables::Replica;
 use crate::wire::MacAddr;
 
+use super::multicast;
 use super::neighbor::{self, Action, Resolver};
 
 /// Events taken from one worker per tick: bounds a tick's length under a learning storm.
@@ -33,8 +34,10 @@ pub struct SyncStats {
     /// Updates that waited in a backlog because a worker's queue was full.
     pub updates_deferred: u64,
     pub solicitations: u64,
-    /// Solicitations not sent (no buffer, or the slow path queue was full).
-    pub solicitations_dropped: u64,
+    /// IGMP/MLD membership reports for the underlay groups.
+    pub membership_reports: u64,
+    /// Management packets not sent (no buffer, or the slow path queue was full).
+    pub slow_path_dropped: u64,
 }
 
 #[derive(Debug)]
@@ -51,6 +54,10 @@ pub struct TableManager {
     next_report: Instant,
     reported: crate::tables::authority::AuthorityStats,
     mac_age_secs: u64,
+    /// Underlay multicast groups the VNIs flood to, and when to report membership next.
+    groups: Vec<std::net::IpAddr>,
+    next_membership: Instant,
+    joined: bool,
     pub stats: SyncStats,
 }
 
@@ -78,8 +85,18 @@ impl TableManager {
             next_report: now + REPORT_PERIOD,
             reported: Default::default(),
             mac_age_secs: u64::from(mac_age_secs),
+            groups: Vec::new(),
+            next_membership: now,
+            joined: false,
             stats: SyncStats::default(),
         }
+    }
+
+    /// Sets the underlay groups to report membership of.
+    pub fn set_groups(&mut self, groups: Vec<std::net::IpAddr>) {
+        self.groups = groups;
+        self.next_membership = Instant::now();
+        self.joined = false;
     }
 
     /// A replica with the current tables, for a worker about to start.
@@ -128,6 +145,21 @@ impl TableManager {
         }
         self.fanout(&changes);
         self.flush_backlog();
+        if now >= self.next_membership && !self.groups.is_empty() {
+            let frames = multicast::reports(
+                &self.groups,
+                self.authority.underlay().source_v4(),
+                self.underlay_mac,
+                !self.joined,
+            );
+            for f in frames {
+                if self.send_slow_path(&f) {
+                    self.stats.membership_reports += 1;
+                }
+            }
+            self.joined = true;
+            self.next_membership = now + Duration::from_secs(multicast::REPORT_INTERVAL_SECS);
+        }
         if now >= self.next_report {
             self.report();
             self.next_report = now + REPORT_PERIOD;
@@ -217,24 +249,34 @@ impl TableManager {
     }
 
     fn solicit(&mut self, ip: std::net::IpAddr) {
-        let Some(frame) = neighbor::solicitation(self.authority.underlay(), self.underlay_mac, ip)
-        else {
-            return;
-        };
+        if let Some(frame) =
+            neighbor::solicitation(self.authority.underlay(), self.underlay_mac, ip)
+        {
+            if self.send_slow_path(&frame) {
+                self.stats.solicitations += 1;
+            }
+        }
+    }
+
+    /// Hands a frame the management thread built to a worker, to go out on the underlay.
+    fn send_slow_path(&mut self, frame: &[u8]) -> bool {
         let Some(mut m) = self.pool.alloc() else {
-            self.stats.solicitations_dropped += 1;
-            return;
+            self.stats.slow_path_dropped += 1;
+            return false;
         };
         match m.append(frame.len() as u16) {
-            Some(buf) => buf.copy_from_slice(&frame),
+            Some(buf) => buf.copy_from_slice(frame),
             None => {
-                self.stats.solicitations_dropped += 1;
-                return;
+                self.stats.slow_path_dropped += 1;
+                return false;
             }
         }
         match self.slow_path.push(m) {
-            Ok(()) => self.stats.solicitations += 1,
-            Err(_) => self.stats.solicitations_dropped += 1,
+            Ok(()) => true,
+            Err(_) => {
+                self.stats.slow_path_dropped += 1;
+                false
+            }
         }
     }
 

@@ -285,7 +285,7 @@ impl Gateway {
             .and_then(|s| s.member(port))
             .copied()
             .ok_or(DropReason::UnmappedVlan)?;
-        if let Some(v) = member.vlan {
+        if let Some(v) = member.egress_tag() {
             if !vlan::push(f, v) {
                 return Err(DropReason::NoHeadroom);
             }
@@ -744,7 +744,7 @@ impl Gateway {
             .filter(move |m| Some(m.port) != flood.except)
             .map(|m| Target::Access {
                 port: m.port,
-                vlan: m.vlan,
+                vlan: m.egress_tag(),
             });
         let tunnels: &[TunnelId] = match state.map(|s| &s.flood) {
             Some(FloodTo::Tunnels(ids)) if flood.to_underlay => ids,

@@ -749,22 +749,16 @@ impl Authority {
     }
 }
 
-/// Which access ports carry a VNI, and how: untagged where the port's `untagged_vni` is this
-/// VNI, else tagged with the VNI's VLAN (if it has one).
+/// Which access ports carry a VNI, and how: natively (untagged) where the port's
+/// `untagged_vni` is this VNI, else tagged with the VNI's VLAN (if it has one).
 pub fn members(vni: &VniConfig, access_ports: &[(PortIndex, Option<Vni>)]) -> Vec<AccessMember> {
     access_ports
         .iter()
         .filter_map(|(port, untagged)| {
             if *untagged == Some(vni.id) {
-                Some(AccessMember {
-                    port: *port,
-                    vlan: None,
-                })
+                Some(AccessMember::native(*port, vni.vlan))
             } else {
-                vni.vlan.map(|v| AccessMember {
-                    port: *port,
-                    vlan: Some(v),
-                })
+                vni.vlan.map(|v| AccessMember::tagged(*port, v))
             }
         })
         .collect()

@@ -8,11 +8,46 @@ use crate::wire::Vni;
 use super::hash::FastMap;
 use super::{PortIndex, TunnelId, VniIndex, MAX_VNIS};
 
-/// An access port carrying a VNI, and the 802.1Q VLAN it uses there (None: untagged).
+/// An access port carrying a VNI.
+///
+/// Native-VLAN semantics, as on a switch trunk: on the port whose `untagged_vni` this is,
+/// untagged frames belong to the VNI and frames leave untagged, while frames tagged with the
+/// VNI's VLAN are accepted too; on other ports only the VNI's VLAN maps to it.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub struct AccessMember {
     pub port: PortIndex,
+    /// The VNI's 802.1Q VLAN on this port.
     pub vlan: Option<u16>,
+    /// This port's untagged (native) VNI.
+    pub untagged: bool,
+}
+
+impl AccessMember {
+    pub const fn tagged(port: PortIndex, vlan: u16) -> AccessMember {
+        AccessMember {
+            port,
+            vlan: Some(vlan),
+            untagged: false,
+        }
+    }
+
+    pub const fn native(port: PortIndex, vlan: Option<u16>) -> AccessMember {
+        AccessMember {
+            port,
+            vlan,
+            untagged: true,
+        }
+    }
+
+    /// The tag frames of this VNI carry when they leave this port.
+    #[inline(always)]
+    pub fn egress_tag(&self) -> Option<u16> {
+        if self.untagged {
+            None
+        } else {
+            self.vlan
+        }
+    }
 }
 
 /// Where broadcast, multicast and unknown-unicast frames of a VNI go on the underlay.
@@ -129,20 +164,18 @@ impl VniTable {
 
     fn map_member(&mut self, m: &AccessMember, value: u16) {
         let port = usize::from(m.port);
-        match m.vlan {
-            None => {
-                if let Some(u) = self.untagged.get_mut(port) {
-                    *u = (value != NO_VNI).then_some(VniIndex(value));
-                }
+        if m.untagged {
+            if let Some(u) = self.untagged.get_mut(port) {
+                *u = (value != NO_VNI).then_some(VniIndex(value));
             }
-            Some(vlan) => {
-                let Some(slot) = self.vlan_maps.get_mut(port) else {
-                    return;
-                };
-                let map = slot.get_or_insert_with(|| Box::new([NO_VNI; VLANS]));
-                if let Some(e) = map.get_mut(usize::from(vlan & 0x0fff)) {
-                    *e = value;
-                }
+        }
+        if let Some(vlan) = m.vlan {
+            let Some(slot) = self.vlan_maps.get_mut(port) else {
+                return;
+            };
+            let map = slot.get_or_insert_with(|| Box::new([NO_VNI; VLANS]));
+            if let Some(e) = map.get_mut(usize::from(vlan & 0x0fff)) {
+                *e = value;
             }
         }
     }
@@ -179,14 +212,8 @@ mod tests {
                 5000,
                 0,
                 vec![
-                    AccessMember {
-                        port: 1,
-                        vlan: Some(100),
-                    },
-                    AccessMember {
-                        port: 2,
-                        vlan: None,
-                    },
+                    AccessMember::tagged(1, 100),
+                    AccessMember::native(2, Some(100)),
                 ],
             )),
         );
@@ -194,8 +221,15 @@ mod tests {
         assert_eq!(t.for_access(1, Some(101)), None);
         assert_eq!(t.for_access(1, None), None);
         assert_eq!(t.for_access(2, None), Some(VniIndex(0)));
+        assert_eq!(
+            t.for_access(2, Some(100)),
+            Some(VniIndex(0)),
+            "native VLAN also tagged"
+        );
         assert_eq!(t.by_id(Vni::new(5000).unwrap()), Some(VniIndex(0)));
-        assert_eq!(t.get(VniIndex(0)).unwrap().member(2).unwrap().vlan, None);
+        let s = t.get(VniIndex(0)).unwrap();
+        assert_eq!(s.member(2).unwrap().egress_tag(), None);
+        assert_eq!(s.member(1).unwrap().egress_tag(), Some(100));
     }
 
     #[test]
@@ -203,25 +237,11 @@ mod tests {
         let mut t = VniTable::new(2);
         t.set(
             VniIndex(3),
-            Some(state(
-                10,
-                3,
-                vec![AccessMember {
-                    port: 1,
-                    vlan: Some(7),
-                }],
-            )),
+            Some(state(10, 3, vec![AccessMember::tagged(1, 7)])),
         );
         let old = t.set(
             VniIndex(3),
-            Some(state(
-                11,
-                3,
-                vec![AccessMember {
-                    port: 1,
-                    vlan: Some(8),
-                }],
-            )),
+            Some(state(11, 3, vec![AccessMember::tagged(1, 8)])),
         );
         assert_eq!(old.unwrap().id.get(), 10);
         assert_eq!(t.for_access(1, Some(7)), None);
