@@ -214,8 +214,8 @@ impl Gateway {
         if learning {
             self.learn(vni, src, Location::Access(port), Some(Dest::Access(port)));
         }
-        if ethertype == EtherType::ARP || (suppress && ethertype == EtherType::IPV6) {
-            if let Some(v) = self.arp_nd(f, vni, l2_len, ethertype, suppress, Answer::Back(port))? {
+        if suppress && (ethertype == EtherType::ARP || ethertype == EtherType::IPV6) {
+            if let Some(v) = self.arp_nd(f, vni, l2_len, ethertype, Answer::Back(port))? {
                 return Ok(v);
             }
         }
@@ -486,9 +486,14 @@ impl Gateway {
                 tunnel,
             );
         }
-        if ethertype == EtherType::ARP || (suppress && ethertype == EtherType::IPV6) {
-            let back = Answer::Tunnel(t.src, t.encap);
-            if let Some(v) = self.arp_nd(f, vni, ethernet::HEADER_LEN, ethertype, suppress, back)? {
+        if suppress && (ethertype == EtherType::ARP || ethertype == EtherType::IPV6) {
+            // The answer goes back through the tunnel the request came from, if it exists.
+            let back = self
+                .tables
+                .tunnels
+                .find(t.src, t.encap)
+                .map_or(Answer::Flood, Answer::Tunnel);
+            if let Some(v) = self.arp_nd(f, vni, ethernet::HEADER_LEN, ethertype, back)? {
                 return Ok(v);
             }
         }
@@ -586,15 +591,14 @@ impl Gateway {
 
     // --- ARP / ND in tenant VNIs --------------------------------------------------------
 
-    /// Snoops bindings from ARP and ND in a VNI and, with suppression on, answers requests
-    /// for known addresses. `Ok(None)`: not answered, forward as usual.
+    /// In a VNI with ARP suppression: snoops IP→MAC bindings from ARP and neighbour discovery
+    /// and answers requests for known addresses. `Ok(None)`: not answered, forward as usual.
     fn arp_nd<F: Frame>(
         &mut self,
         f: &mut F,
         vni: VniIndex,
         l2_len: usize,
         ethertype: u16,
-        suppress: bool,
         answer: Answer,
     ) -> Result<Option<Verdict>, DropReason> {
         let l3 = f.data().get(l2_len..).unwrap_or_default();
@@ -603,7 +607,10 @@ impl Gateway {
             if !r.sender_ip.is_unspecified() && r.sender_mac.is_unicast() {
                 self.snoop(vni, IpAddr::V4(r.sender_ip), r.sender_mac);
             }
-            if !suppress || r.operation != arp::Operation::Request || r.is_gratuitous() {
+            if r.operation != arp::Operation::Request
+                || r.is_gratuitous()
+                || answer == Answer::Flood
+            {
                 return Ok(None);
             }
             let Some(b) = self
@@ -621,15 +628,20 @@ impl Gateway {
                 return Err(DropReason::ArpMalformed);
             }
         } else {
-            let Some(nd) = neighbor_solicitation(l3) else {
+            let Some((src, nd)) = neighbor_discovery(l3) else {
                 return Ok(None);
             };
-            let src = match ipv6::parse(l3) {
-                Ok((ip, _)) => ip.src(),
-                Err(_) => return Ok(None),
-            };
+            if nd.icmp_type == icmpv6::NEIGHBOR_ADVERT {
+                if let Some(mac) = nd.lladdr {
+                    self.snoop(vni, IpAddr::V6(nd.target), mac);
+                }
+                return Ok(None);
+            }
             if let (Some(mac), false) = (nd.lladdr, src.is_unspecified()) {
                 self.snoop(vni, IpAddr::V6(src), mac);
+            }
+            if answer == Answer::Flood {
+                return Ok(None);
             }
             let Some(b) = self
                 .tables
@@ -648,13 +660,8 @@ impl Gateway {
         }
         match answer {
             Answer::Back(port) => Ok(Some(Verdict::Forward(port))),
-            Answer::Tunnel(vtep, encap) => {
-                // The reply goes back through the tunnel the request came from.
-                let Some(t) = self.tables.tunnels.find(vtep, encap) else {
-                    return Err(DropReason::NeighborUnresolved);
-                };
-                self.encap_unicast(f, vni, t).map(Some)
-            }
+            Answer::Tunnel(t) => self.encap_unicast(f, vni, t).map(Some),
+            Answer::Flood => Ok(None),
         }
     }
 
@@ -771,22 +778,26 @@ impl Gateway {
 }
 
 /// Where an answered ARP/ND request goes.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Answer {
     /// Out of the access port it came from (tag unchanged).
     Back(PortIndex),
-    /// Back through the tunnel from this VTEP.
-    Tunnel(IpAddr, Encap),
+    /// Back through the tunnel to the VTEP it came from.
+    Tunnel(TunnelId),
+    /// Nowhere: no tunnel back to the asking VTEP yet, so the request is forwarded as usual
+    /// (bindings are still snooped).
+    Flood,
 }
 
-/// The NS in an IPv6 packet, if it is one (ND must come with hop limit 255).
-fn neighbor_solicitation(l3: &[u8]) -> Option<icmpv6::NdRepr> {
+/// The source and the NS or NA in an IPv6 packet, if it is one (ND must come with hop limit
+/// 255).
+fn neighbor_discovery(l3: &[u8]) -> Option<(std::net::Ipv6Addr, icmpv6::NdRepr)> {
     let (ip, payload) = ipv6::parse(l3).ok()?;
     if ip.next_header_raw() != IpProtocol::ICMPV6 || ip.hop_limit != 255 {
         return None;
     }
     let nd = icmpv6::NdRepr::parse(payload).ok()?;
-    (nd.icmp_type == icmpv6::NEIGHBOR_SOLICIT).then_some(nd)
+    Some((ip.src(), nd))
 }
 
 /// The DSCP/ECN byte of an inner IPv4/IPv6 packet (0 for anything else).
