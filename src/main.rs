@@ -78,6 +78,7 @@ fn main() -> ExitCode {
     );
 
     let opts = RunOptions {
+        config_path: cli.config.clone(),
         stats_interval: cli.stats_interval.map(Duration::from_secs),
         exit_when_idle: cli.exit_when_idle.map(Duration::from_millis),
         final_stats: cli.final_stats.clone(),

@@ -12,7 +12,7 @@ use std::path::Path;
 
 use crate::wire::{MacAddr, Vni};
 
-pub use validate::parse;
+pub use validate::{arp_from_json, fdb_from_json, parse, vni_from_json};
 
 /// A configuration problem: the key, and what is wrong with it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -38,7 +38,32 @@ pub struct Config {
     pub mode: Mode,
     pub workers: WorkersConfig,
     pub tables: TablesConfig,
+    pub api: ApiConfig,
 }
+
+/// The management API (HTTP/JSON, Prometheus `/metrics`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiConfig {
+    /// None: no API server.
+    pub listen: Option<std::net::SocketAddr>,
+    /// Bearer token every request must carry; required off loopback.
+    pub token: Option<String>,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        ApiConfig {
+            listen: Some(std::net::SocketAddr::from((
+                [127, 0, 0, 1],
+                DEFAULT_API_PORT,
+            ))),
+            token: None,
+        }
+    }
+}
+
+/// The API's default port (also vtepctl's default).
+pub const DEFAULT_API_PORT: u16 = 8179;
 
 impl Config {
     /// Reads and validates a configuration file.

@@ -20,6 +20,8 @@ pub struct File {
     pub workers: Workers,
     #[serde(default)]
     pub tables: Tables,
+    #[serde(default)]
+    pub api: Api,
 }
 
 /// A port named by DPDK device name or by port id.
@@ -140,4 +142,13 @@ pub struct Workers {
 pub struct Tables {
     pub mac_age_secs: Option<i64>,
     pub fdb_capacity: Option<i64>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Api {
+    pub enabled: Option<bool>,
+    pub listen: Option<String>,
+    pub token: Option<String>,
+    pub token_file: Option<String>,
 }

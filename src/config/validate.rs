@@ -42,6 +42,7 @@ fn deserialize(text: &str) -> Result<File, ConfigError> {
 fn validate(file: File) -> Result<Config, ConfigError> {
     let workers = workers(&file.workers)?;
     let tables = tables(&file.tables)?;
+    let api = api(&file.api)?;
     let mode = match (file.xconnect, file.underlay) {
         (Some(_), Some(_)) => {
             return Err(ConfigError::invalid(
@@ -76,7 +77,71 @@ fn validate(file: File) -> Result<Config, ConfigError> {
         mode,
         workers,
         tables,
+        api,
     })
+}
+
+fn api(a: &schema::Api) -> Result<super::ApiConfig, ConfigError> {
+    if a.enabled == Some(false) {
+        if a.listen.is_some() || a.token.is_some() || a.token_file.is_some() {
+            return Err(ConfigError::invalid(
+                "api.enabled",
+                "the API is disabled, so listen/token/token_file would be ignored: remove them",
+            ));
+        }
+        return Ok(super::ApiConfig {
+            listen: None,
+            token: None,
+        });
+    }
+    let listen = match a.listen.as_deref() {
+        None => super::ApiConfig::default().listen,
+        Some(l) => Some(l.parse::<std::net::SocketAddr>().map_err(|_| {
+            ConfigError::invalid(
+                "api.listen",
+                format!("{l:?} is not an address:port like 127.0.0.1:8179 or [::1]:8179"),
+            )
+        })?),
+    };
+    let token = match (&a.token, &a.token_file) {
+        (Some(_), Some(_)) => {
+            return Err(ConfigError::invalid(
+                "api.token",
+                "give either token or token_file, not both",
+            ))
+        }
+        (Some(t), None) => Some(t.trim().to_owned()),
+        (None, Some(path)) => Some(
+            std::fs::read_to_string(path)
+                .map_err(|e| ConfigError::invalid("api.token_file", format!("{path}: {e}")))?
+                .trim()
+                .to_owned(),
+        ),
+        (None, None) => None,
+    };
+    if let Some(t) = &token {
+        if t.len() < 16 {
+            return Err(ConfigError::invalid(
+                "api.token",
+                "too short: use at least 16 characters (e.g. `openssl rand -hex 16`)",
+            ));
+        }
+        if !t.chars().all(|c| c.is_ascii_graphic()) {
+            return Err(ConfigError::invalid(
+                "api.token",
+                "only printable ASCII without spaces is allowed",
+            ));
+        }
+    }
+    if let Some(addr) = listen {
+        if !addr.ip().is_loopback() && token.is_none() {
+            return Err(ConfigError::invalid(
+                "api.listen",
+                format!("{addr} is reachable from the network: set api.token or api.token_file"),
+            ));
+        }
+    }
+    Ok(super::ApiConfig { listen, token })
 }
 
 fn xconnect(x: schema::Xconnect) -> Result<Mode, ConfigError> {
@@ -268,62 +333,31 @@ fn gateway(
     let mut fdb_keys = HashSet::new();
     for (i, f) in fdb.into_iter().enumerate() {
         let key = format!("fdb[{i}]");
-        let vni = known_vni(&format!("{key}.vni"), f.vni)?;
-        let mac = unicast_mac(&format!("{key}.mac"), &f.mac)?;
-        let dest = match (f.remote, f.port) {
-            (Some(r), None) => {
-                let k = format!("{key}.remote");
-                let r = ip(&k, &r)?;
-                check_remote(&k, r, &underlay)?;
-                FdbDest::Remote(r)
-            }
-            (None, Some(p)) => {
-                let p = p.into_name();
-                if !access_ports.iter().any(|a| a.port == p) {
-                    return Err(ConfigError::invalid(
-                        format!("{key}.port"),
-                        format!("{p:?} is not an [[access]] port"),
-                    ));
-                }
-                FdbDest::Access(p)
-            }
-            _ => {
-                return Err(ConfigError::invalid(
-                    key,
-                    "give exactly one of `remote` (a VTEP address) or `port` (an access port)",
-                ))
-            }
-        };
-        if !fdb_keys.insert((vni, mac)) {
+        let entry = fdb_entry(&key, f, &known_vni, &underlay, &access_ports)?;
+        if !fdb_keys.insert((entry.vni, entry.mac)) {
             return Err(ConfigError::invalid(
                 format!("{key}.mac"),
-                format!("{mac} in VNI {vni} is already a static entry"),
+                format!(
+                    "{} in VNI {} is already a static entry",
+                    entry.mac, entry.vni
+                ),
             ));
         }
-        static_fdb.push(StaticFdb { vni, mac, dest });
+        static_fdb.push(entry);
     }
 
     let mut static_arp = Vec::with_capacity(arp.len());
     let mut arp_keys = HashSet::new();
     for (i, a) in arp.into_iter().enumerate() {
         let key = format!("arp[{i}]");
-        let vni = known_vni(&format!("{key}.vni"), a.vni)?;
-        let ip_key = format!("{key}.ip");
-        let addr = ip(&ip_key, &a.ip)?;
-        if addr.is_multicast() || addr.is_unspecified() {
+        let entry = arp_entry(&key, a, &known_vni)?;
+        if !arp_keys.insert((entry.vni, entry.ip)) {
             return Err(ConfigError::invalid(
-                ip_key,
-                format!("{addr} is not a host address"),
+                format!("{key}.ip"),
+                format!("{} in VNI {} is already bound", entry.ip, entry.vni),
             ));
         }
-        let mac = unicast_mac(&format!("{key}.mac"), &a.mac)?;
-        if !arp_keys.insert((vni, addr)) {
-            return Err(ConfigError::invalid(
-                ip_key,
-                format!("{addr} in VNI {vni} is already bound"),
-            ));
-        }
-        static_arp.push(StaticArp { vni, ip: addr, mac });
+        static_arp.push(entry);
     }
 
     Ok(GatewayConfig {
@@ -333,6 +367,123 @@ fn gateway(
         fdb: static_fdb,
         arp: static_arp,
     })
+}
+
+/// One static MAC entry; `known_vni` checks the VNI exists.
+fn fdb_entry(
+    key: &str,
+    f: schema::Fdb,
+    known_vni: &dyn Fn(&str, i64) -> Result<Vni, ConfigError>,
+    underlay: &UnderlayConfig,
+    access_ports: &[AccessConfig],
+) -> Result<StaticFdb, ConfigError> {
+    let vni = known_vni(&format!("{key}.vni"), f.vni)?;
+    let mac = unicast_mac(&format!("{key}.mac"), &f.mac)?;
+    let dest = match (f.remote, f.port) {
+        (Some(r), None) => {
+            let k = format!("{key}.remote");
+            let r = ip(&k, &r)?;
+            check_remote(&k, r, underlay)?;
+            FdbDest::Remote(r)
+        }
+        (None, Some(p)) => {
+            let p = p.into_name();
+            if !access_ports.iter().any(|a| a.port == p) {
+                return Err(ConfigError::invalid(
+                    format!("{key}.port"),
+                    format!("{p:?} is not an [[access]] port"),
+                ));
+            }
+            FdbDest::Access(p)
+        }
+        _ => {
+            return Err(ConfigError::invalid(
+                key,
+                "give exactly one of `remote` (a VTEP address) or `port` (an access port)",
+            ))
+        }
+    };
+    Ok(StaticFdb { vni, mac, dest })
+}
+
+/// One static IP→MAC binding.
+fn arp_entry(
+    key: &str,
+    a: schema::Arp,
+    known_vni: &dyn Fn(&str, i64) -> Result<Vni, ConfigError>,
+) -> Result<StaticArp, ConfigError> {
+    let vni = known_vni(&format!("{key}.vni"), a.vni)?;
+    let ip_key = format!("{key}.ip");
+    let addr = ip(&ip_key, &a.ip)?;
+    if addr.is_multicast() || addr.is_unspecified() {
+        return Err(ConfigError::invalid(
+            ip_key,
+            format!("{addr} is not a host address"),
+        ));
+    }
+    let mac = unicast_mac(&format!("{key}.mac"), &a.mac)?;
+    Ok(StaticArp { vni, ip: addr, mac })
+}
+
+/// Deserializes one table entry from JSON (an API request body) with the file's rules:
+/// unknown fields refused, errors naming the field under `key`.
+fn from_json<T: serde::de::DeserializeOwned>(
+    key: &str,
+    value: serde_json::Value,
+) -> Result<T, ConfigError> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let field = if path == "." {
+            key.to_owned()
+        } else {
+            format!("{key}.{path}")
+        };
+        ConfigError::invalid(field, e.into_inner().to_string())
+    })
+}
+
+/// A VNI given as JSON (the API's `POST /api/v1/vnis`), checked like a `[[vni]]` table.
+pub fn vni_from_json(
+    value: serde_json::Value,
+    underlay: &UnderlayConfig,
+) -> Result<VniConfig, ConfigError> {
+    vni("vni", from_json("vni", value)?, underlay)
+}
+
+/// A static MAC entry given as JSON, checked like an `[[fdb]]` table against `existing`.
+pub fn fdb_from_json(
+    value: serde_json::Value,
+    existing: &GatewayConfig,
+) -> Result<StaticFdb, ConfigError> {
+    let known = |k: &str, v: i64| known_vni_in(k, v, existing);
+    fdb_entry(
+        "fdb",
+        from_json("fdb", value)?,
+        &known,
+        &existing.underlay,
+        &existing.access,
+    )
+}
+
+/// A static binding given as JSON, checked like an `[[arp]]` table against `existing`.
+pub fn arp_from_json(
+    value: serde_json::Value,
+    existing: &GatewayConfig,
+) -> Result<StaticArp, ConfigError> {
+    let known = |k: &str, v: i64| known_vni_in(k, v, existing);
+    arp_entry("arp", from_json("arp", value)?, &known)
+}
+
+fn known_vni_in(key: &str, v: i64, g: &GatewayConfig) -> Result<Vni, ConfigError> {
+    let id = vni_id(key, v)?;
+    if g.vnis.iter().any(|c| c.id == id) {
+        Ok(id)
+    } else {
+        Err(ConfigError::invalid(
+            key,
+            format!("VNI {id} is not configured"),
+        ))
+    }
 }
 
 fn underlay(u: schema::Underlay) -> Result<UnderlayConfig, ConfigError> {
@@ -853,6 +1004,37 @@ mac = "02:00:00:00:00:02"
             err(&format!("{GATEWAY}\n[workers]\nburst = 65\n")),
             "workers.burst: 65 is out of range 1..=64"
         );
+    }
+
+    #[test]
+    fn api_defaults_to_loopback_without_token() {
+        let c = parse(GATEWAY).unwrap();
+        assert_eq!(c.api.listen, Some("127.0.0.1:8179".parse().unwrap()));
+        assert_eq!(c.api.token, None);
+        let off = parse(&format!("{GATEWAY}\n[api]\nenabled = false\n")).unwrap();
+        assert_eq!(off.api.listen, None);
+    }
+
+    #[test]
+    fn api_off_loopback_needs_a_token() {
+        assert_eq!(
+            err(&format!("{GATEWAY}\n[api]\nlisten = \"0.0.0.0:8179\"\n")),
+            "api.listen: 0.0.0.0:8179 is reachable from the network: set api.token or api.token_file"
+        );
+        let ok = parse(&format!(
+            "{GATEWAY}\n[api]\nlisten = \"0.0.0.0:8179\"\ntoken = \"0123456789abcdef\"\n"
+        ))
+        .unwrap();
+        assert_eq!(ok.api.token.as_deref(), Some("0123456789abcdef"));
+        assert!(err(&format!("{GATEWAY}\n[api]\ntoken = \"short\"\n"))
+            .starts_with("api.token: too short"));
+        assert!(
+            err(&format!("{GATEWAY}\n[api]\nlisten = \"localhost\"\n")).starts_with("api.listen: ")
+        );
+        assert!(err(&format!(
+            "{GATEWAY}\n[api]\ntoken_file = \"/nonexistent\"\n"
+        ))
+        .starts_with("api.token_file: /nonexistent: "));
     }
 
     #[test]

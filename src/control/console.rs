@@ -1,18 +1,24 @@
-//! `--stats-interval`: one line of rates per port for someone watching a terminal.
+//! `--stats-interval`: one line per traffic direction for someone watching a terminal.
 
 use std::time::Instant;
 
-use crate::dataplane::CounterSnapshot;
+/// Cumulative counters the lines are computed from: (label, packets, bytes) per direction
+/// (per port for a cross-connect), and all drops.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Sources {
+    pub flows: Vec<(String, u64, u64)>,
+    pub drops: u64,
+}
 
-/// Remembers the last snapshot to turn counters into rates.
+/// Remembers the last reading to turn counters into rates.
 #[derive(Debug)]
 pub struct RateLine {
-    last: CounterSnapshot,
+    last: Sources,
     at: Instant,
 }
 
 impl RateLine {
-    pub fn new(start: CounterSnapshot) -> RateLine {
+    pub fn new(start: Sources) -> RateLine {
         RateLine {
             last: start,
             at: Instant::now(),
@@ -20,28 +26,48 @@ impl RateLine {
     }
 
     /// Lines describing the rates since the previous call.
-    pub fn lines(&mut self, now: CounterSnapshot, names: &[String]) -> Vec<String> {
+    pub fn lines(&mut self, now: Sources) -> Vec<String> {
         let secs = self.at.elapsed().as_secs_f64().max(1e-6);
-        let rate = |a: u64, b: u64| (a.saturating_sub(b)) as f64 / secs;
-        let mut out = Vec::with_capacity(names.len() + 1);
-        for (i, name) in names.iter().enumerate() {
-            let g = |v: &Vec<u64>| v.get(i).copied().unwrap_or(0);
-            let rx_pps = rate(g(&now.port_rx_packets), g(&self.last.port_rx_packets));
-            let rx_bps = rate(g(&now.port_rx_bytes), g(&self.last.port_rx_bytes)) * 8.0;
-            let tx_pps = rate(g(&now.port_tx_packets), g(&self.last.port_tx_packets));
+        let rate = |a: u64, b: u64| a.saturating_sub(b) as f64 / secs;
+        let mut out = Vec::with_capacity(now.flows.len() + 1);
+        for (label, packets, bytes) in &now.flows {
+            let (p0, b0) = self
+                .last
+                .flows
+                .iter()
+                .find(|(l, ..)| l == label)
+                .map(|(_, p, b)| (*p, *b))
+                .unwrap_or((0, 0));
             out.push(format!(
-                "{name}: rx {:.3} Mpps {:.3} Gb/s, tx {:.3} Mpps",
-                rx_pps / 1e6,
-                rx_bps / 1e9,
-                tx_pps / 1e6
+                "{label}: {:.3} Mpps {:.3} Gb/s",
+                rate(*packets, p0) / 1e6,
+                rate(*bytes, b0) * 8.0 / 1e9
             ));
         }
-        out.push(format!(
-            "drops: {:.0}/s",
-            rate(now.total_drops(), self.last.total_drops())
-        ));
+        out.push(format!("drops: {:.0}/s", rate(now.drops, self.last.drops)));
         self.last = now;
         self.at = Instant::now();
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_line_per_flow_and_drops() {
+        let mut r = RateLine::new(Sources {
+            flows: vec![("encap".into(), 0, 0)],
+            drops: 0,
+        });
+        let lines = r.lines(Sources {
+            flows: vec![("encap".into(), 10, 1000)],
+            drops: 3,
+        });
+        assert_eq!(lines.len(), 2);
+        assert!(lines[0].starts_with("encap: "), "{}", lines[0]);
+        assert!(lines[0].contains(" Mpps ") && lines[0].ends_with(" Gb/s"));
+        assert!(lines[1].starts_with("drops: "));
     }
 }

@@ -1,10 +1,15 @@
 //! The management plane: starts the data plane, watches it, stops it, reports.
 
+pub mod admin;
+pub mod api;
 pub mod console;
 pub mod daemon;
 pub mod gateway;
+pub mod management;
+pub mod metrics;
 pub mod multicast;
 pub mod neighbor;
+pub mod reload;
 pub mod report;
 pub mod tables;
 

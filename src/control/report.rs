@@ -171,8 +171,12 @@ pub struct Totals {
 pub struct MempoolReport {
     /// Mbufs in use once the ports were started (their RX rings filled).
     pub in_use_at_start: u64,
-    /// Mbufs in use after the ports were closed: anything but 0 is a leak.
-    pub in_use_at_exit: u64,
+    /// Mbufs in use when the report was taken.
+    pub in_use: u64,
+    /// Mbufs in use after the ports were closed (final report only): anything but 0 is a
+    /// leak.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub in_use_at_exit: Option<u64>,
     pub capacity: u64,
 }
 
@@ -277,7 +281,7 @@ impl Report {
             self.totals.rx_packets,
             self.totals.tx_packets,
             self.totals.dropped,
-            self.mempool.in_use_at_exit,
+            self.mempool.in_use_at_exit.unwrap_or(self.mempool.in_use),
             self.mempool.in_use_at_start
         );
         out

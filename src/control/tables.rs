@@ -92,6 +92,34 @@ impl TableManager {
         }
     }
 
+    /// Changes how long learned MACs live (a reload).
+    pub fn set_mac_age(&mut self, secs: u32) {
+        self.mac_age_secs = u64::from(secs);
+    }
+
+    /// The management clock, in seconds since start (what `last_seen` is measured in).
+    pub fn now_secs(&self) -> u64 {
+        self.seconds(Instant::now())
+    }
+
+    pub fn update_queue_depths(&self) -> Vec<usize> {
+        self.channels
+            .iter()
+            .zip(&self.backlog)
+            .map(|(c, b)| c.pending_updates() + b.len())
+            .collect()
+    }
+
+    pub fn update_queue_full(&self) -> u64 {
+        self.channels
+            .iter()
+            .map(|c| {
+                c.update_queue_full
+                    .load(std::sync::atomic::Ordering::Relaxed)
+            })
+            .sum()
+    }
+
     /// Sets the underlay groups to report membership of.
     pub fn set_groups(&mut self, groups: Vec<std::net::IpAddr>) {
         self.groups = groups;

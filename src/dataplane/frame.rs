@@ -50,6 +50,11 @@ impl Frame for Mbuf {
         self.rx_vlan_stripped()
     }
 
+    #[inline(always)]
+    fn rx_ip_checksum_ok(&self) -> Option<bool> {
+        Mbuf::rx_ip_checksum_ok(self)
+    }
+
     fn request_offload(&mut self, o: Offload) {
         let mut flags = self.ol_flags();
         if o.outer_ipv6 {

@@ -226,7 +226,12 @@ fn port_setup(
         tx_desc: w.tx_desc,
         mtu,
         rss_hf,
-        rx_offloads: consts::RTE_ETH_RX_OFFLOAD_RSS_HASH,
+        rx_offloads: consts::RTE_ETH_RX_OFFLOAD_RSS_HASH
+            | if role == PortRole::Underlay {
+                consts::RTE_ETH_RX_OFFLOAD_IPV4_CKSUM
+            } else {
+                0
+            },
         tx_offloads,
         promiscuous: role != PortRole::Underlay,
         allmulticast: role == PortRole::Underlay,

@@ -11,6 +11,9 @@ use super::mempool::Mempool;
 pub mod flags {
     pub const RX_VLAN_STRIPPED: u64 = dpdk_sys::RTE_MBUF_F_RX_VLAN_STRIPPED as u64;
     pub const RX_RSS_HASH: u64 = dpdk_sys::RTE_MBUF_F_RX_RSS_HASH as u64;
+    pub const RX_IP_CKSUM_MASK: u64 = dpdk_sys::RTE_MBUF_F_RX_IP_CKSUM_MASK as u64;
+    pub const RX_IP_CKSUM_GOOD: u64 = dpdk_sys::RTE_MBUF_F_RX_IP_CKSUM_GOOD as u64;
+    pub const RX_IP_CKSUM_BAD: u64 = dpdk_sys::RTE_MBUF_F_RX_IP_CKSUM_BAD as u64;
     pub const TX_VLAN: u64 = dpdk_sys::RTE_MBUF_F_TX_VLAN;
     pub const TX_IPV4: u64 = dpdk_sys::RTE_MBUF_F_TX_IPV4;
     pub const TX_IPV6: u64 = dpdk_sys::RTE_MBUF_F_TX_IPV6;
@@ -222,6 +225,16 @@ impl Mbuf {
             Some(unsafe { m.__bindgen_anon_2.hash.rss })
         } else {
             None
+        }
+    }
+
+    /// The NIC's verdict on the IPv4 header checksum: None when it did not check.
+    #[inline(always)]
+    pub fn rx_ip_checksum_ok(&self) -> Option<bool> {
+        match self.m().ol_flags & flags::RX_IP_CKSUM_MASK {
+            flags::RX_IP_CKSUM_GOOD => Some(true),
+            flags::RX_IP_CKSUM_BAD => Some(false),
+            _ => None,
         }
     }
 

@@ -50,7 +50,7 @@ drop_reasons! {
     // Underlay side (decapsulation and the VTEP's own addresses).
     UnderlayVlan => "underlay_vlan", "802.1Q-tagged frame on the underlay port";
     NonIp => "non_ip", "underlay frame that is neither IPv4, IPv6 nor ARP";
-    IpMalformed => "ip_malformed", "outer IP header truncated, bad version, bad header or total length";
+    IpMalformed => "ip_malformed", "outer IP header truncated, bad version, header or total length, or bad IPv4 header checksum";
     IpFragment => "ip_fragment", "outer IPv4 or IPv6 fragment (VTEPs never fragment)";
     IpTtlZero => "ip_ttl_zero", "outer TTL or hop limit 0";
     NotLocal => "not_local", "outer destination is not a local VTEP address or joined group";

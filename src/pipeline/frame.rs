@@ -31,7 +31,9 @@ impl Offload {
             tunnel: Some(Encap::Vxlan),
             outer_l2_len: 14,
             outer_l3_len: 40,
-            l2_len: len16(outer_len.saturating_sub(54)),
+            // UDP + VXLAN + inner Ethernet: the outer stack minus outer Ethernet and IPv6,
+            // plus the inner Ethernet header.
+            l2_len: len16(outer_len.saturating_sub(14 + 40) + 14),
             ..Offload::default()
         }
     }
@@ -81,6 +83,10 @@ pub trait Frame {
     fn rss_hash(&self) -> Option<u32>;
     /// The 802.1Q TCI the NIC stripped on receive, if it did.
     fn rx_vlan(&self) -> Option<u16>;
+    /// The NIC's verdict on the (outer) IPv4 header checksum, if it checked it.
+    fn rx_ip_checksum_ok(&self) -> Option<bool> {
+        None
+    }
     /// Asks for transmit offloads (checksums, segmentation).
     fn request_offload(&mut self, o: Offload);
 }

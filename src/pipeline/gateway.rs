@@ -185,15 +185,20 @@ impl Gateway {
                 if inner == EtherType::VLAN || inner == EtherType::QINQ {
                     return Err(DropReason::QinqUnsupported);
                 }
+                // VID 0 is a priority tag (802.1p without a VLAN): the frame belongs to the
+                // port's native VLAN, as if untagged (IEEE 802.1Q 6.9.1).
+                let vid = tag.vid();
                 (
-                    Some(tag.vid()),
+                    (vid != 0).then_some(vid),
                     inner,
                     ethernet::HEADER_LEN + dot1q::TAG_LEN,
                 )
             }
             EtherType::QINQ => return Err(DropReason::QinqUnsupported),
             other => (
-                f.rx_vlan().map(|tci| tci & dot1q::VID_MASK),
+                f.rx_vlan()
+                    .map(|tci| tci & dot1q::VID_MASK)
+                    .filter(|vid| *vid != 0),
                 other,
                 ethernet::HEADER_LEN,
             ),
@@ -374,10 +379,10 @@ impl Gateway {
         self.encap_in_place(f, outer, vni_id, meta)?;
         let outer_l3 = outer.len() - ethernet::HEADER_LEN - tunnel_header_len(outer.encap());
         let tunnel_l2 = tunnel_header_len(outer.encap()) + ethernet::HEADER_LEN;
+        // A full segment's outer IP packet is outer IP + tunnel header + inner Ethernet +
+        // inner IP + TCP + payload: (outer.len() - 14) + 14 + l3 + l4 + mss <= mtu.
         let headers = outer.len() + lens.0 + lens.1;
-        let mss = usize::from(self.params.mtu)
-            .saturating_add(ethernet::HEADER_LEN)
-            .saturating_sub(headers);
+        let mss = usize::from(self.params.mtu).saturating_sub(headers);
         if mss == 0 {
             return Err(DropReason::MtuExceeded);
         }
@@ -419,7 +424,12 @@ impl Gateway {
     /// Handles a packet received on the underlay port.
     #[inline]
     pub fn underlay<F: Frame>(&mut self, f: &mut F) -> Verdict {
-        let class = underlay::classify(f.data(), &self.params.local, self.params.vxlan_port);
+        let class = underlay::classify(
+            f.data(),
+            &self.params.local,
+            self.params.vxlan_port,
+            f.rx_ip_checksum_ok(),
+        );
         let r = match class {
             Ok(Underlay::Tunnel(t)) => self.decap(f, t),
             Ok(Underlay::Local(l)) => self.local(f, l),

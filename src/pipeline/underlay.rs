@@ -86,10 +86,16 @@ const ECN_CE: u8 = 0x3;
 
 /// Classifies one frame received on the underlay port.
 #[inline]
-pub fn classify(frame: &[u8], local: &LocalAddrs, vxlan_port: u16) -> Result<Underlay, DropReason> {
+/// `hw_checksum` is the NIC's verdict on the IPv4 header checksum, when it gave one.
+pub fn classify(
+    frame: &[u8],
+    local: &LocalAddrs,
+    vxlan_port: u16,
+    hw_checksum: Option<bool>,
+) -> Result<Underlay, DropReason> {
     let (eth, rest) = ethernet::parse(frame).map_err(|_| DropReason::Runt)?;
     match eth.ethertype_raw() {
-        EtherType::IPV4 => classify_v4(rest, local, vxlan_port),
+        EtherType::IPV4 => classify_v4(rest, local, vxlan_port, hw_checksum),
         EtherType::IPV6 => classify_v6(rest, local, vxlan_port),
         EtherType::ARP => arp::Repr::parse(rest)
             .map(|r| Underlay::Local(LocalPacket::Arp(r)))
@@ -100,8 +106,22 @@ pub fn classify(frame: &[u8], local: &LocalAddrs, vxlan_port: u16) -> Result<Und
 }
 
 #[inline(always)]
-fn classify_v4(bytes: &[u8], local: &LocalAddrs, vxlan_port: u16) -> Result<Underlay, DropReason> {
+fn classify_v4(
+    bytes: &[u8],
+    local: &LocalAddrs,
+    vxlan_port: u16,
+    hw_checksum: Option<bool>,
+) -> Result<Underlay, DropReason> {
     let (ip, payload) = ipv4::parse(bytes).map_err(|_| DropReason::IpMalformed)?;
+    // RFC 1122 3.2.1.2: a datagram with a bad header checksum is discarded.
+    let checksum_ok = hw_checksum.unwrap_or_else(|| {
+        bytes
+            .get(..ip.header_len())
+            .is_some_and(ipv4::verify_checksum)
+    });
+    if !checksum_ok {
+        return Err(DropReason::IpMalformed);
+    }
     let dst = ip.dst();
     if !local.accepts_v4(dst) {
         return Err(DropReason::NotLocal);
@@ -188,11 +208,16 @@ const ALL_NODES: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 1);
 /// skipped.
 fn skip_extensions(mut next: u8, mut bytes: &[u8]) -> Result<(u8, &[u8], usize), DropReason> {
     let mut skipped = 0usize;
-    for _ in 0..MAX_EXTENSION_HEADERS {
+    let mut walked = 0usize;
+    // One round more than headers allowed: the last only looks at what follows them.
+    for _ in 0..=MAX_EXTENSION_HEADERS {
         match next {
             ipv6::next_header::HOP_BY_HOP
             | ipv6::next_header::ROUTING
-            | ipv6::next_header::DEST_OPTIONS => {
+            | ipv6::next_header::DEST_OPTIONS
+                if walked < MAX_EXTENSION_HEADERS =>
+            {
+                walked += 1;
                 let (&[nh, len8], _) = crate::wire::overlay::<[u8; 2]>(bytes)
                     .map_err(|_| DropReason::Ipv6ExtensionHeader)?;
                 let len = (usize::from(len8) + 1) * 8;
@@ -201,6 +226,9 @@ fn skip_extensions(mut next: u8, mut bytes: &[u8]) -> Result<(u8, &[u8], usize),
                 next = nh;
             }
             ipv6::next_header::FRAGMENT => return Err(DropReason::IpFragment),
+            ipv6::next_header::HOP_BY_HOP
+            | ipv6::next_header::ROUTING
+            | ipv6::next_header::DEST_OPTIONS => return Err(DropReason::Ipv6ExtensionHeader),
             _ => return Ok((next, bytes, skipped)),
         }
     }
@@ -298,7 +326,7 @@ mod tests {
     #[test]
     fn vxlan_to_a_local_address() {
         let p = vxlan4([10, 0, 0, 1], 4789, 0x08, 5000);
-        let Underlay::Tunnel(t) = classify(&p, &local(), 4789).unwrap() else {
+        let Underlay::Tunnel(t) = classify(&p, &local(), 4789, None).unwrap() else {
             panic!()
         };
         assert_eq!(t.encap, Encap::Vxlan);
@@ -313,25 +341,53 @@ mod tests {
     fn vxlan_drop_reasons() {
         let l = local();
         assert_eq!(
-            classify(&vxlan4([10, 0, 0, 9], 4789, 8, 1), &l, 4789),
+            classify(&vxlan4([10, 0, 0, 9], 4789, 8, 1), &l, 4789, None),
             Err(DropReason::NotLocal)
         );
         assert_eq!(
-            classify(&vxlan4([10, 0, 0, 1], 4790, 8, 1), &l, 4789),
+            classify(&vxlan4([10, 0, 0, 1], 4790, 8, 1), &l, 4789, None),
             Err(DropReason::UdpPortClosed)
         );
         assert_eq!(
-            classify(&vxlan4([10, 0, 0, 1], 4789, 0, 1), &l, 4789),
+            classify(&vxlan4([10, 0, 0, 1], 4789, 0, 1), &l, 4789, None),
             Err(DropReason::VxlanNoVni)
         );
         let p = vxlan4([10, 0, 0, 1], 4789, 0xff, 1);
-        assert!(classify(&p, &l, 4789).is_ok(), "reserved bits are ignored");
+        assert!(
+            classify(&p, &l, 4789, None).is_ok(),
+            "reserved bits are ignored"
+        );
         let mut frag = vxlan4([10, 0, 0, 1], 4789, 8, 1);
         frag[20] = 0x20; // MF
-        assert_eq!(classify(&frag, &l, 4789), Err(DropReason::IpFragment));
+        frag[24..26].copy_from_slice(&[0, 0]);
+        let c = crate::wire::checksum::checksum(&frag[14..34]);
+        frag[24..26].copy_from_slice(&c.to_be_bytes());
+        assert_eq!(classify(&frag, &l, 4789, None), Err(DropReason::IpFragment));
         let p = vxlan4([10, 0, 0, 1], 4789, 8, 1);
-        assert_eq!(classify(&p[..30], &l, 4789), Err(DropReason::IpMalformed));
-        assert_eq!(classify(&p[..10], &l, 4789), Err(DropReason::Runt));
+        assert_eq!(
+            classify(&p[..30], &l, 4789, None),
+            Err(DropReason::IpMalformed)
+        );
+        assert_eq!(classify(&p[..10], &l, 4789, None), Err(DropReason::Runt));
+    }
+
+    #[test]
+    fn bad_ipv4_header_checksum() {
+        let mut p = vxlan4([10, 0, 0, 1], 4789, 8, 1);
+        p[24] ^= 0xff;
+        assert_eq!(
+            classify(&p, &local(), 4789, None),
+            Err(DropReason::IpMalformed)
+        );
+        assert!(
+            classify(&p, &local(), 4789, Some(true)).is_ok(),
+            "the NIC's verdict wins"
+        );
+        let good = vxlan4([10, 0, 0, 1], 4789, 8, 1);
+        assert_eq!(
+            classify(&good, &local(), 4789, Some(false)),
+            Err(DropReason::IpMalformed)
+        );
     }
 
     #[test]
@@ -343,7 +399,7 @@ mod tests {
             .write(&mut out, &[8, 0, 0])
             .unwrap();
         assert_eq!(
-            classify(&out, &local(), 4789),
+            classify(&out, &local(), 4789, None),
             Err(DropReason::VxlanTruncated)
         );
     }
@@ -352,11 +408,14 @@ mod tests {
     fn multicast_group_is_accepted() {
         let p = vxlan4([239, 1, 1, 1], 4789, 8, 7);
         assert!(matches!(
-            classify(&p, &local(), 4789),
+            classify(&p, &local(), 4789, None),
             Ok(Underlay::Tunnel(_))
         ));
         let p = vxlan4([239, 1, 1, 2], 4789, 8, 7);
-        assert_eq!(classify(&p, &local(), 4789), Err(DropReason::NotLocal));
+        assert_eq!(
+            classify(&p, &local(), 4789, None),
+            Err(DropReason::NotLocal)
+        );
     }
 
     #[test]
@@ -368,7 +427,7 @@ mod tests {
             .ipv4([10, 0, 0, 2], [10, 0, 0, 1], 64)
             .write(&mut out, IpProtocol::GRE.into(), &payload)
             .unwrap();
-        let Underlay::Tunnel(t) = classify(&out, &local(), 4789).unwrap() else {
+        let Underlay::Tunnel(t) = classify(&out, &local(), 4789, None).unwrap() else {
             panic!()
         };
         assert_eq!(t.encap, Encap::Nvgre);
@@ -376,7 +435,7 @@ mod tests {
         assert_eq!(t.outer_len, 42);
         out[34] = 0xa0;
         assert_eq!(
-            classify(&out, &local(), 4789),
+            classify(&out, &local(), 4789, None),
             Err(DropReason::GreChecksumOrSequence)
         );
     }
@@ -393,7 +452,7 @@ mod tests {
             .udp(50000, 4789)
             .write(&mut out, &payload)
             .unwrap();
-        let Underlay::Tunnel(t) = classify(&out, &local(), 4789).unwrap() else {
+        let Underlay::Tunnel(t) = classify(&out, &local(), 4789, None).unwrap() else {
             panic!()
         };
         assert_eq!(t.outer_len, 70);
@@ -406,9 +465,12 @@ mod tests {
         let mut f = vec![0xff; 12];
         f.extend_from_slice(&[0x81, 0x00, 0, 1, 0x08, 0x00]);
         f.extend_from_slice(&[0; 46]);
-        assert_eq!(classify(&f, &local(), 4789), Err(DropReason::UnderlayVlan));
+        assert_eq!(
+            classify(&f, &local(), 4789, None),
+            Err(DropReason::UnderlayVlan)
+        );
         f[12] = 0x88;
         f[13] = 0xcc;
-        assert_eq!(classify(&f, &local(), 4789), Err(DropReason::NonIp));
+        assert_eq!(classify(&f, &local(), 4789, None), Err(DropReason::NonIp));
     }
 }

@@ -100,7 +100,7 @@ pub struct AuthorityStats {
 }
 
 /// The authoritative tables.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Authority {
     underlay: UnderlayConfig,
     underlay_mac: MacAddr,
@@ -213,6 +213,40 @@ impl Authority {
         );
         self.vni_by_index.insert(index, config.id);
         changes.push(Change::Vni(index));
+        Ok(changes)
+    }
+
+    /// Changes a VNI in place (flood list or group, allowlist, flags, VLAN and members),
+    /// keeping its MAC table. A change of encapsulation re-creates it: its MACs sit behind
+    /// tunnels of the old encapsulation.
+    pub fn update_vni(
+        &mut self,
+        config: &VniConfig,
+        members: Vec<AccessMember>,
+    ) -> Result<Vec<Change>, TableError> {
+        let (index, old_encap) = match self.vnis.get(&config.id) {
+            Some(r) => (r.index, r.config.encap),
+            None => return Err(TableError::UnknownVni(config.id)),
+        };
+        if old_encap != config.encap {
+            let mut changes = self.remove_vni(config.id)?;
+            changes.extend(self.add_vni(config, members)?);
+            return Ok(changes);
+        }
+        // New flood tunnels first (a failure leaves everything as it was), then the VNI,
+        // then the tunnels only the old flood list used.
+        let mut changes = Vec::new();
+        let flood = self.flood_tunnels(config, &mut changes)?;
+        let old_flood = match self.vnis.get_mut(&config.id) {
+            Some(r) => {
+                r.config = config.clone();
+                r.members = members;
+                std::mem::replace(&mut r.flood, flood)
+            }
+            None => return Err(TableError::UnknownVni(config.id)),
+        };
+        changes.push(Change::Vni(index));
+        self.release_flood(&old_flood, &mut changes);
         Ok(changes)
     }
 
@@ -630,6 +664,24 @@ impl Authority {
         Ok(vec![Change::Binding(index, ip)])
     }
 
+    pub fn binding(&self, vni: Vni, ip: IpAddr) -> Option<&Binding> {
+        self.bindings
+            .get(&(self.vni_index(vni)?, ip))
+            .map(|r| &r.binding)
+    }
+
+    pub fn binding_count(&self) -> usize {
+        self.bindings.len()
+    }
+
+    pub fn tunnel_count(&self) -> usize {
+        self.tunnels.len()
+    }
+
+    pub fn vni_count(&self) -> usize {
+        self.vnis.len()
+    }
+
     pub fn remove_binding(&mut self, vni: Vni, ip: IpAddr) -> Result<Vec<Change>, TableError> {
         let index = self.vni_index(vni).ok_or(TableError::UnknownVni(vni))?;
         self.bindings
@@ -968,6 +1020,42 @@ mod tests {
         assert_eq!(a.fdb_len(), 0);
         let again = a.add_vni(&v, vec![]).unwrap();
         assert!(!again.is_empty());
+    }
+
+    #[test]
+    fn updating_a_vni_keeps_its_macs_and_swaps_tunnels() {
+        let mut a = authority();
+        let v = vni(5000, &["10.0.0.2", "10.0.0.3"]);
+        a.add_vni(&v, vec![]).unwrap();
+        let idx = a.vni_index(v.id).unwrap();
+        a.learn(FdbKey::new(idx, mac(1)), Location::Access(1), 0)
+            .unwrap();
+        let v2 = vni(5000, &["10.0.0.3", "10.0.0.4"]);
+        let c = a.update_vni(&v2, vec![]).unwrap();
+        let created = c
+            .iter()
+            .position(|c| matches!(c, Change::Tunnel(_)))
+            .unwrap();
+        let vni_at = c.iter().position(|c| *c == Change::Vni(idx)).unwrap();
+        assert!(created < vni_at, "new tunnel before the VNI: {c:?}");
+        assert!(
+            matches!(c.last(), Some(Change::Tunnel(_))),
+            "released tunnel last: {c:?}"
+        );
+        assert_eq!(a.vni_index(v.id), Some(idx), "same slot");
+        assert!(a.mac(v.id, mac(1)).is_some(), "MACs kept");
+        let remotes: Vec<IpAddr> = a.tunnels().map(|(_, ip, _)| ip).collect();
+        assert_eq!(remotes.len(), 2);
+        assert!(!remotes.contains(&"10.0.0.2".parse().unwrap()));
+        let mut nv = v2.clone();
+        nv.encap = Encap::Nvgre;
+        nv.id = Vni::new(5000).unwrap();
+        a.update_vni(&nv, vec![]).unwrap();
+        assert!(
+            a.mac(v.id, mac(1)).is_none(),
+            "new encapsulation, new MAC table"
+        );
+        assert_eq!(a.vni_config(v.id).unwrap().encap, Encap::Nvgre);
     }
 
     #[test]

@@ -145,9 +145,11 @@ impl VniTable {
     pub fn set(&mut self, index: VniIndex, state: Option<Box<VniState>>) -> Option<Box<VniState>> {
         let old = self.slots.get_mut(index.slot())?.take();
         if let Some(old) = &old {
-            self.by_id.remove(&old.id.get());
+            if self.by_id.get(&old.id.get()) == Some(&index) {
+                self.by_id.remove(&old.id.get());
+            }
             for m in &old.access {
-                self.map_member(m, NO_VNI);
+                self.unmap_member(m, index);
             }
         }
         if let Some(new) = state {
@@ -160,6 +162,26 @@ impl VniTable {
             }
         }
         old
+    }
+
+    /// Clears the mappings of `m` that still point at `index` (another VNI may have taken
+    /// a VLAN over since, as when two VNIs swap VLANs in one reload).
+    fn unmap_member(&mut self, m: &AccessMember, index: VniIndex) {
+        let port = usize::from(m.port);
+        if m.untagged {
+            if let Some(u) = self.untagged.get_mut(port) {
+                if *u == Some(index) {
+                    *u = None;
+                }
+            }
+        }
+        if let (Some(vlan), Some(Some(map))) = (m.vlan, self.vlan_maps.get_mut(port)) {
+            if let Some(e) = map.get_mut(usize::from(vlan & 0x0fff)) {
+                if *e == index.0 {
+                    *e = NO_VNI;
+                }
+            }
+        }
     }
 
     fn map_member(&mut self, m: &AccessMember, value: u16) {
@@ -250,6 +272,29 @@ mod tests {
         t.set(VniIndex(3), None);
         assert_eq!(t.for_access(1, Some(8)), None);
         assert!(t.get(VniIndex(3)).is_none());
+    }
+
+    #[test]
+    fn two_vnis_can_swap_vlans_one_at_a_time() {
+        let mut t = VniTable::new(2);
+        t.set(
+            VniIndex(1),
+            Some(state(10, 1, vec![AccessMember::tagged(1, 100)])),
+        );
+        t.set(
+            VniIndex(2),
+            Some(state(20, 2, vec![AccessMember::tagged(1, 200)])),
+        );
+        t.set(
+            VniIndex(1),
+            Some(state(10, 1, vec![AccessMember::tagged(1, 200)])),
+        );
+        t.set(
+            VniIndex(2),
+            Some(state(20, 2, vec![AccessMember::tagged(1, 100)])),
+        );
+        assert_eq!(t.for_access(1, Some(100)), Some(VniIndex(2)));
+        assert_eq!(t.for_access(1, Some(200)), Some(VniIndex(1)));
     }
 
     #[test]

@@ -91,18 +91,44 @@ pub struct Vtepd {
     config: PathBuf,
     prefix: String,
     report: PathBuf,
+    api: Option<String>,
 }
 
 impl Vtepd {
+    /// The API's base URL (`http://127.0.0.1:PORT`) when the harness chose the port.
+    pub fn api_url(&self) -> Option<String> {
+        self.api.clone()
+    }
+
+    /// The configuration file this run uses (to rewrite it before a reload).
+    pub fn config_path(&self) -> PathBuf {
+        self.config.clone()
+    }
+
     /// vtepd on lcores 0-1 (management + one worker) with `config` written into `scratch`.
+    /// Without an `[api]` section the API listens on a free loopback port chosen here (test
+    /// binaries running at once must not fight over the default port); see `api_url`.
     pub fn new(scratch: &Scratch, config: &str) -> Vtepd {
         let id = RUN_ID.fetch_add(1, Ordering::SeqCst);
+        let (config, api) = if config.contains("[api]") {
+            (config.to_owned(), None)
+        } else {
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .map(|a| a.port())
+                .expect("a free loopback port");
+            (
+                format!("{config}\n[api]\nlisten = \"127.0.0.1:{port}\"\n"),
+                Some(format!("http://127.0.0.1:{port}")),
+            )
+        };
         Vtepd {
             lcores: "0-1".into(),
             vdevs: Vec::new(),
             eal_extra: Vec::new(),
             app_args: Vec::new(),
-            config: scratch.write(&format!("vtepd-{id}.toml"), config),
+            config: scratch.write(&format!("vtepd-{id}.toml"), &config),
+            api,
             prefix: format!("vtepd-test-{}-{id}", std::process::id()),
             report: scratch.path(&format!("report-{id}.json")),
         }

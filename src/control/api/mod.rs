@@ -1,0 +1,6 @@
+//! The management API: HTTP/JSON on `[api] listen`, Prometheus at `/metrics`.
+
+pub mod model;
+pub mod server;
+
+pub use server::{ApiCall, ApiOp, ApiReply, ApiServer};

@@ -1,0 +1,112 @@
+//! What the API exchanges: JSON views of the tables, shared by the server and `vtepctl`.
+
+use serde::{Deserialize, Serialize};
+
+/// Every error answer: `{"error": "..."}` naming the field at fault where there is one.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ErrorBody {
+    pub error: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct StatusView {
+    pub version: String,
+    pub dpdk: String,
+    pub mode: String,
+    pub uptime_secs: u64,
+    pub workers: usize,
+    pub ports: usize,
+    pub config: String,
+}
+
+/// A VNI: its configuration (the same fields as a `[[vni]]` table) and its counters.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct VniView {
+    pub id: u32,
+    pub encap: String,
+    pub vlan: Option<u16>,
+    pub flood: Vec<String>,
+    pub multicast_group: Option<String>,
+    pub learning: bool,
+    pub arp_suppression: bool,
+    pub allowed_vteps: Option<Vec<String>>,
+    pub max_macs: Option<u32>,
+    /// Learned MACs.
+    pub macs: u32,
+    pub encap_packets: u64,
+    pub encap_bytes: u64,
+    pub decap_packets: u64,
+    pub decap_bytes: u64,
+    pub flood_copies: u64,
+    pub arp_suppressed: u64,
+}
+
+/// A MAC entry: behind an access port or a remote VTEP.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct FdbView {
+    pub vni: u32,
+    pub mac: String,
+    pub port: Option<String>,
+    pub remote: Option<String>,
+    #[serde(rename = "static")]
+    pub is_static: bool,
+    /// Seconds since traffic from it was last reported (learned entries).
+    pub idle_secs: Option<u64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ArpView {
+    pub vni: u32,
+    pub ip: String,
+    pub mac: String,
+    #[serde(rename = "static")]
+    pub is_static: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PortView {
+    pub name: String,
+    pub role: String,
+    pub mac: String,
+    pub driver: String,
+    pub link_up: bool,
+    pub speed_mbps: u32,
+    pub queues: u16,
+    pub rx_packets: u64,
+    pub tx_packets: u64,
+    pub rx_bytes: u64,
+    pub tx_bytes: u64,
+    pub rx_missed: u64,
+    pub rx_errors: u64,
+    pub tx_errors: u64,
+    pub tx_dropped: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct WorkerView {
+    pub lcore: u32,
+    pub packets: u64,
+    pub bursts: u64,
+    pub average_burst: f64,
+    pub busy_polls: u64,
+    pub idle_polls: u64,
+    pub cycles_per_packet: f64,
+    pub update_queue_depth: usize,
+}
+
+/// What a reload changed.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, Default)]
+pub struct ReloadView {
+    pub vnis_added: Vec<u32>,
+    pub vnis_removed: Vec<u32>,
+    pub vnis_changed: Vec<u32>,
+    pub fdb_changed: usize,
+    pub arp_changed: usize,
+    pub settings_changed: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct FlushView {
+    pub vni: u32,
+    pub removed: usize,
+}

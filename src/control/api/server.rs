@@ -1,0 +1,379 @@
+//! The HTTP side of the API: a small blocking server on its own thread (pinned to the
+//! management core, never a worker's), authentication and routing. It changes nothing
+//! itself: each request becomes an `ApiOp` handed to the management loop, the tables'
+//! single writer, and the answer comes back through a channel.
+
+use std::io::Read;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use crossbeam::channel::{bounded, Receiver, Sender};
+
+/// Largest request body accepted.
+const MAX_BODY: usize = 1 << 20;
+/// How long a request waits for the management loop.
+const ANSWER_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A request, routed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ApiOp {
+    Status,
+    Ports,
+    Workers,
+    Stats,
+    Metrics,
+    ListVnis,
+    GetVni(u32),
+    AddVni(serde_json::Value),
+    ReplaceVni(u32, serde_json::Value),
+    SetFlood(u32, serde_json::Value),
+    SetAllowedVteps(u32, serde_json::Value),
+    DeleteVni(u32),
+    Flush { vni: u32, all: bool },
+    ListFdb { vni: Option<u32> },
+    AddFdb(serde_json::Value),
+    DeleteFdb { vni: u32, mac: String },
+    ListArp { vni: Option<u32> },
+    AddArp(serde_json::Value),
+    DeleteArp { vni: u32, ip: String },
+    Reload,
+}
+
+/// An answer: status code, body, content type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiReply {
+    pub status: u16,
+    pub body: String,
+    pub content_type: &'static str,
+}
+
+impl ApiReply {
+    pub fn json<T: serde::Serialize>(status: u16, value: &T) -> ApiReply {
+        match serde_json::to_string_pretty(value) {
+            Ok(body) => ApiReply {
+                status,
+                body: body + "\n",
+                content_type: "application/json",
+            },
+            Err(e) => ApiReply::error(500, format!("encode answer: {e}")),
+        }
+    }
+
+    pub fn error(status: u16, message: impl Into<String>) -> ApiReply {
+        ApiReply::json(
+            status,
+            &super::model::ErrorBody {
+                error: message.into(),
+            },
+        )
+    }
+
+    pub fn text(body: String) -> ApiReply {
+        ApiReply {
+            status: 200,
+            body,
+            content_type: "text/plain; version=0.0.4; charset=utf-8",
+        }
+    }
+
+    pub fn empty(status: u16) -> ApiReply {
+        ApiReply {
+            status,
+            body: String::new(),
+            content_type: "application/json",
+        }
+    }
+}
+
+/// One request waiting for the management loop.
+#[derive(Debug)]
+pub struct ApiCall {
+    pub op: ApiOp,
+    pub reply: Sender<ApiReply>,
+}
+
+/// The running server.
+pub struct ApiServer {
+    server: Arc<tiny_http::Server>,
+    thread: Option<JoinHandle<()>>,
+    pub calls: Receiver<ApiCall>,
+    pub addr: SocketAddr,
+}
+
+impl std::fmt::Debug for ApiServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiServer")
+            .field("addr", &self.addr)
+            .finish()
+    }
+}
+
+impl ApiServer {
+    /// Binds `listen` and serves from a thread pinned to `cpu` (the management core).
+    pub fn start(
+        listen: SocketAddr,
+        token: Option<String>,
+        cpu: Option<usize>,
+    ) -> std::io::Result<ApiServer> {
+        let server = tiny_http::Server::http(listen)
+            .map_err(|e| std::io::Error::other(format!("{listen}: {e}")))?;
+        let addr = server
+            .server_addr()
+            .to_ip()
+            .ok_or_else(|| std::io::Error::other("the API server has no IP address"))?;
+        let server = Arc::new(server);
+        let (tx, rx) = bounded(64);
+        let s = Arc::clone(&server);
+        let thread = std::thread::Builder::new()
+            .name("vtepd-api".into())
+            .spawn(move || {
+                if let Some(cpu) = cpu {
+                    core_affinity::set_for_current(core_affinity::CoreId { id: cpu });
+                }
+                serve(&s, token.as_deref(), &tx);
+            })?;
+        Ok(ApiServer {
+            server,
+            thread: Some(thread),
+            calls: rx,
+            addr,
+        })
+    }
+
+    pub fn stop(mut self) {
+        self.server.unblock();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn serve(server: &tiny_http::Server, token: Option<&str>, calls: &Sender<ApiCall>) {
+    for mut request in server.incoming_requests() {
+        let reply = answer(&mut request, token, calls);
+        let mut response =
+            tiny_http::Response::from_string(reply.body).with_status_code(reply.status);
+        if let Ok(h) =
+            tiny_http::Header::from_bytes(&b"Content-Type"[..], reply.content_type.as_bytes())
+        {
+            response.add_header(h);
+        }
+        if reply.status == 401 {
+            if let Ok(h) = tiny_http::Header::from_bytes(&b"WWW-Authenticate"[..], &b"Bearer"[..]) {
+                response.add_header(h);
+            }
+        }
+        let _ = request.respond(response);
+    }
+}
+
+fn answer(
+    request: &mut tiny_http::Request,
+    token: Option<&str>,
+    calls: &Sender<ApiCall>,
+) -> ApiReply {
+    if let Some(expected) = token {
+        let given = request
+            .headers()
+            .iter()
+            .find(|h| h.field.equiv("Authorization"))
+            .map(|h| h.value.as_str().to_owned());
+        let ok = given
+            .as_deref()
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .is_some_and(|t| constant_time_eq(t.trim().as_bytes(), expected.as_bytes()));
+        if !ok {
+            return ApiReply::error(
+                401,
+                "missing or wrong bearer token (Authorization: Bearer ...)",
+            );
+        }
+    }
+    let method = request.method().as_str().to_owned();
+    let url = request.url().to_owned();
+    let mut body = String::new();
+    let mut limited = request.as_reader().take(MAX_BODY as u64 + 1);
+    if limited.read_to_string(&mut body).is_err() {
+        return ApiReply::error(400, "the request body is not UTF-8");
+    }
+    if body.len() > MAX_BODY {
+        return ApiReply::error(413, format!("request body larger than {MAX_BODY} bytes"));
+    }
+    let op = match route(&method, &url, &body) {
+        Ok(op) => op,
+        Err(reply) => return reply,
+    };
+    let (tx, rx) = bounded(1);
+    if calls.send(ApiCall { op, reply: tx }).is_err() {
+        return ApiReply::error(503, "vtepd is shutting down");
+    }
+    rx.recv_timeout(ANSWER_TIMEOUT)
+        .unwrap_or_else(|_| ApiReply::error(503, "the management thread did not answer in time"))
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+fn json_body(body: &str) -> Result<serde_json::Value, ApiReply> {
+    if body.trim().is_empty() {
+        return Err(ApiReply::error(400, "this request needs a JSON body"));
+    }
+    serde_json::from_str(body)
+        .map_err(|e| ApiReply::error(400, format!("the body is not valid JSON: {e}")))
+}
+
+fn vni_param(s: &str) -> Result<u32, ApiReply> {
+    s.parse::<u32>()
+        .ok()
+        .filter(|v| (1..=0x00ff_ffff).contains(v))
+        .ok_or_else(|| ApiReply::error(400, format!("vni: {s:?} is not a VNI (1..=16777215)")))
+}
+
+fn query_vni(query: Option<&str>) -> Result<Option<u32>, ApiReply> {
+    let Some(q) = query else { return Ok(None) };
+    let mut vni = None;
+    for pair in q.split('&').filter(|p| !p.is_empty()) {
+        match pair.split_once('=') {
+            Some(("vni", v)) => vni = Some(vni_param(v)?),
+            _ => {
+                let k = pair.split('=').next().unwrap_or(pair);
+                return Err(ApiReply::error(
+                    400,
+                    format!("unknown query parameter {k:?} (only vni)"),
+                ));
+            }
+        }
+    }
+    Ok(vni)
+}
+
+/// Maps a method and URL to an operation, or to the 4xx answer explaining why not.
+pub fn route(method: &str, url: &str, body: &str) -> Result<ApiOp, ApiReply> {
+    let (path, query) = match url.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (url, None),
+    };
+    let segments: Vec<&str> = path
+        .trim_end_matches('/')
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .collect();
+    let not_allowed = || ApiReply::error(405, format!("{method} is not allowed on {path}"));
+    match segments.as_slice() {
+        ["metrics"] => match method {
+            "GET" => Ok(ApiOp::Metrics),
+            _ => Err(not_allowed()),
+        },
+        ["api", "v1", rest @ ..] => match (method, rest) {
+            ("GET", ["status"]) => Ok(ApiOp::Status),
+            ("GET", ["ports"]) => Ok(ApiOp::Ports),
+            ("GET", ["workers"]) => Ok(ApiOp::Workers),
+            ("GET", ["stats"]) => Ok(ApiOp::Stats),
+            ("POST", ["reload"]) => Ok(ApiOp::Reload),
+            ("GET", ["vnis"]) => Ok(ApiOp::ListVnis),
+            ("POST", ["vnis"]) => Ok(ApiOp::AddVni(json_body(body)?)),
+            ("GET", ["vnis", id]) => Ok(ApiOp::GetVni(vni_param(id)?)),
+            ("PUT", ["vnis", id]) => Ok(ApiOp::ReplaceVni(vni_param(id)?, json_body(body)?)),
+            ("DELETE", ["vnis", id]) => Ok(ApiOp::DeleteVni(vni_param(id)?)),
+            ("PUT", ["vnis", id, "flood"]) => Ok(ApiOp::SetFlood(vni_param(id)?, json_body(body)?)),
+            ("PUT", ["vnis", id, "allowed_vteps"]) => {
+                Ok(ApiOp::SetAllowedVteps(vni_param(id)?, json_body(body)?))
+            }
+            ("POST", ["vnis", id, "flush"]) => Ok(ApiOp::Flush {
+                vni: vni_param(id)?,
+                all: query.is_some_and(|q| q.split('&').any(|p| p == "all=true" || p == "all")),
+            }),
+            ("GET", ["fdb"]) => Ok(ApiOp::ListFdb {
+                vni: query_vni(query)?,
+            }),
+            ("POST", ["fdb"]) => Ok(ApiOp::AddFdb(json_body(body)?)),
+            ("DELETE", ["fdb", vni, mac]) => Ok(ApiOp::DeleteFdb {
+                vni: vni_param(vni)?,
+                mac: (*mac).to_owned(),
+            }),
+            ("GET", ["arp"]) => Ok(ApiOp::ListArp {
+                vni: query_vni(query)?,
+            }),
+            ("POST", ["arp"]) => Ok(ApiOp::AddArp(json_body(body)?)),
+            ("DELETE", ["arp", vni, ip]) => Ok(ApiOp::DeleteArp {
+                vni: vni_param(vni)?,
+                ip: (*ip).to_owned(),
+            }),
+            (
+                _,
+                ["status" | "ports" | "workers" | "stats" | "reload" | "vnis" | "fdb" | "arp", ..],
+            ) => Err(not_allowed()),
+            _ => Err(ApiReply::error(404, format!("no such resource: {path}"))),
+        },
+        _ => Err(ApiReply::error(
+            404,
+            format!("no such resource: {path} (the API is under /api/v1)"),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes() {
+        assert_eq!(route("GET", "/api/v1/vnis", ""), Ok(ApiOp::ListVnis));
+        assert_eq!(
+            route("GET", "/api/v1/vnis/5000/", ""),
+            Ok(ApiOp::GetVni(5000))
+        );
+        assert_eq!(route("GET", "/metrics", ""), Ok(ApiOp::Metrics));
+        assert_eq!(
+            route("GET", "/api/v1/fdb?vni=7", ""),
+            Ok(ApiOp::ListFdb { vni: Some(7) })
+        );
+        assert_eq!(
+            route("DELETE", "/api/v1/fdb/7/02:00:00:00:00:01", ""),
+            Ok(ApiOp::DeleteFdb {
+                vni: 7,
+                mac: "02:00:00:00:00:01".into()
+            })
+        );
+        assert_eq!(
+            route("POST", "/api/v1/vnis/7/flush?all=true", ""),
+            Ok(ApiOp::Flush { vni: 7, all: true })
+        );
+        assert_eq!(
+            route("POST", "/api/v1/vnis", "{\"id\": 7}"),
+            Ok(ApiOp::AddVni(serde_json::json!({"id": 7})))
+        );
+    }
+
+    #[test]
+    fn bad_requests_say_why() {
+        assert_eq!(route("GET", "/api/v2/vnis", "").unwrap_err().status, 404);
+        assert_eq!(route("PATCH", "/api/v1/vnis", "").unwrap_err().status, 405);
+        let r = route("GET", "/api/v1/vnis/abc", "").unwrap_err();
+        assert_eq!(r.status, 400);
+        assert!(
+            r.body.contains(r#"vni: \"abc\" is not a VNI"#),
+            "{}",
+            r.body
+        );
+        assert_eq!(route("POST", "/api/v1/vnis", "").unwrap_err().status, 400);
+        assert!(route("POST", "/api/v1/vnis", "{oops")
+            .unwrap_err()
+            .body
+            .contains("not valid JSON"));
+        assert!(route("GET", "/api/v1/fdb?vlan=3", "")
+            .unwrap_err()
+            .body
+            .contains("unknown query parameter"));
+    }
+
+    #[test]
+    fn token_comparison() {
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(!constant_time_eq(b"abc", b"abd"));
+        assert!(!constant_time_eq(b"abc", b"ab"));
+    }
+}

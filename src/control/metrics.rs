@@ -1,0 +1,454 @@
+//! Prometheus text exposition (format 0.0.4) of everything vtepd counts, at `/metrics`.
+//!
+//! Names follow Prometheus conventions: `vtepd_` prefix, `_total` on counters, units in the
+//! name (`_bytes_total`, `_seconds`), one family per quantity with labels for port, worker,
+//! VNI and drop reason.
+
+use std::fmt::Write as _;
+
+use super::report::Report;
+
+/// Values the report does not carry.
+#[derive(Debug, Clone, Default)]
+pub struct Extra {
+    /// Per port: link up, speed in Mb/s, driver extended statistics.
+    pub links: Vec<(bool, u32)>,
+    pub xstats: Vec<Vec<(String, u64)>>,
+    /// Per worker: updates waiting in its queue.
+    pub update_queue_depth: Vec<usize>,
+    pub update_queue_full: u64,
+    pub uptime_secs: u64,
+    pub tunnels: usize,
+    pub bindings: usize,
+    pub vnis: usize,
+}
+
+struct Writer {
+    out: String,
+}
+
+impl Writer {
+    fn family(&mut self, name: &str, kind: &str, help: &str) {
+        let _ = writeln!(self.out, "# HELP {name} {help}");
+        let _ = writeln!(self.out, "# TYPE {name} {kind}");
+    }
+
+    fn sample(&mut self, name: &str, labels: &[(&str, &str)], value: impl std::fmt::Display) {
+        self.out.push_str(name);
+        if !labels.is_empty() {
+            self.out.push('{');
+            for (i, (k, v)) in labels.iter().enumerate() {
+                if i > 0 {
+                    self.out.push(',');
+                }
+                let _ = write!(self.out, "{k}=\"{}\"", escape(v));
+            }
+            self.out.push('}');
+        }
+        let _ = writeln!(self.out, " {value}");
+    }
+
+    /// A family with one sample per item.
+    fn each<T>(
+        &mut self,
+        name: &str,
+        kind: &str,
+        help: &str,
+        items: &[T],
+        f: impl Fn(&T) -> (Vec<(&str, String)>, f64),
+    ) {
+        self.family(name, kind, help);
+        for item in items {
+            let (labels, value) = f(item);
+            let labels: Vec<(&str, &str)> = labels.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            self.sample(name, &labels, fmt_value(value));
+        }
+    }
+}
+
+fn fmt_value(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 9.0e15 {
+        format!("{}", v as i64)
+    } else {
+        format!("{v}")
+    }
+}
+
+fn escape(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+/// Turns a driver statistic name into a metric-safe label value is not needed (labels take any
+/// text), but names of families must be `[a-zA-Z_:][a-zA-Z0-9_:]*`.
+pub fn render(r: &Report, x: &Extra) -> String {
+    let mut w = Writer { out: String::new() };
+    w.family(
+        "vtepd_uptime_seconds",
+        "gauge",
+        "Seconds since vtepd started forwarding.",
+    );
+    w.sample("vtepd_uptime_seconds", &[], x.uptime_secs);
+
+    let ports: Vec<(usize, &super::report::PortReport)> = r.ports.iter().enumerate().collect();
+    let port_labels =
+        |p: &super::report::PortReport| vec![("port", p.name.clone()), ("role", p.role.to_owned())];
+    for (name, help, get) in [
+        (
+            "vtepd_port_rx_packets_total",
+            "Packets received by the port (driver counter).",
+            (|p: &super::report::PortReport| p.nic.rx_packets)
+                as fn(&super::report::PortReport) -> u64,
+        ),
+        (
+            "vtepd_port_tx_packets_total",
+            "Packets sent by the port (driver counter).",
+            |p| p.nic.tx_packets,
+        ),
+        (
+            "vtepd_port_rx_bytes_total",
+            "Bytes received by the port (driver counter).",
+            |p| p.nic.rx_bytes,
+        ),
+        (
+            "vtepd_port_tx_bytes_total",
+            "Bytes sent by the port (driver counter).",
+            |p| p.nic.tx_bytes,
+        ),
+        (
+            "vtepd_port_rx_missed_total",
+            "Packets the port dropped because the RX queue was full.",
+            |p| p.nic.rx_missed,
+        ),
+        (
+            "vtepd_port_rx_errors_total",
+            "Erroneous received packets.",
+            |p| p.nic.rx_errors,
+        ),
+        ("vtepd_port_tx_errors_total", "Failed transmissions.", |p| {
+            p.nic.tx_errors
+        }),
+        (
+            "vtepd_port_rx_nombuf_total",
+            "Receive buffer allocation failures.",
+            |p| p.nic.rx_nombuf,
+        ),
+        (
+            "vtepd_port_tx_dropped_total",
+            "Packets the TX queue refused (also in drops, reason tx_queue_full).",
+            |p| p.tx_dropped,
+        ),
+    ] {
+        w.each(name, "counter", help, &ports, |(_, p)| {
+            (port_labels(p), get(p) as f64)
+        });
+    }
+    w.each(
+        "vtepd_port_link_up",
+        "gauge",
+        "1 when the port's link is up.",
+        &ports,
+        |(i, p)| {
+            (
+                port_labels(p),
+                x.links.get(*i).map_or(0.0, |l| f64::from(u8::from(l.0))),
+            )
+        },
+    );
+    w.each(
+        "vtepd_port_link_speed_bits_per_second",
+        "gauge",
+        "Link speed.",
+        &ports,
+        |(i, p)| {
+            (
+                port_labels(p),
+                x.links.get(*i).map_or(0.0, |l| f64::from(l.1) * 1e6),
+            )
+        },
+    );
+    w.family(
+        "vtepd_port_xstat_total",
+        "counter",
+        "Driver extended statistics (rte_eth_xstats), by name.",
+    );
+    for (i, p) in r.ports.iter().enumerate() {
+        for (stat, value) in x.xstats.get(i).into_iter().flatten() {
+            w.sample(
+                "vtepd_port_xstat_total",
+                &[("port", &p.name), ("stat", stat)],
+                value,
+            );
+        }
+    }
+
+    let workers: Vec<&super::report::WorkerReport> = r.workers.iter().collect();
+    let lcore = |wr: &&super::report::WorkerReport| vec![("lcore", wr.lcore.to_string())];
+    w.each(
+        "vtepd_worker_packets_total",
+        "counter",
+        "Packets a worker received.",
+        &workers,
+        |wr| (lcore(wr), wr.packets as f64),
+    );
+    w.each(
+        "vtepd_worker_bursts_total",
+        "counter",
+        "Non-empty receive bursts.",
+        &workers,
+        |wr| (lcore(wr), wr.bursts as f64),
+    );
+    w.each(
+        "vtepd_worker_busy_polls_total",
+        "counter",
+        "Poll loop iterations that received packets.",
+        &workers,
+        |wr| (lcore(wr), wr.busy_polls as f64),
+    );
+    w.each(
+        "vtepd_worker_idle_polls_total",
+        "counter",
+        "Poll loop iterations that received nothing.",
+        &workers,
+        |wr| (lcore(wr), wr.idle_polls as f64),
+    );
+    w.each(
+        "vtepd_worker_average_burst_packets",
+        "gauge",
+        "Average packets per non-empty burst.",
+        &workers,
+        |wr| {
+            (
+                lcore(wr),
+                if wr.bursts == 0 {
+                    0.0
+                } else {
+                    wr.packets as f64 / wr.bursts as f64
+                },
+            )
+        },
+    );
+    w.each(
+        "vtepd_worker_cycles_per_packet",
+        "gauge",
+        "TSC cycles spent per packet in busy iterations.",
+        &workers,
+        |wr| (lcore(wr), wr.cycles_per_packet),
+    );
+    let depths: Vec<(usize, usize)> = x.update_queue_depth.iter().copied().enumerate().collect();
+    w.each(
+        "vtepd_worker_update_queue_depth",
+        "gauge",
+        "Table updates waiting for a worker.",
+        &depths,
+        |(i, d)| {
+            (
+                vec![(
+                    "lcore",
+                    workers
+                        .get(*i)
+                        .map_or(String::new(), |wr| wr.lcore.to_string()),
+                )],
+                *d as f64,
+            )
+        },
+    );
+    w.family(
+        "vtepd_update_queue_full_total",
+        "counter",
+        "Times an update waited because a worker's queue was full.",
+    );
+    w.sample("vtepd_update_queue_full_total", &[], x.update_queue_full);
+
+    let drops: Vec<(&&str, &u64)> = r.drops.iter().collect();
+    w.each(
+        "vtepd_drops_total",
+        "counter",
+        "Packets dropped, by reason.",
+        &drops,
+        |(k, v)| (vec![("reason", (**k).to_owned())], **v as f64),
+    );
+
+    w.family(
+        "vtepd_mempool_in_use_buffers",
+        "gauge",
+        "Packet buffers currently allocated.",
+    );
+    w.sample("vtepd_mempool_in_use_buffers", &[], r.mempool.in_use);
+    w.family(
+        "vtepd_mempool_capacity_buffers",
+        "gauge",
+        "Packet buffers in the pools.",
+    );
+    w.sample("vtepd_mempool_capacity_buffers", &[], r.mempool.capacity);
+
+    if let Some(g) = &r.gateway {
+        let vnis: Vec<&super::report::VniReport> = g.vnis.iter().collect();
+        let vni = |v: &&super::report::VniReport| vec![("vni", v.id.to_string())];
+        w.each(
+            "vtepd_vni_encap_packets_total",
+            "counter",
+            "Packets encapsulated into the VNI.",
+            &vnis,
+            |v| (vni(v), v.encap_packets as f64),
+        );
+        w.each(
+            "vtepd_vni_encap_bytes_total",
+            "counter",
+            "Bytes encapsulated into the VNI (outer headers included).",
+            &vnis,
+            |v| (vni(v), v.encap_bytes as f64),
+        );
+        w.each(
+            "vtepd_vni_decap_packets_total",
+            "counter",
+            "Packets decapsulated from the VNI.",
+            &vnis,
+            |v| (vni(v), v.decap_packets as f64),
+        );
+        w.each(
+            "vtepd_vni_decap_bytes_total",
+            "counter",
+            "Inner bytes decapsulated from the VNI.",
+            &vnis,
+            |v| (vni(v), v.decap_bytes as f64),
+        );
+        w.each(
+            "vtepd_vni_flood_copies_total",
+            "counter",
+            "Copies sent for broadcast, multicast and unknown unicast.",
+            &vnis,
+            |v| (vni(v), v.flood_copies as f64),
+        );
+        w.each(
+            "vtepd_vni_arp_suppressed_total",
+            "counter",
+            "ARP requests and neighbour solicitations answered locally.",
+            &vnis,
+            |v| (vni(v), v.arp_suppressed as f64),
+        );
+        w.each(
+            "vtepd_vni_mac_limit_hits_total",
+            "counter",
+            "New MACs not learned because of max_macs.",
+            &vnis,
+            |v| (vni(v), v.mac_limit_hits as f64),
+        );
+        w.each(
+            "vtepd_vni_learned_macs",
+            "gauge",
+            "Learned MACs in the VNI.",
+            &vnis,
+            |v| (vni(v), f64::from(v.macs)),
+        );
+
+        let t = &g.tables;
+        for (name, help, value) in [
+            ("vtepd_fdb_learned_total", "MACs learned.", t.learned),
+            (
+                "vtepd_fdb_moved_total",
+                "MACs that moved to another port or VTEP.",
+                t.moved,
+            ),
+            ("vtepd_fdb_aged_total", "Learned MACs that expired.", t.aged),
+            (
+                "vtepd_fdb_refused_static_total",
+                "Moves of static MACs refused.",
+                t.refused_static,
+            ),
+            (
+                "vtepd_fdb_refused_limit_total",
+                "MACs refused by a VNI's max_macs.",
+                t.refused_limit,
+            ),
+            (
+                "vtepd_fdb_refused_full_total",
+                "MACs refused because the table was full.",
+                t.refused_full,
+            ),
+            (
+                "vtepd_bindings_snooped_total",
+                "IP bindings learned from ARP/ND.",
+                t.bindings_snooped,
+            ),
+            (
+                "vtepd_bindings_spoof_refused_total",
+                "ARP/ND claims on static bindings refused.",
+                t.binding_spoof_refused,
+            ),
+            (
+                "vtepd_local_arp_replies_total",
+                "ARP replies for the VTEP addresses.",
+                g.local.arp_replies,
+            ),
+            (
+                "vtepd_local_echo_replies_total",
+                "ICMP/ICMPv6 echo replies from the VTEP addresses.",
+                g.local.echo_replies,
+            ),
+            (
+                "vtepd_local_nd_replies_total",
+                "Neighbour advertisements for the VTEP addresses.",
+                g.local.nd_replies,
+            ),
+            (
+                "vtepd_replicas_total",
+                "Extra packets made by flooding and segmentation.",
+                g.replicas,
+            ),
+            (
+                "vtepd_generated_total",
+                "Packets the management thread originated (ARP/ND, IGMP/MLD).",
+                g.generated,
+            ),
+            (
+                "vtepd_events_dropped_total",
+                "Worker events lost to a full queue.",
+                g.events_dropped,
+            ),
+            (
+                "vtepd_updates_applied_total",
+                "Table updates applied by the workers.",
+                g.updates_applied,
+            ),
+        ] {
+            w.family(name, "counter", help);
+            w.sample(name, &[], value);
+        }
+        for (name, help, value) in [
+            (
+                "vtepd_fdb_entries",
+                "MAC entries, static and learned.",
+                g.fdb_entries,
+            ),
+            (
+                "vtepd_tunnels",
+                "Tunnels (remote VTEP or group, encapsulation).",
+                x.tunnels,
+            ),
+            ("vtepd_bindings", "IP to MAC bindings.", x.bindings),
+            ("vtepd_vnis", "Configured VNIs.", x.vnis),
+        ] {
+            w.family(name, "gauge", help);
+            w.sample(name, &[], value);
+        }
+    }
+    w.out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn label_values_are_escaped() {
+        assert_eq!(escape("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
+    }
+
+    #[test]
+    fn values_print_as_integers_when_whole() {
+        assert_eq!(fmt_value(3.0), "3");
+        assert_eq!(fmt_value(2.5), "2.5");
+    }
+}
