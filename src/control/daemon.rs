@@ -14,9 +14,9 @@ use crate::dataplane::xconnect::CrossConnect;
 use crate::dataplane::{BurstHandler, SharedCounters, TxPorts, Worker};
 use crate::dpdk::{self, DpdkError, Eal, Launched, LcoreId};
 
-use super::api::ApiServer;
+use super::api::{self, ApiServer};
 use super::gateway::{self as gw, GatewayError};
-use super::management::{Limits, Management};
+use super::management::{DataPlane, Limits, Management};
 use super::report::Report;
 use super::tables::TableManager;
 
@@ -71,11 +71,14 @@ pub fn run(eal: &Eal, config: Config, opts: &RunOptions) -> Result<Report, RunEr
         .collect();
 
     // The API comes up before the workers: a port already in use stops the start cleanly.
+    // HTTP and telemetry requests reach the management loop through one channel.
+    let (calls_tx, calls_rx) = api::channel();
+    super::telemetry::register(eal, &calls_tx);
     let api = match config.api.listen {
         Some(addr) => {
             let cpu = dpdk::main_lcore(eal).cpu();
-            let server =
-                ApiServer::start(addr, config.api.token.clone(), cpu).map_err(RunError::Api)?;
+            let server = ApiServer::start(addr, config.api.token.clone(), cpu, calls_tx.clone())
+                .map_err(RunError::Api)?;
             tracing::info!("api listening on http://{}", server.addr);
             Some(server)
         }
@@ -136,10 +139,13 @@ pub fn run(eal: &Eal, config: Config, opts: &RunOptions) -> Result<Report, RunEr
         config,
         opts.config_path.clone(),
         manager,
-        &plumbing,
-        &counters,
-        &lcores,
+        DataPlane {
+            plumbing: &plumbing,
+            counters: &counters,
+            lcores: &lcores,
+        },
         api,
+        calls_rx,
     );
     mgmt.run(
         &stop_requested,

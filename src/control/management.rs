@@ -35,6 +35,14 @@ pub struct Limits {
     pub exit_when_idle: Option<Duration>,
 }
 
+/// The running data plane, as the management thread sees it.
+#[derive(Debug, Clone, Copy)]
+pub struct DataPlane<'a> {
+    pub plumbing: &'a Plumbing,
+    pub counters: &'a [SharedCounters],
+    pub lcores: &'a [LcoreId],
+}
+
 /// Everything the management thread looks after while the workers run.
 #[derive(Debug)]
 pub struct Management<'a> {
@@ -45,6 +53,7 @@ pub struct Management<'a> {
     counters: &'a [SharedCounters],
     lcores: &'a [LcoreId],
     api: Option<ApiServer>,
+    calls: crossbeam::channel::Receiver<ApiCall>,
     started: Instant,
     in_use_at_start: u64,
 }
@@ -54,11 +63,15 @@ impl<'a> Management<'a> {
         config: Config,
         config_path: PathBuf,
         manager: Option<TableManager>,
-        plumbing: &'a Plumbing,
-        counters: &'a [SharedCounters],
-        lcores: &'a [LcoreId],
+        data_plane: DataPlane<'a>,
         api: Option<ApiServer>,
+        calls: crossbeam::channel::Receiver<ApiCall>,
     ) -> Management<'a> {
+        let DataPlane {
+            plumbing,
+            counters,
+            lcores,
+        } = data_plane;
         let in_use_at_start = plumbing.pools.values().map(|p| u64::from(p.in_use())).sum();
         Management {
             config,
@@ -68,6 +81,7 @@ impl<'a> Management<'a> {
             counters,
             lcores,
             api,
+            calls,
             started: Instant::now(),
             in_use_at_start,
         }
@@ -168,8 +182,7 @@ impl<'a> Management<'a> {
     }
 
     fn serve_api(&mut self) {
-        let Some(api) = &self.api else { return };
-        let calls: Vec<ApiCall> = api.calls.try_iter().take(CALLS_PER_TICK).collect();
+        let calls: Vec<ApiCall> = self.calls.try_iter().take(CALLS_PER_TICK).collect();
         for call in calls {
             let reply = self.handle(call.op);
             let _ = call.reply.send(reply);

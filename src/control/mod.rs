@@ -12,5 +12,6 @@ pub mod neighbor;
 pub mod reload;
 pub mod report;
 pub mod tables;
+pub mod telemetry;
 
 pub use daemon::{run, RunError, RunOptions};

@@ -12,6 +12,7 @@ mod lcore;
 mod mbuf;
 mod mempool;
 mod port;
+mod telemetry;
 
 pub use cycles::{tsc, tsc_hz};
 pub use eal::{runtime_version, split_args, Eal, EalError};
@@ -24,6 +25,7 @@ pub use port::{
     available_ports, find_port, port_name, Burst, EnabledOffloads, Link, Port, PortError, PortId,
     PortInfo, PortSetup, PortStats, RxQueue, TxQueue, TxResult, MAX_BURST,
 };
+pub use telemetry::{register as register_telemetry, TelValue};
 
 /// DPDK's capability and request bits, re-exported under readable names.
 pub mod consts {

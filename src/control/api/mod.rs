@@ -3,4 +3,4 @@
 pub mod model;
 pub mod server;
 
-pub use server::{ApiCall, ApiOp, ApiReply, ApiServer};
+pub use server::{ask, channel, ApiCall, ApiOp, ApiReply, ApiServer};

@@ -98,8 +98,25 @@ pub struct ApiCall {
 pub struct ApiServer {
     server: Arc<tiny_http::Server>,
     thread: Option<JoinHandle<()>>,
-    pub calls: Receiver<ApiCall>,
     pub addr: SocketAddr,
+}
+
+/// The channel API calls reach the management loop through (HTTP and telemetry alike).
+pub fn channel() -> (Sender<ApiCall>, Receiver<ApiCall>) {
+    bounded(64)
+}
+
+/// Asks the management loop and waits for its answer.
+pub fn ask(calls: &Sender<ApiCall>, op: ApiOp) -> ApiReply {
+    let (tx, rx) = bounded(1);
+    if calls
+        .send_timeout(ApiCall { op, reply: tx }, ANSWER_TIMEOUT)
+        .is_err()
+    {
+        return ApiReply::error(503, "vtepd is shutting down");
+    }
+    rx.recv_timeout(ANSWER_TIMEOUT)
+        .unwrap_or_else(|_| ApiReply::error(503, "the management thread did not answer in time"))
 }
 
 impl std::fmt::Debug for ApiServer {
@@ -111,11 +128,13 @@ impl std::fmt::Debug for ApiServer {
 }
 
 impl ApiServer {
-    /// Binds `listen` and serves from a thread pinned to `cpu` (the management core).
+    /// Binds `listen` and serves from a thread pinned to `cpu` (the management core), passing
+    /// requests to `calls`.
     pub fn start(
         listen: SocketAddr,
         token: Option<String>,
         cpu: Option<usize>,
+        calls: Sender<ApiCall>,
     ) -> std::io::Result<ApiServer> {
         let server = tiny_http::Server::http(listen)
             .map_err(|e| std::io::Error::other(format!("{listen}: {e}")))?;
@@ -124,7 +143,6 @@ impl ApiServer {
             .to_ip()
             .ok_or_else(|| std::io::Error::other("the API server has no IP address"))?;
         let server = Arc::new(server);
-        let (tx, rx) = bounded(64);
         let s = Arc::clone(&server);
         let thread = std::thread::Builder::new()
             .name("vtepd-api".into())
@@ -132,12 +150,11 @@ impl ApiServer {
                 if let Some(cpu) = cpu {
                     core_affinity::set_for_current(core_affinity::CoreId { id: cpu });
                 }
-                serve(&s, token.as_deref(), &tx);
+                serve(&s, token.as_deref(), &calls);
             })?;
         Ok(ApiServer {
             server,
             thread: Some(thread),
-            calls: rx,
             addr,
         })
     }
@@ -205,12 +222,7 @@ fn answer(
         Ok(op) => op,
         Err(reply) => return reply,
     };
-    let (tx, rx) = bounded(1);
-    if calls.send(ApiCall { op, reply: tx }).is_err() {
-        return ApiReply::error(503, "vtepd is shutting down");
-    }
-    rx.recv_timeout(ANSWER_TIMEOUT)
-        .unwrap_or_else(|_| ApiReply::error(503, "the management thread did not answer in time"))
+    ask(calls, op)
 }
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {

@@ -1,0 +1,666 @@
+//! `vtepctl`: look at and change a running vtepd through its API.
+//!
+//! ```text
+//! vtepctl show vni|fdb|arp|ports|workers|stats|status [--json]
+//! vtepctl vni add --id 6000 --vlan 600 --flood 10.0.0.2,10.0.0.3
+//! vtepctl fdb add --vni 6000 --mac 02:00:00:00:06:01 --remote 10.0.0.2
+//! vtepctl reload
+//! ```
+
+use std::io::Write as _;
+use std::process::ExitCode;
+
+use clap::{Args, CommandFactory, Parser, Subcommand};
+use serde_json::{json, Value};
+
+use vtepd::control::api::model::{ArpView, FdbView, PortView, StatusView, VniView, WorkerView};
+
+#[derive(Debug, Parser)]
+#[command(name = "vtepctl", version = vtepd::cli::LONG_VERSION, about = "Inspect and change a running vtepd")]
+struct Cli {
+    /// vtepd's API.
+    #[arg(
+        long,
+        env = "VTEPCTL_API",
+        default_value = "http://127.0.0.1:8179",
+        global = true
+    )]
+    api: String,
+    /// Bearer token, if vtepd's [api] has one.
+    #[arg(
+        long,
+        env = "VTEPCTL_TOKEN",
+        global = true,
+        conflicts_with = "token_file"
+    )]
+    token: Option<String>,
+    /// File holding the bearer token.
+    #[arg(long, global = true)]
+    token_file: Option<std::path::PathBuf>,
+    /// Print the API's JSON instead of tables.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Show tables and counters.
+    Show {
+        #[command(subcommand)]
+        what: Show,
+    },
+    /// Add, change or remove VNIs.
+    Vni {
+        #[command(subcommand)]
+        op: VniOp,
+    },
+    /// Add or remove static MAC entries.
+    Fdb {
+        #[command(subcommand)]
+        op: FdbOp,
+    },
+    /// Add or remove static IP→MAC bindings (ARP/ND suppression).
+    Arp {
+        #[command(subcommand)]
+        op: ArpOp,
+    },
+    /// Remove a VNI's learned MACs (all MACs with --all).
+    Flush {
+        #[arg(long)]
+        vni: u32,
+        #[arg(long)]
+        all: bool,
+    },
+    /// Re-read vtepd's configuration file and apply what changed.
+    Reload,
+    /// Print a shell completion script.
+    Completions { shell: clap_complete::Shell },
+}
+
+#[derive(Debug, Subcommand)]
+enum Show {
+    Status,
+    /// VNIs, or one VNI.
+    Vni {
+        id: Option<u32>,
+    },
+    Fdb {
+        #[arg(long)]
+        vni: Option<u32>,
+    },
+    Arp {
+        #[arg(long)]
+        vni: Option<u32>,
+    },
+    Ports,
+    Workers,
+    Stats,
+}
+
+#[derive(Debug, Args)]
+struct VniSpec {
+    #[arg(long)]
+    id: u32,
+    /// vxlan or nvgre.
+    #[arg(long)]
+    encap: Option<String>,
+    #[arg(long)]
+    vlan: Option<u16>,
+    /// Remote VTEPs for broadcast/unknown traffic, comma separated.
+    #[arg(long, value_delimiter = ',')]
+    flood: Vec<String>,
+    #[arg(long)]
+    multicast_group: Option<String>,
+    #[arg(long)]
+    no_learning: bool,
+    #[arg(long)]
+    arp_suppression: bool,
+    #[arg(long, value_delimiter = ',')]
+    allowed_vteps: Option<Vec<String>>,
+    #[arg(long)]
+    max_macs: Option<u32>,
+}
+
+impl VniSpec {
+    fn body(&self) -> Value {
+        let mut v = json!({
+            "id": self.id,
+            "flood": self.flood,
+            "learning": !self.no_learning,
+            "arp_suppression": self.arp_suppression,
+        });
+        if let Some(obj) = v.as_object_mut() {
+            if let Some(e) = &self.encap {
+                obj.insert("encap".into(), json!(e));
+            }
+            if let Some(vlan) = self.vlan {
+                obj.insert("vlan".into(), json!(vlan));
+            }
+            if let Some(g) = &self.multicast_group {
+                obj.insert("multicast_group".into(), json!(g));
+            }
+            if let Some(a) = &self.allowed_vteps {
+                obj.insert("allowed_vteps".into(), json!(a));
+            }
+            if let Some(m) = self.max_macs {
+                obj.insert("max_macs".into(), json!(m));
+            }
+        }
+        v
+    }
+}
+
+#[derive(Debug, Subcommand)]
+enum VniOp {
+    /// Add a VNI.
+    Add(VniSpec),
+    /// Replace a VNI's settings (its learned MACs are kept).
+    Set(VniSpec),
+    /// Replace a VNI's flood list.
+    Flood {
+        id: u32,
+        #[arg(value_delimiter = ',')]
+        vteps: Vec<String>,
+    },
+    /// Remove a VNI and everything in it.
+    Del { id: u32 },
+}
+
+#[derive(Debug, Subcommand)]
+enum FdbOp {
+    Add {
+        #[arg(long)]
+        vni: u32,
+        #[arg(long)]
+        mac: String,
+        /// The VTEP behind which the MAC sits ...
+        #[arg(long, conflicts_with = "port", required_unless_present = "port")]
+        remote: Option<String>,
+        /// ... or the access port.
+        #[arg(long)]
+        port: Option<String>,
+    },
+    Del {
+        #[arg(long)]
+        vni: u32,
+        #[arg(long)]
+        mac: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ArpOp {
+    Add {
+        #[arg(long)]
+        vni: u32,
+        #[arg(long)]
+        ip: String,
+        #[arg(long)]
+        mac: String,
+    },
+    Del {
+        #[arg(long)]
+        vni: u32,
+        #[arg(long)]
+        ip: String,
+    },
+}
+
+struct Client {
+    base: String,
+    token: Option<String>,
+    agent: ureq::Agent,
+}
+
+impl Client {
+    /// Sends a request; returns the JSON body, or the API's error message.
+    fn call(&self, method: &str, path: &str, body: Option<&Value>) -> Result<Value, String> {
+        let url = format!("{}{path}", self.base.trim_end_matches('/'));
+        let mut req = self.agent.request(method, &url);
+        if let Some(t) = &self.token {
+            req = req.set("Authorization", &format!("Bearer {t}"));
+        }
+        let result = match body {
+            Some(b) => req.send_json(b.clone()),
+            None => req.call(),
+        };
+        match result {
+            Ok(resp) => {
+                let text = resp
+                    .into_string()
+                    .map_err(|e| format!("read answer: {e}"))?;
+                if text.trim().is_empty() {
+                    Ok(Value::Null)
+                } else {
+                    serde_json::from_str(&text).or(Ok(Value::String(text)))
+                }
+            }
+            Err(ureq::Error::Status(code, resp)) => {
+                let text = resp.into_string().unwrap_or_default();
+                let msg = serde_json::from_str::<Value>(&text)
+                    .ok()
+                    .and_then(|v| v.get("error").and_then(Value::as_str).map(str::to_owned))
+                    .unwrap_or(text);
+                Err(format!("{msg} (HTTP {code})"))
+            }
+            Err(e) => Err(format!("cannot reach vtepd at {}: {e}", self.base)),
+        }
+    }
+}
+
+/// Prints rows as aligned columns.
+fn table(headers: &[&str], rows: Vec<Vec<String>>) -> String {
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.len()).collect();
+    for r in &rows {
+        for (w, c) in widths.iter_mut().zip(r) {
+            *w = (*w).max(c.len());
+        }
+    }
+    let line = |cells: Vec<String>| {
+        cells
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect::<Vec<_>>()
+            .join("  ")
+            .trim_end()
+            .to_owned()
+    };
+    let mut out = line(headers.iter().map(|h| h.to_uppercase()).collect());
+    out.push('\n');
+    for r in rows {
+        out.push_str(&line(r));
+        out.push('\n');
+    }
+    out
+}
+
+fn or_dash<T: ToString>(v: Option<T>) -> String {
+    v.map_or_else(|| "-".to_owned(), |v| v.to_string())
+}
+
+fn parse<T: serde::de::DeserializeOwned>(v: Value) -> Result<T, String> {
+    serde_json::from_value(v).map_err(|e| format!("unexpected answer from vtepd: {e}"))
+}
+
+fn human(what: &Show, v: Value) -> Result<String, String> {
+    Ok(match what {
+        Show::Status => {
+            let s: StatusView = parse(v)?;
+            format!(
+                "vtepd {}\n{} on {}, {} worker(s), {} port(s), up {}s, config {}\n",
+                s.version, s.mode, s.dpdk, s.workers, s.ports, s.uptime_secs, s.config
+            )
+        }
+        Show::Vni { id: Some(_) } => human(&Show::Vni { id: None }, Value::Array(vec![v]))?,
+        Show::Vni { id: None } => {
+            let vnis: Vec<VniView> = parse(v)?;
+            table(
+                &[
+                    "vni",
+                    "encap",
+                    "vlan",
+                    "flood",
+                    "macs",
+                    "encap pkts",
+                    "decap pkts",
+                    "flooded",
+                    "arp supp",
+                ],
+                vnis.into_iter()
+                    .map(|v| {
+                        vec![
+                            v.id.to_string(),
+                            v.encap,
+                            or_dash(v.vlan),
+                            v.multicast_group.unwrap_or_else(|| {
+                                if v.flood.is_empty() {
+                                    "-".into()
+                                } else {
+                                    v.flood.join(",")
+                                }
+                            }),
+                            v.macs.to_string(),
+                            v.encap_packets.to_string(),
+                            v.decap_packets.to_string(),
+                            v.flood_copies.to_string(),
+                            v.arp_suppressed.to_string(),
+                        ]
+                    })
+                    .collect(),
+            )
+        }
+        Show::Fdb { .. } => {
+            let rows: Vec<FdbView> = parse(v)?;
+            table(
+                &["vni", "mac", "where", "type", "idle s"],
+                rows.into_iter()
+                    .map(|f| {
+                        vec![
+                            f.vni.to_string(),
+                            f.mac,
+                            f.port
+                                .map(|p| format!("port {p}"))
+                                .or(f.remote.map(|r| format!("vtep {r}")))
+                                .unwrap_or_default(),
+                            if f.is_static {
+                                "static".into()
+                            } else {
+                                "learned".into()
+                            },
+                            or_dash(f.idle_secs),
+                        ]
+                    })
+                    .collect(),
+            )
+        }
+        Show::Arp { .. } => {
+            let rows: Vec<ArpView> = parse(v)?;
+            table(
+                &["vni", "ip", "mac", "type"],
+                rows.into_iter()
+                    .map(|a| {
+                        vec![
+                            a.vni.to_string(),
+                            a.ip,
+                            a.mac,
+                            if a.is_static {
+                                "static".into()
+                            } else {
+                                "snooped".into()
+                            },
+                        ]
+                    })
+                    .collect(),
+            )
+        }
+        Show::Ports => {
+            let rows: Vec<PortView> = parse(v)?;
+            table(
+                &[
+                    "port",
+                    "role",
+                    "mac",
+                    "driver",
+                    "link",
+                    "rx pkts",
+                    "tx pkts",
+                    "rx missed",
+                    "tx dropped",
+                ],
+                rows.into_iter()
+                    .map(|p| {
+                        vec![
+                            p.name,
+                            p.role,
+                            p.mac,
+                            p.driver,
+                            if p.link_up {
+                                format!("up {} Mb/s", p.speed_mbps)
+                            } else {
+                                "down".into()
+                            },
+                            p.rx_packets.to_string(),
+                            p.tx_packets.to_string(),
+                            p.rx_missed.to_string(),
+                            p.tx_dropped.to_string(),
+                        ]
+                    })
+                    .collect(),
+            )
+        }
+        Show::Workers => {
+            let rows: Vec<WorkerView> = parse(v)?;
+            table(
+                &[
+                    "lcore",
+                    "packets",
+                    "bursts",
+                    "avg burst",
+                    "busy polls",
+                    "idle polls",
+                    "cycles/pkt",
+                    "update queue",
+                ],
+                rows.into_iter()
+                    .map(|w| {
+                        vec![
+                            w.lcore.to_string(),
+                            w.packets.to_string(),
+                            w.bursts.to_string(),
+                            format!("{:.1}", w.average_burst),
+                            w.busy_polls.to_string(),
+                            w.idle_polls.to_string(),
+                            format!("{:.0}", w.cycles_per_packet),
+                            w.update_queue_depth.to_string(),
+                        ]
+                    })
+                    .collect(),
+            )
+        }
+        Show::Stats => {
+            let mut out = String::new();
+            let t = &v["totals"];
+            out.push_str(&format!(
+                "received {}  sent {}  dropped {}\n",
+                t["rx_packets"], t["tx_packets"], t["dropped"]
+            ));
+            let drops: Vec<Vec<String>> = v["drops"]
+                .as_object()
+                .map(|m| {
+                    m.iter()
+                        .filter(|(_, n)| n.as_u64().unwrap_or(0) > 0)
+                        .map(|(k, n)| vec![k.clone(), n.to_string()])
+                        .collect()
+                })
+                .unwrap_or_default();
+            if drops.is_empty() {
+                out.push_str("no drops\n");
+            } else {
+                out.push_str(&table(&["drop reason", "packets"], drops));
+            }
+            if let Some(g) = v.get("gateway") {
+                let tb = &g["tables"];
+                out.push_str(&format!(
+                    "MACs {}: learned {} moved {} aged {}; bindings snooped {}\n",
+                    g["fdb_entries"],
+                    tb["learned"],
+                    tb["moved"],
+                    tb["aged"],
+                    tb["bindings_snooped"]
+                ));
+            }
+            out
+        }
+    })
+}
+
+fn run(cli: Cli) -> Result<(), String> {
+    if let Command::Completions { shell } = cli.command {
+        let mut cmd = Cli::command();
+        let mut script = Vec::new();
+        clap_complete::generate(shell, &mut cmd, "vtepctl", &mut script);
+        // A closed pipe (`| head`) is not an error worth a message.
+        let _ = std::io::stdout().write_all(&script);
+        return Ok(());
+    }
+    let token = match (&cli.token, &cli.token_file) {
+        (Some(t), _) => Some(t.clone()),
+        (None, Some(f)) => Some(
+            std::fs::read_to_string(f)
+                .map_err(|e| format!("{}: {e}", f.display()))?
+                .trim()
+                .to_owned(),
+        ),
+        (None, None) => None,
+    };
+    let client = Client {
+        base: cli.api.clone(),
+        token,
+        agent: ureq::AgentBuilder::new()
+            .timeout(std::time::Duration::from_secs(15))
+            .build(),
+    };
+    let print = |v: Value| -> Result<(), String> {
+        if cli.json {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&v).map_err(|e| e.to_string())?
+            );
+        }
+        Ok(())
+    };
+    match &cli.command {
+        Command::Show { what } => {
+            let path = match what {
+                Show::Status => "/api/v1/status".to_owned(),
+                Show::Vni { id: Some(id) } => format!("/api/v1/vnis/{id}"),
+                Show::Vni { id: None } => "/api/v1/vnis".to_owned(),
+                Show::Fdb { vni: Some(v) } => format!("/api/v1/fdb?vni={v}"),
+                Show::Fdb { vni: None } => "/api/v1/fdb".to_owned(),
+                Show::Arp { vni: Some(v) } => format!("/api/v1/arp?vni={v}"),
+                Show::Arp { vni: None } => "/api/v1/arp".to_owned(),
+                Show::Ports => "/api/v1/ports".to_owned(),
+                Show::Workers => "/api/v1/workers".to_owned(),
+                Show::Stats => "/api/v1/stats".to_owned(),
+            };
+            let v = client.call("GET", &path, None)?;
+            if cli.json {
+                print(v)?;
+            } else {
+                let text = human(what, v)?;
+                let _ = std::io::stdout().write_all(text.as_bytes());
+            }
+        }
+        Command::Vni { op } => {
+            let (v, done) = match op {
+                VniOp::Add(spec) => (
+                    client.call("POST", "/api/v1/vnis", Some(&spec.body()))?,
+                    format!("added VNI {}", spec.id),
+                ),
+                VniOp::Set(spec) => (
+                    client.call(
+                        "PUT",
+                        &format!("/api/v1/vnis/{}", spec.id),
+                        Some(&spec.body()),
+                    )?,
+                    format!("changed VNI {}", spec.id),
+                ),
+                VniOp::Flood { id, vteps } => (
+                    client.call(
+                        "PUT",
+                        &format!("/api/v1/vnis/{id}/flood"),
+                        Some(&json!(vteps)),
+                    )?,
+                    format!(
+                        "VNI {id} floods to {}",
+                        if vteps.is_empty() {
+                            "no VTEP".into()
+                        } else {
+                            vteps.join(", ")
+                        }
+                    ),
+                ),
+                VniOp::Del { id } => (
+                    client.call("DELETE", &format!("/api/v1/vnis/{id}"), None)?,
+                    format!("removed VNI {id}"),
+                ),
+            };
+            done_or_json(cli.json, v, &done)?;
+        }
+        Command::Fdb { op } => {
+            let (v, done) = match op {
+                FdbOp::Add {
+                    vni,
+                    mac,
+                    remote,
+                    port,
+                } => {
+                    let mut body = json!({"vni": vni, "mac": mac});
+                    if let Some(obj) = body.as_object_mut() {
+                        if let Some(r) = remote {
+                            obj.insert("remote".into(), json!(r));
+                        }
+                        if let Some(p) = port {
+                            obj.insert("port".into(), json!(p));
+                        }
+                    }
+                    (
+                        client.call("POST", "/api/v1/fdb", Some(&body))?,
+                        format!("{mac} in VNI {vni} added"),
+                    )
+                }
+                FdbOp::Del { vni, mac } => (
+                    client.call("DELETE", &format!("/api/v1/fdb/{vni}/{mac}"), None)?,
+                    format!("{mac} in VNI {vni} removed"),
+                ),
+            };
+            done_or_json(cli.json, v, &done)?;
+        }
+        Command::Arp { op } => {
+            let (v, done) = match op {
+                ArpOp::Add { vni, ip, mac } => (
+                    client.call(
+                        "POST",
+                        "/api/v1/arp",
+                        Some(&json!({"vni": vni, "ip": ip, "mac": mac})),
+                    )?,
+                    format!("{ip} is {mac} in VNI {vni}"),
+                ),
+                ArpOp::Del { vni, ip } => (
+                    client.call("DELETE", &format!("/api/v1/arp/{vni}/{ip}"), None)?,
+                    format!("binding of {ip} in VNI {vni} removed"),
+                ),
+            };
+            done_or_json(cli.json, v, &done)?;
+        }
+        Command::Flush { vni, all } => {
+            let path = format!(
+                "/api/v1/vnis/{vni}/flush{}",
+                if *all { "?all=true" } else { "" }
+            );
+            let v = client.call("POST", &path, None)?;
+            let removed = v["removed"].as_u64().unwrap_or(0);
+            done_or_json(
+                cli.json,
+                v,
+                &format!("removed {removed} MAC(s) from VNI {vni}"),
+            )?;
+        }
+        Command::Reload => {
+            let v = client.call("POST", "/api/v1/reload", None)?;
+            let summary = format!(
+                "reloaded: VNIs added {} removed {} changed {}; {} static MAC and {} binding changes",
+                v["vnis_added"], v["vnis_removed"], v["vnis_changed"], v["fdb_changed"], v["arp_changed"]
+            );
+            done_or_json(cli.json, v, &summary)?;
+        }
+        Command::Completions { .. } => {}
+    }
+    Ok(())
+}
+
+fn done_or_json(json: bool, v: Value, done: &str) -> Result<(), String> {
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&v).map_err(|e| e.to_string())?
+        );
+    } else {
+        println!("{done}");
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("vtepctl: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
