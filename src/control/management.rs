@@ -94,6 +94,7 @@ impl<'a> Management<'a> {
         let mut last_rx = 0u64;
         let mut last_activity = Instant::now();
         let mut next_check = Instant::now();
+        let mut drop_watch = DropWatch::new(self.snapshot());
         while !stop.load(Ordering::Relaxed) {
             std::thread::sleep(TICK);
             if let Some(m) = self.manager.as_mut() {
@@ -121,6 +122,7 @@ impl<'a> Management<'a> {
                     next_stats = Some(at + interval);
                 }
             }
+            drop_watch.check(now, || self.snapshot());
             if let Some(idle) = limits.exit_when_idle {
                 let rx = self.snapshot().total_rx();
                 if rx != last_rx {
@@ -600,6 +602,62 @@ impl<'a> Management<'a> {
             vnis: self.manager.as_ref().map_or(0, |m| m.authority.vni_count()),
         };
         metrics::render(&r, &extra)
+    }
+}
+
+/// Drops are summarised, never logged one by one: every 10 s, a warning if drops were a
+/// spike (over 1000, or over 1% of what was received), naming the biggest reasons.
+struct DropWatch {
+    last: CounterSnapshot,
+    next: Instant,
+}
+
+const DROP_REPORT_PERIOD: Duration = Duration::from_secs(10);
+
+impl DropWatch {
+    fn new(start: CounterSnapshot) -> DropWatch {
+        DropWatch {
+            last: start,
+            next: Instant::now() + DROP_REPORT_PERIOD,
+        }
+    }
+
+    fn check(&mut self, now: Instant, snapshot: impl FnOnce() -> CounterSnapshot) {
+        if now < self.next {
+            return;
+        }
+        self.next = now + DROP_REPORT_PERIOD;
+        let s = snapshot();
+        let dropped = s.total_drops().saturating_sub(self.last.total_drops());
+        let received = s.total_rx().saturating_sub(self.last.total_rx());
+        if dropped >= 1000 || (dropped > 0 && dropped.saturating_mul(100) >= received) {
+            let mut reasons: Vec<(u64, &str)> = crate::pipeline::DropReason::ALL
+                .iter()
+                .map(|r| {
+                    let i = *r as usize;
+                    let d = s
+                        .drops
+                        .get(i)
+                        .copied()
+                        .unwrap_or(0)
+                        .saturating_sub(self.last.drops.get(i).copied().unwrap_or(0));
+                    (d, r.name())
+                })
+                .filter(|(d, _)| *d > 0)
+                .collect();
+            reasons.sort_unstable_by(|a, b| b.cmp(a));
+            let top: Vec<String> = reasons
+                .iter()
+                .take(5)
+                .map(|(d, n)| format!("{n}={d}"))
+                .collect();
+            tracing::warn!(
+                "{dropped} of {received} packets dropped in the last {}s: {}",
+                DROP_REPORT_PERIOD.as_secs(),
+                top.join(" ")
+            );
+        }
+        self.last = s;
     }
 }
 
