@@ -323,6 +323,7 @@ impl<'a> Management<'a> {
             workers: self.lcores.len(),
             ports: self.plumbing.ports.len(),
             config: self.config_path.display().to_string(),
+            tsc_hz: dpdk::tsc_hz(),
         }
     }
 

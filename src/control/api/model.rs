@@ -17,6 +17,8 @@ pub struct StatusView {
     pub workers: usize,
     pub ports: usize,
     pub config: String,
+    /// TSC ticks per second: the unit of the workers' cycle counters.
+    pub tsc_hz: u64,
 }
 
 /// A VNI: its configuration (the same fields as a `[[vni]]` table) and its counters.
