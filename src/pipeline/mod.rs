@@ -20,6 +20,8 @@ pub mod gateway;
 pub mod learn;
 pub mod reply;
 pub mod segment;
+#[cfg(test)]
+mod tests;
 pub mod underlay;
 pub mod vlan;
 
