@@ -40,6 +40,7 @@ fn main() -> ExitCode {
 
     tracing_subscriber::fmt()
         .with_max_level(cli.log.as_filter())
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
         .with_target(false)
         .init();

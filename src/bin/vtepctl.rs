@@ -156,7 +156,8 @@ impl VniSpec {
 enum VniOp {
     /// Add a VNI.
     Add(VniSpec),
-    /// Replace a VNI's settings (its learned MACs are kept).
+    /// Replace a VNI's settings, all of them: options left out take their defaults (no
+    /// --flood empties the flood list). Its learned MACs are kept.
     Set(VniSpec),
     /// Replace a VNI's flood list.
     Flood {

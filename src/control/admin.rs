@@ -158,7 +158,19 @@ pub fn replace_vni(
         .position(|o| o.id == v.id)
         .ok_or_else(|| AdminError::new(404, format!("VNI {id} is not configured")))?;
     check_vni(g, &v)?;
-    let changes = m.authority.update_vni(&v, members(&v, &access_ports(g)))?;
+    let recreated = g.vnis.get(pos).is_some_and(|old| old.encap != v.encap);
+    let mut changes = m.authority.update_vni(&v, members(&v, &access_ports(g)))?;
+    if recreated {
+        // A new encapsulation re-creates the VNI's tables: its static entries and bindings
+        // come back, behind tunnels of the new encapsulation.
+        for f in g.fdb.iter().filter(|f| f.vni == v.id) {
+            let at = location(g, m, f)?;
+            changes.extend(m.authority.set_static_fdb(f.vni, f.mac, at)?);
+        }
+        for a in g.arp.iter().filter(|a| a.vni == v.id) {
+            changes.extend(m.authority.set_static_binding(a.vni, a.ip, a.mac)?);
+        }
+    }
     m.fanout(&changes);
     if let Some(slot) = g.vnis.get_mut(pos) {
         *slot = v.clone();

@@ -46,16 +46,40 @@ fn restart(key: &str) -> NeedsRestart {
     }
 }
 
+/// The first of `fields` (name, changed?) that changed, as `section.name`.
+fn first_change(section: &str, fields: &[(&str, bool)]) -> Result<(), NeedsRestart> {
+    match fields.iter().find(|(_, changed)| *changed) {
+        Some((name, _)) => Err(restart(&format!("{section}.{name}"))),
+        None => Ok(()),
+    }
+}
+
 pub fn plan(old: &Config, new: &Config) -> Result<ReloadPlan, NeedsRestart> {
-    if old.workers != new.workers {
-        return Err(restart("workers"));
-    }
-    if old.tables.fdb_capacity != new.tables.fdb_capacity {
-        return Err(restart("tables.fdb_capacity"));
-    }
-    if old.api != new.api {
-        return Err(restart("api"));
-    }
+    let (w, nw) = (&old.workers, &new.workers);
+    first_change(
+        "workers",
+        &[
+            ("burst", w.burst != nw.burst),
+            ("rx_desc", w.rx_desc != nw.rx_desc),
+            ("tx_desc", w.tx_desc != nw.tx_desc),
+            ("tx_drain_us", w.tx_drain_us != nw.tx_drain_us),
+            ("mbufs", w.mbufs != nw.mbufs),
+        ],
+    )?;
+    first_change(
+        "tables",
+        &[(
+            "fdb_capacity",
+            old.tables.fdb_capacity != new.tables.fdb_capacity,
+        )],
+    )?;
+    first_change(
+        "api",
+        &[
+            ("listen", old.api.listen != new.api.listen),
+            ("token", old.api.token != new.api.token),
+        ],
+    )?;
     let mac_age_secs =
         (old.tables.mac_age_secs != new.tables.mac_age_secs).then_some(new.tables.mac_age_secs);
     match (&old.mode, &new.mode) {
@@ -78,17 +102,33 @@ pub fn plan(old: &Config, new: &Config) -> Result<ReloadPlan, NeedsRestart> {
 }
 
 fn gateway(old: &GatewayConfig, new: &GatewayConfig) -> Result<ReloadPlan, NeedsRestart> {
-    if old.underlay != new.underlay {
-        return Err(restart("underlay"));
+    let (u, nu) = (&old.underlay, &new.underlay);
+    first_change(
+        "underlay",
+        &[
+            ("port", u.port != nu.port),
+            ("addresses", u.addresses != nu.addresses),
+            ("next_hop", u.next_hops != nu.next_hops),
+            ("next_hop_mac", u.next_hop_mac != nu.next_hop_mac),
+            ("mtu", u.mtu != nu.mtu),
+            ("vxlan_port", u.vxlan_port != nu.vxlan_port),
+            ("ttl", u.ttl != nu.ttl),
+            ("dscp", u.dscp != nu.dscp),
+            ("source_port_range", u.source_ports != nu.source_ports),
+            (
+                "neighbor_timeout_secs",
+                u.neighbor_timeout_secs != nu.neighbor_timeout_secs,
+            ),
+        ],
+    )?;
+    if old.access.len() != new.access.len() {
+        return Err(restart("access (the number of access ports)"));
     }
-    let ports = |g: &GatewayConfig| {
-        g.access
-            .iter()
-            .map(|a| (a.port.clone(), a.mtu))
-            .collect::<Vec<_>>()
-    };
-    if ports(old) != ports(new) {
-        return Err(restart("access (ports or their mtu)"));
+    for (i, (a, b)) in old.access.iter().zip(&new.access).enumerate() {
+        first_change(
+            &format!("access[{i}]"),
+            &[("port", a.port != b.port), ("mtu", a.mtu != b.mtu)],
+        )?;
     }
     let native = |g: &GatewayConfig, vni: Vni| -> Vec<bool> {
         g.access
@@ -241,13 +281,13 @@ remote = "10.0.0.2"
     fn ports_and_addresses_need_a_restart() {
         let old = config("", ("", ""));
         let e = plan(&old, &config("", ("10.0.0.1/24", "10.0.0.9/24"))).unwrap_err();
-        assert_eq!(e.key, "underlay");
+        assert_eq!(e.key, "underlay.addresses");
         let e = plan(&old, &config("", ("port = \"a\"", "port = \"b\""))).unwrap_err();
-        assert!(e.key.starts_with("access"));
+        assert_eq!(e.key, "access[0].port");
         let e = plan(&old, &config("[workers]\nburst = 64\n", ("", ""))).unwrap_err();
         assert_eq!(
             e.to_string(),
-            "workers changed: restart vtepd to change it (nothing was applied)"
+            "workers.burst changed: restart vtepd to change it (nothing was applied)"
         );
     }
 

@@ -114,7 +114,18 @@ fn vni(calls: &Sender<ApiCall>, params: &str) -> TelValue {
 }
 
 fn fdb(calls: &Sender<ApiCall>, params: &str) -> TelValue {
-    let vni = params.trim().parse::<u32>().ok();
+    let vni = match params.trim() {
+        "" => None,
+        p => match p.parse::<u32>() {
+            Ok(v) => Some(v),
+            Err(_) => {
+                return TelValue::Dict(vec![(
+                    "error".into(),
+                    TelValue::Str(format!("{p:?} is not a VNI")),
+                )]);
+            }
+        },
+    };
     match call(calls, ApiOp::ListFdb { vni }) {
         Ok(Value::Array(rows)) => TelValue::List(
             rows.iter()

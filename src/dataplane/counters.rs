@@ -69,6 +69,25 @@ pub struct VniCounters {
     pub mac_limit_hits: Counter,
 }
 
+impl VniCounters {
+    /// Zeroes every counter (a new VNI in a reused slot). Only the owning worker may call
+    /// this.
+    pub fn reset(&self) {
+        for c in [
+            &self.encap_packets,
+            &self.encap_bytes,
+            &self.decap_packets,
+            &self.decap_bytes,
+            &self.flood_copies,
+            &self.learn_events,
+            &self.arp_suppressed,
+            &self.mac_limit_hits,
+        ] {
+            c.set(0);
+        }
+    }
+}
+
 /// Packets the gateway itself answered or absorbed.
 #[derive(Debug, Default)]
 pub struct LocalCounters {

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use crate::config::{DscpPolicy, Encap};
 use crate::dataplane::counters::SharedCounters;
 use crate::tables::sync::SyncChannel;
-use crate::tables::update::{Event, Location};
+use crate::tables::update::{Event, Location, Update};
 use crate::tables::vni::{FloodTo, VniState};
 use crate::tables::{Dest, FdbKey, PortIndex, Replica, TunnelId, VniIndex};
 use crate::wire::{
@@ -136,6 +136,15 @@ impl Gateway {
             let Some(u) = self.sync.next_update() else {
                 break;
             };
+            if let Update::Vni(index, Some(new)) = &u {
+                // A slot taken by another VNI starts its counters from zero; the worker owns
+                // them, so it is the one to reset them.
+                if self.tables.vnis.get(*index).map(|old| old.id) != Some(new.id) {
+                    if let Some(c) = self.counters.vni(*index) {
+                        c.reset();
+                    }
+                }
+            }
             if let Some(garbage) = self.tables.apply(u, self.now) {
                 // Freed on the management thread; if its queue is full, here (rare).
                 self.sync.emit(Event::Garbage(garbage));

@@ -4,6 +4,7 @@
 //! process-wide lock): with two cores, concurrent DPDK processes would fight over lcore 1.
 #![allow(dead_code)]
 
+pub mod api;
 pub mod netns;
 pub mod traffic;
 
@@ -103,6 +104,11 @@ impl Vtepd {
     /// The configuration file this run uses (to rewrite it before a reload).
     pub fn config_path(&self) -> PathBuf {
         self.config.clone()
+    }
+
+    /// The `--file-prefix` this run gives EAL (for `dpdk-telemetry.py -f`).
+    pub fn file_prefix(&self) -> &str {
+        &self.prefix
     }
 
     /// vtepd on lcores 0-1 (management + one worker) with `config` written into `scratch`.

@@ -262,6 +262,17 @@ fn query_vni(query: Option<&str>) -> Result<Option<u32>, ApiReply> {
     Ok(vni)
 }
 
+/// Whether `/api/v1/...` names a resource (with some method), for 405 versus 404.
+fn known_path(rest: &[&str]) -> bool {
+    matches!(
+        rest,
+        ["status" | "ports" | "workers" | "stats" | "reload" | "vnis" | "fdb" | "arp"]
+            | ["vnis", _]
+            | ["vnis", _, "flood" | "allowed_vteps" | "flush"]
+            | ["fdb" | "arp", _, _]
+    )
+}
+
 /// Maps a method and URL to an operation, or to the 4xx answer explaining why not.
 pub fn route(method: &str, url: &str, body: &str) -> Result<ApiOp, ApiReply> {
     let (path, query) = match url.split_once('?') {
@@ -314,10 +325,7 @@ pub fn route(method: &str, url: &str, body: &str) -> Result<ApiOp, ApiReply> {
                 vni: vni_param(vni)?,
                 ip: (*ip).to_owned(),
             }),
-            (
-                _,
-                ["status" | "ports" | "workers" | "stats" | "reload" | "vnis" | "fdb" | "arp", ..],
-            ) => Err(not_allowed()),
+            (_, path) if known_path(path) => Err(not_allowed()),
             _ => Err(ApiReply::error(404, format!("no such resource: {path}"))),
         },
         _ => Err(ApiReply::error(
@@ -364,6 +372,20 @@ mod tests {
     fn bad_requests_say_why() {
         assert_eq!(route("GET", "/api/v2/vnis", "").unwrap_err().status, 404);
         assert_eq!(route("PATCH", "/api/v1/vnis", "").unwrap_err().status, 405);
+        assert_eq!(
+            route("GET", "/api/v1/vnis/5000/members", "")
+                .unwrap_err()
+                .status,
+            404
+        );
+        assert_eq!(
+            route("GET", "/api/v1/fdb/5000", "").unwrap_err().status,
+            404
+        );
+        assert_eq!(
+            route("GET", "/api/v1/status/extra", "").unwrap_err().status,
+            404
+        );
         let r = route("GET", "/api/v1/vnis/abc", "").unwrap_err();
         assert_eq!(r.status, 400);
         assert!(
