@@ -12,3 +12,18 @@ pub fn tsc_hz() -> u64 {
     // SAFETY: returns a value EAL computed at init; reading it has no preconditions.
     unsafe { dpdk_sys::rte_get_tsc_hz() }
 }
+
+/// Hints the CPU to bring the cache line holding `value` closer (for lookups that follow a
+/// burst later). Never faults; a no-op on architectures without the intrinsic here.
+#[inline(always)]
+pub fn prefetch<T>(value: &T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: prefetching is a hint that never faults, whatever the address.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
+            (value as *const T).cast(),
+        );
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = value;
+}

@@ -14,7 +14,7 @@ mod mempool;
 mod port;
 mod telemetry;
 
-pub use cycles::{tsc, tsc_hz};
+pub use cycles::{prefetch, tsc, tsc_hz};
 pub use eal::{runtime_version, split_args, Eal, EalError};
 pub use error::{DpdkError, Errno};
 pub use gso::{Gso, Segmented, MAX_SEGMENTS};

@@ -207,7 +207,6 @@ impl TestGw {
             .tables
             .fdb
             .get(FdbKey::new(self.vni(vni), MacAddr(mac)))
-            .copied()
     }
 
     fn counters(&self, vni: u32) -> &VniCounters {

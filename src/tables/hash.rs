@@ -88,7 +88,7 @@ impl BuildHasher for FoldBuildHasher {
 }
 
 /// A seed from std's randomly keyed SipHash (itself seeded from the OS), computed once.
-fn process_seed() -> u64 {
+pub(crate) fn process_seed() -> u64 {
     use std::sync::OnceLock;
     static SEED: OnceLock<u64> = OnceLock::new();
     *SEED.get_or_init(|| {

@@ -104,6 +104,11 @@ impl FdbKey {
     pub fn raw(self) -> u64 {
         self.0
     }
+
+    #[inline(always)]
+    pub(crate) fn from_raw(raw: u64) -> FdbKey {
+        FdbKey(raw)
+    }
 }
 
 impl fmt::Debug for FdbKey {

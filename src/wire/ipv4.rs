@@ -277,7 +277,18 @@ pub fn parse_mut(bytes: &mut [u8]) -> Result<(&mut Header, &mut [u8]), Error> {
 }
 
 /// True when the header checksum (options included) verifies.
+#[inline(always)]
 pub fn verify_checksum(header_with_options: &[u8]) -> bool {
+    // The usual 20-byte header as five 32-bit words: a few additions, no loop.
+    if let Ok(words) = <&[u8; HEADER_LEN]>::try_from(header_with_options) {
+        let mut acc = 0u64;
+        for w in words.chunks_exact(4) {
+            let mut b = [0u8; 4];
+            b.copy_from_slice(w);
+            acc = acc.wrapping_add(u64::from(u32::from_be_bytes(b)));
+        }
+        return checksum::fold(acc) == 0xffff;
+    }
     checksum::fold(checksum::sum(0, header_with_options)) == 0xffff
 }
 
@@ -362,6 +373,21 @@ mod tests {
         p.extend_from_slice(&[0xee; 6]);
         let (_, payload) = parse(&p).unwrap();
         assert_eq!(payload.len(), 28);
+    }
+
+    #[test]
+    fn checksum_fast_path_agrees_with_the_general_sum() {
+        let p = packet();
+        assert!(verify_checksum(&p[..20]));
+        for i in 0..20 {
+            let mut bad = p[..20].to_vec();
+            bad[i] ^= 0x5a;
+            assert!(!verify_checksum(&bad), "byte {i}");
+            assert_eq!(
+                verify_checksum(&bad),
+                checksum::fold(checksum::sum(0, &bad)) == 0xffff
+            );
+        }
     }
 
     #[test]
