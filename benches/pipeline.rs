@@ -441,10 +441,39 @@ fn fdb_lookup(c: &mut Criterion) {
                     })
                 })
             });
+            // As the data plane looks up a burst: every slot prefetched, then probed.
+            let burst_name = format!("fdb_lookup_burst32/{dist}/{label}");
+            let mut out = [None; BURST];
+            group.throughput(Throughput::Elements(BURST as u64));
+            group.bench_function(BenchmarkId::new(format!("{dist}-burst32"), label), |b| {
+                b.iter_custom(|iters| {
+                    let start = Instant::now();
+                    let c0 = tsc();
+                    for _ in 0..iters {
+                        let at = i & mask & !(BURST - 1);
+                        fdb.get_many(black_box(&seq[at..at + BURST]), &mut out);
+                        black_box(&out);
+                        i = i.wrapping_add(BURST);
+                    }
+                    let elapsed = start.elapsed();
+                    record(
+                        &burst_name,
+                        "lookup",
+                        iters * BURST as u64,
+                        elapsed,
+                        tsc().wrapping_sub(c0),
+                    );
+                    elapsed
+                })
+            });
+            group.throughput(Throughput::Elements(1));
         }
     }
     group.finish();
 }
+
+/// Lookups per burst, as the data plane receives them.
+const BURST: usize = 32;
 
 // --- replica updates --------------------------------------------------------------------
 

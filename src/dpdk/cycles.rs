@@ -3,8 +3,17 @@
 /// Current TSC value. Cheap enough to read once per burst.
 #[inline(always)]
 pub fn tsc() -> u64 {
+    // The intrinsic inlines; DPDK's rte_rdtsc is only reachable through a wrapper call.
+    #[cfg(target_arch = "x86_64")]
     // SAFETY: reads the CPU's time-stamp counter; no memory is touched.
-    unsafe { dpdk_sys::rte_rdtsc() }
+    unsafe {
+        std::arch::x86_64::_rdtsc()
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    // SAFETY: as above, through DPDK.
+    unsafe {
+        dpdk_sys::rte_rdtsc()
+    }
 }
 
 /// TSC ticks per second, as measured by EAL at start (0 before EAL is up).

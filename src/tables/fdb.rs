@@ -82,6 +82,8 @@ impl FdbEntry {
 pub struct Full;
 
 const EMPTY: u64 = 0;
+/// Tables up to this size are assumed cache-resident (a typical L2).
+const CACHE_RESIDENT_BYTES: usize = 512 * 1024;
 
 #[derive(Clone, Copy, Default)]
 #[repr(C, align(16))]
@@ -182,15 +184,24 @@ impl Fdb {
         self.find(key).and_then(|at| self.entry(at))
     }
 
-    /// Looks up a batch of keys: all their slots are prefetched before any is probed, so
-    /// cache misses overlap instead of adding up.
+    /// Looks up a batch of keys: every slot is prefetched before any is probed, so the cache
+    /// misses of a large table overlap instead of adding up. (Measured against prefetching a
+    /// fixed distance ahead, which did worse here.)
     pub fn get_many(&self, keys: &[FdbKey], out: &mut [Option<FdbEntry>]) {
-        for k in keys {
-            self.prefetch(*k);
+        if !self.fits_in_cache() {
+            for k in keys {
+                self.prefetch(*k);
+            }
         }
         for (k, o) in keys.iter().zip(out.iter_mut()) {
             *o = self.get(*k);
         }
+    }
+
+    /// Small tables stay in the caches: prefetching them only costs instructions.
+    #[inline(always)]
+    pub fn fits_in_cache(&self) -> bool {
+        self.slots.len() * std::mem::size_of::<Slot>() <= CACHE_RESIDENT_BYTES
     }
 
     /// Adds or replaces an entry; refuses a new key when the capacity is used up.

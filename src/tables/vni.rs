@@ -5,7 +5,6 @@ use std::net::IpAddr;
 use crate::config::Encap;
 use crate::wire::Vni;
 
-use super::hash::FastMap;
 use super::{PortIndex, TunnelId, VniIndex, MAX_VNIS};
 
 /// An access port carrying a VNI.
@@ -96,11 +95,80 @@ impl VniState {
 const NO_VNI: u16 = u16::MAX;
 const VLANS: usize = 4096;
 
+/// VNI id → slot, for decapsulation: a small flat table (8192 slots of 8 bytes, 64 KiB)
+/// with linear probing. Consulted for every tunnel packet whose VNI differs from the
+/// previous packet's, so it avoids a general hash map's overhead; changes are rare (a VNI
+/// added or removed), so removal simply rebuilds it.
+#[derive(Debug)]
+struct IdIndex {
+    slots: Box<[u64]>,
+}
+
+const ID_SLOTS: usize = MAX_VNIS * 2;
+const ID_EMPTY: u64 = u64::MAX;
+
+impl IdIndex {
+    fn new() -> IdIndex {
+        IdIndex {
+            slots: vec![ID_EMPTY; ID_SLOTS].into_boxed_slice(),
+        }
+    }
+
+    #[inline(always)]
+    fn home(id: u32) -> usize {
+        (super::hash::fold_mul(u64::from(id), 0x9e37_79b9_7f4a_7c15) as usize) & (ID_SLOTS - 1)
+    }
+
+    #[inline(always)]
+    fn get(&self, id: u32) -> Option<VniIndex> {
+        let mut i = Self::home(id);
+        for _ in 0..ID_SLOTS {
+            let v = *self.slots.get(i)?;
+            if v == ID_EMPTY {
+                return None;
+            }
+            if (v >> 16) as u32 == id {
+                // The low 16 bits hold the index.
+                return Some(VniIndex(v as u16));
+            }
+            i = (i + 1) & (ID_SLOTS - 1);
+        }
+        None
+    }
+
+    fn insert(&mut self, id: u32, index: VniIndex) {
+        let mut i = Self::home(id);
+        for _ in 0..ID_SLOTS {
+            let Some(slot) = self.slots.get_mut(i) else {
+                return;
+            };
+            if *slot == ID_EMPTY || (*slot >> 16) as u32 == id {
+                *slot = (u64::from(id) << 16) | u64::from(index.0);
+                return;
+            }
+            i = (i + 1) & (ID_SLOTS - 1);
+        }
+    }
+
+    fn remove(&mut self, id: u32) {
+        let kept: Vec<u64> = self
+            .slots
+            .iter()
+            .copied()
+            .filter(|v| *v != ID_EMPTY && (*v >> 16) as u32 != id)
+            .collect();
+        self.slots.fill(ID_EMPTY);
+        for v in kept {
+            self.insert((v >> 16) as u32, VniIndex(v as u16));
+        }
+    }
+}
+
 /// A worker's VNI table.
 #[derive(Debug)]
 pub struct VniTable {
     slots: Vec<Option<Box<VniState>>>,
-    by_id: FastMap<u32, VniIndex>,
+    by_id: IdIndex,
     /// Per port index: VLAN id → VNI index (NO_VNI when unmapped). Allocated per port used.
     vlan_maps: Vec<Option<Box<[u16; VLANS]>>>,
     untagged: Vec<Option<VniIndex>>,
@@ -110,7 +178,7 @@ impl VniTable {
     pub fn new(ports: usize) -> VniTable {
         VniTable {
             slots: (0..MAX_VNIS).map(|_| None).collect(),
-            by_id: FastMap::with_capacity_and_hasher(MAX_VNIS * 2, Default::default()),
+            by_id: IdIndex::new(),
             vlan_maps: (0..ports).map(|_| None).collect(),
             untagged: vec![None; ports],
         }
@@ -124,7 +192,7 @@ impl VniTable {
     /// The VNI with wire id `id` (decapsulation).
     #[inline(always)]
     pub fn by_id(&self, id: Vni) -> Option<VniIndex> {
-        self.by_id.get(&id.get()).copied()
+        self.by_id.get(id.get())
     }
 
     /// The VNI of a frame received on `port` with 802.1Q VLAN `vlan` (None: untagged).
@@ -145,8 +213,8 @@ impl VniTable {
     pub fn set(&mut self, index: VniIndex, state: Option<Box<VniState>>) -> Option<Box<VniState>> {
         let old = self.slots.get_mut(index.slot())?.take();
         if let Some(old) = &old {
-            if self.by_id.get(&old.id.get()) == Some(&index) {
-                self.by_id.remove(&old.id.get());
+            if self.by_id.get(old.id.get()) == Some(index) {
+                self.by_id.remove(old.id.get());
             }
             for m in &old.access {
                 self.unmap_member(m, index);
@@ -295,6 +363,21 @@ mod tests {
         );
         assert_eq!(t.for_access(1, Some(100)), Some(VniIndex(2)));
         assert_eq!(t.for_access(1, Some(200)), Some(VniIndex(1)));
+    }
+
+    #[test]
+    fn id_index_finds_what_it_holds() {
+        let mut ix = IdIndex::new();
+        for i in 0..4000u32 {
+            ix.insert(i * 4099 + 7, VniIndex((i % 4096) as u16));
+        }
+        for i in 0..4000u32 {
+            assert_eq!(ix.get(i * 4099 + 7), Some(VniIndex((i % 4096) as u16)));
+        }
+        assert_eq!(ix.get(3), None);
+        ix.remove(7);
+        assert_eq!(ix.get(7), None);
+        assert_eq!(ix.get(4099 + 7), Some(VniIndex(1)));
     }
 
     #[test]
