@@ -155,8 +155,8 @@ impl<'a> Management<'a> {
         match &self.manager {
             Some(m) => {
                 let (mut ep, mut eb, mut dp, mut db) = (0, 0, 0, 0);
-                for (_, index, _) in m.authority.vnis() {
-                    for c in self.counters.iter().filter_map(|w| w.vni(index)) {
+                for (id, index, _) in m.authority.vnis() {
+                    for c in self.counters.iter().filter_map(|w| w.vni_of(index, *id)) {
                         ep += c.encap_packets.get();
                         eb += c.encap_bytes.get();
                         dp += c.decap_packets.get();
@@ -403,7 +403,13 @@ impl<'a> Management<'a> {
                 let index = m.authority.vni_index(v.id);
                 let sum = |f: &dyn Fn(&crate::dataplane::counters::VniCounters) -> u64| -> u64 {
                     index
-                        .map(|i| self.counters.iter().filter_map(|w| w.vni(i)).map(f).sum())
+                        .map(|i| {
+                            self.counters
+                                .iter()
+                                .filter_map(|w| w.vni_of(i, v.id))
+                                .map(f)
+                                .sum()
+                        })
                         .unwrap_or(0)
                 };
                 VniView {

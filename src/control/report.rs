@@ -74,7 +74,11 @@ pub fn add_gateway(report: &mut Report, m: &TableManager, workers: &[SharedCount
         .vnis()
         .map(|(id, index, _)| {
             let v = |f: &dyn Fn(&crate::dataplane::counters::VniCounters) -> u64| -> u64 {
-                workers.iter().filter_map(|w| w.vni(index)).map(f).sum()
+                workers
+                    .iter()
+                    .filter_map(|w| w.vni_of(index, *id))
+                    .map(f)
+                    .sum()
             };
             VniReport {
                 id: id.get(),

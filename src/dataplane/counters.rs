@@ -67,6 +67,10 @@ pub struct VniCounters {
     pub arp_suppressed: Counter,
     /// New MACs not learned because the VNI reached `max_macs`.
     pub mac_limit_hits: Counter,
+    /// The VNI id (plus one; 0 = none) these counters belong to, as this worker sees its
+    /// tables. Readers count a slot only for its owner: until a worker applies the update
+    /// that gives a reused slot to a new VNI, it has carried nothing of that VNI.
+    owner: Counter,
 }
 
 impl VniCounters {
@@ -85,6 +89,16 @@ impl VniCounters {
         ] {
             c.set(0);
         }
+    }
+
+    /// Records which VNI the slot now holds. Only the owning worker may call this.
+    pub fn set_owner(&self, vni: Option<crate::wire::Vni>) {
+        self.owner.set(vni.map_or(0, |v| u64::from(v.get()) + 1));
+    }
+
+    /// Whether these counters are, for their worker, those of `vni`.
+    pub fn belongs_to(&self, vni: crate::wire::Vni) -> bool {
+        self.owner.get() == u64::from(vni.get()) + 1
     }
 }
 
@@ -158,6 +172,15 @@ impl WorkerCounters {
     #[inline(always)]
     pub fn vni(&self, index: crate::tables::VniIndex) -> Option<&VniCounters> {
         self.vnis.get(index.slot())
+    }
+
+    /// The counters of `vni` in slot `index`, if this worker already holds that VNI there.
+    pub fn vni_of(
+        &self,
+        index: crate::tables::VniIndex,
+        vni: crate::wire::Vni,
+    ) -> Option<&VniCounters> {
+        self.vni(index).filter(|c| c.belongs_to(vni))
     }
 }
 

@@ -112,6 +112,8 @@ pub struct PortInfo {
     pub rss_offload_capa: u64,
     pub min_mtu: u16,
     pub max_mtu: u16,
+    /// The largest frame the device receives (Ethernet header and CRC included).
+    pub max_rx_pktlen: u32,
     pub socket: i32,
     pub mac: [u8; 6],
 }
@@ -156,6 +158,7 @@ impl PortInfo {
             rss_offload_capa: raw.flow_type_rss_offloads,
             min_mtu: raw.min_mtu,
             max_mtu: raw.max_mtu,
+            max_rx_pktlen: raw.max_rx_pktlen,
             socket,
             mac: mac.addr_bytes,
         })
@@ -235,6 +238,20 @@ impl Port {
                     what: format!(
                         "MTU {mtu} is outside the device's range {}..={}",
                         info.min_mtu, info.max_mtu
+                    ),
+                });
+            }
+            // DPDK checks the frame, not the MTU: Ethernet header and CRC on top (what
+            // rte_eth_dev_configure would refuse with a bare EINVAL).
+            let frame = u32::from(mtu) + ETHER_OVERHEAD;
+            if info.max_rx_pktlen != 0 && frame > info.max_rx_pktlen {
+                return Err(PortError::Unsupported {
+                    name: name.clone(),
+                    what: format!(
+                        "MTU {mtu} needs {frame}-byte frames; the device receives at most {} \
+                         (MTU {})",
+                        info.max_rx_pktlen,
+                        info.max_rx_pktlen.saturating_sub(ETHER_OVERHEAD)
                     ),
                 });
             }
@@ -449,6 +466,9 @@ fn read_xstats(port: PortId) -> Vec<(String, u64)> {
         })
         .collect()
 }
+
+/// Ethernet header + CRC: what DPDK adds to an MTU to get the frame size.
+const ETHER_OVERHEAD: u32 = 14 + 4;
 
 /// The most packets one burst call handles.
 pub const MAX_BURST: usize = 64;

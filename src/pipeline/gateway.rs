@@ -112,6 +112,13 @@ impl Gateway {
         sync: Arc<SyncChannel>,
         counters: SharedCounters,
     ) -> Gateway {
+        for (slot, c) in counters.vnis.iter().enumerate() {
+            let held = u16::try_from(slot)
+                .ok()
+                .and_then(|s| tables.vnis.get(VniIndex(s)))
+                .map(|v| v.id);
+            c.set_owner(held);
+        }
         Gateway {
             params,
             tables,
@@ -136,13 +143,15 @@ impl Gateway {
             let Some(u) = self.sync.next_update() else {
                 break;
             };
-            if let Update::Vni(index, Some(new)) = &u {
+            if let Update::Vni(index, state) = &u {
                 // A slot taken by another VNI starts its counters from zero; the worker owns
                 // them, so it is the one to reset them.
-                if self.tables.vnis.get(*index).map(|old| old.id) != Some(new.id) {
-                    if let Some(c) = self.counters.vni(*index) {
+                let new = state.as_ref().map(|s| s.id);
+                if let Some(c) = self.counters.vni(*index) {
+                    if new.is_some() && self.tables.vnis.get(*index).map(|old| old.id) != new {
                         c.reset();
                     }
+                    c.set_owner(new);
                 }
             }
             if let Some(garbage) = self.tables.apply(u, self.now) {

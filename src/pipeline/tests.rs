@@ -2320,3 +2320,48 @@ fn outer_ce_marks_ecn_capable_inner_packets() {
         assert_eq!(inner_ipv6_tc(&untag(f.bytes())), after);
     }
 }
+
+/// A VNI slot reused by a new VNI counts for the new VNI only once this worker holds it,
+/// and then from zero: a reader never sees the old VNI's packets under the new id.
+#[test]
+fn a_reused_vni_slot_counts_for_its_new_owner_from_zero() {
+    let mut g = TestGw::new(BASE);
+    let old = Vni::new(5000).unwrap();
+    let index = g.vni(5000);
+    assert!(matches!(
+        g.access(&udp4(H1, R2, 0, 100), ACC1).0,
+        Verdict::Forward(_)
+    ));
+    let counters = || {
+        g.gw.counters()
+            .vni_of(index, old)
+            .map(|c| c.encap_packets.get())
+    };
+    assert_eq!(counters(), Some(1));
+
+    let mut changes = g.authority.remove_vni(old).unwrap();
+    let mut config = g
+        .authority
+        .vni_config(Vni::new(9000).unwrap())
+        .unwrap()
+        .clone();
+    config.id = Vni::new(5500).unwrap();
+    config.vlan = Some(555);
+    changes.extend(g.authority.add_vni(&config, Vec::new()).unwrap());
+    assert_eq!(
+        g.authority.vni_index(config.id),
+        Some(index),
+        "the slot is reused"
+    );
+
+    let worker = g.gw.counters().clone();
+    assert!(worker.vni_of(index, config.id).is_none(), "not applied yet");
+    assert_eq!(worker.vni_of(index, old).unwrap().encap_packets.get(), 1);
+    for c in &changes {
+        g.sync.send(g.authority.render(c)).unwrap();
+    }
+    g.gw.apply_updates(usize::MAX);
+    assert!(worker.vni_of(index, old).is_none());
+    let new = worker.vni_of(index, config.id).unwrap();
+    assert_eq!((new.encap_packets.get(), new.encap_bytes.get()), (0, 0));
+}
