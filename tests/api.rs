@@ -280,7 +280,8 @@ fn vni_routes_round_trip_and_refusals_name_the_field() {
         config_only(&v),
         json!({"id": 6000, "encap": "vxlan", "vlan": 600, "flood": ["10.0.0.3"],
                "multicast_group": null, "learning": true, "arp_suppression": false,
-               "allowed_vteps": null, "max_macs": null})
+               "allowed_vteps": null, "max_macs": null,
+               "bum_rate_pps": null, "learn_only_from_flood": false})
     );
     for c in ["macs", "encap_packets", "decap_packets", "flood_copies"] {
         assert_eq!(v[c], 0, "{c}: {v}");
@@ -288,13 +289,15 @@ fn vni_routes_round_trip_and_refusals_name_the_field() {
 
     // PUT replaces the whole VNI (fields left out take their defaults).
     let put = json!({"vlan": 601, "learning": false, "arp_suppression": true, "max_macs": 100,
-                     "allowed_vteps": ["10.0.0.3", "10.0.0.4"], "flood": ["10.0.0.3"]});
+                     "allowed_vteps": ["10.0.0.3", "10.0.0.4"], "flood": ["10.0.0.3"],
+                     "bum_rate_pps": 20000, "learn_only_from_flood": true});
     api.expect(200, "PUT", "/api/v1/vnis/6000", Some(&put));
     assert_eq!(
         config_only(&api.get_ok("/api/v1/vnis/6000")),
         json!({"id": 6000, "encap": "vxlan", "vlan": 601, "flood": ["10.0.0.3"],
                "multicast_group": null, "learning": false, "arp_suppression": true,
-               "allowed_vteps": ["10.0.0.3", "10.0.0.4"], "max_macs": 100})
+               "allowed_vteps": ["10.0.0.3", "10.0.0.4"], "max_macs": 100,
+               "bum_rate_pps": 20000, "learn_only_from_flood": true})
     );
     let put_path = "/api/v1/vnis/6000";
     refused(
@@ -370,6 +373,22 @@ fn vni_routes_round_trip_and_refusals_name_the_field() {
         api.get_ok("/api/v1/vnis/6000")["flood"],
         json!(["10.0.0.6"])
     );
+    // Learning only from the flood list needs a list; nothing changes when refused.
+    refused(
+        &api,
+        "PUT",
+        flood,
+        Some("[]"),
+        400,
+        "vni.learn_only_from_flood: needs a `flood` list",
+    );
+    assert_eq!(
+        api.get_ok("/api/v1/vnis/6000")["flood"],
+        json!(["10.0.0.6"])
+    );
+    let mut open_learning = put.clone();
+    open_learning["learn_only_from_flood"] = json!(false);
+    api.expect(200, "PUT", "/api/v1/vnis/6000", Some(&open_learning));
     api.expect(200, "PUT", flood, Some(&json!([])));
     assert_eq!(api.get_ok("/api/v1/vnis/6000")["flood"], json!([]));
     api.expect(200, "PUT", flood, Some(&json!(["10.0.0.4", "10.0.0.5"])));

@@ -77,14 +77,15 @@ fn show_commands_print_tables_and_json() {
             "ENCAP PKTS",
             "DECAP PKTS",
             "FLOODED",
-            "ARP SUPP"
+            "ARP SUPP",
+            "STORM DROPS"
         ]
     );
     assert_eq!(
         rows,
         [
-            ["5000", "vxlan", "-", "10.0.0.2", "0", "0", "0", "0", "0"],
-            ["5100", "vxlan", "100", "-", "0", "0", "0", "0", "0"],
+            ["5000", "vxlan", "-", "10.0.0.2", "0", "0", "0", "0", "0", "0"],
+            ["5100", "vxlan", "100", "-", "0", "0", "0", "0", "0", "0"],
         ]
     );
     let j = ctl(&["--json", "show", "vni"]).json();
@@ -218,7 +219,8 @@ fn changes_through_vtepctl_reach_the_tables() {
         config_only(&api.get_ok("/api/v1/vnis/6000")),
         json!({"id": 6000, "encap": "vxlan", "vlan": 600, "flood": ["10.0.0.3", "10.0.0.4"],
                "multicast_group": null, "learning": true, "arp_suppression": true,
-               "allowed_vteps": null, "max_macs": 50})
+               "allowed_vteps": null, "max_macs": 50,
+               "bum_rate_pps": null, "learn_only_from_flood": false})
     );
     let j = ctl(&[
         "--json", "vni", "add", "--id", "6100", "--vlan", "610", "--encap", "nvgre",
@@ -241,6 +243,8 @@ fn changes_through_vtepctl_reach_the_tables() {
             "10.0.0.3",
             "--flood",
             "10.0.0.3",
+            "--bum-rate-pps",
+            "5000",
         ]),
         "changed VNI 6000",
     );
@@ -248,7 +252,8 @@ fn changes_through_vtepctl_reach_the_tables() {
         config_only(&api.get_ok("/api/v1/vnis/6000")),
         json!({"id": 6000, "encap": "vxlan", "vlan": 601, "flood": ["10.0.0.3"],
                "multicast_group": null, "learning": false, "arp_suppression": false,
-               "allowed_vteps": ["10.0.0.3"], "max_macs": null})
+               "allowed_vteps": ["10.0.0.3"], "max_macs": null,
+               "bum_rate_pps": 5000, "learn_only_from_flood": false})
     );
     said(
         ctl(&["vni", "flood", "6000", "10.0.0.5,10.0.0.6"]),

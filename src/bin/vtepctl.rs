@@ -121,6 +121,12 @@ struct VniSpec {
     allowed_vteps: Option<Vec<String>>,
     #[arg(long)]
     max_macs: Option<u32>,
+    /// Storm control: broadcast/multicast/unknown-unicast packets per second.
+    #[arg(long)]
+    bum_rate_pps: Option<u32>,
+    /// Learn MACs behind remote VTEPs only from those in --flood.
+    #[arg(long)]
+    learn_only_from_flood: bool,
 }
 
 impl VniSpec {
@@ -146,6 +152,12 @@ impl VniSpec {
             }
             if let Some(m) = self.max_macs {
                 obj.insert("max_macs".into(), json!(m));
+            }
+            if let Some(r) = self.bum_rate_pps {
+                obj.insert("bum_rate_pps".into(), json!(r));
+            }
+            if self.learn_only_from_flood {
+                obj.insert("learn_only_from_flood".into(), json!(true));
             }
         }
         v
@@ -309,6 +321,7 @@ fn human(what: &Show, v: Value) -> Result<String, String> {
                     "decap pkts",
                     "flooded",
                     "arp supp",
+                    "storm drops",
                 ],
                 vnis.into_iter()
                     .map(|v| {
@@ -328,6 +341,7 @@ fn human(what: &Show, v: Value) -> Result<String, String> {
                             v.decap_packets.to_string(),
                             v.flood_copies.to_string(),
                             v.arp_suppressed.to_string(),
+                            v.bum_rate_limited.to_string(),
                         ]
                     })
                     .collect(),

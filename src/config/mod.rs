@@ -244,6 +244,11 @@ pub struct VniConfig {
     /// Only these VTEPs may send traffic into the VNI.
     pub allowed_vteps: Option<Vec<IpAddr>>,
     pub max_macs: Option<u32>,
+    /// Storm control: broadcast, multicast and unknown-unicast packets per second admitted
+    /// into the VNI (both directions together), shared out between the workers.
+    pub bum_rate_pps: Option<u32>,
+    /// Learn MACs (and snoop bindings) behind remote VTEPs only from those in `flood`.
+    pub learn_only_from_flood: bool,
 }
 
 /// Where a static FDB entry points.

@@ -102,6 +102,8 @@ pub struct Vni {
     pub arp_suppression: Option<bool>,
     pub allowed_vteps: Option<Vec<String>>,
     pub max_macs: Option<i64>,
+    pub bum_rate_pps: Option<i64>,
+    pub learn_only_from_flood: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -713,6 +713,17 @@ fn vni(key: &str, v: schema::Vni, underlay: &UnderlayConfig) -> Result<VniConfig
         .max_macs
         .map(|m| int(&format!("{key}.max_macs"), m, 1..=16_777_216))
         .transpose()?;
+    let bum_rate_pps = v
+        .bum_rate_pps
+        .map(|r| int(&format!("{key}.bum_rate_pps"), r, 1..=1_000_000_000))
+        .transpose()?;
+    let learn_only_from_flood = v.learn_only_from_flood.unwrap_or(false);
+    if learn_only_from_flood && flood.is_empty() {
+        return Err(ConfigError::invalid(
+            format!("{key}.learn_only_from_flood"),
+            "needs a `flood` list to learn from (a multicast VNI has no list of VTEPs)",
+        ));
+    }
     Ok(VniConfig {
         id,
         encap,
@@ -723,6 +734,8 @@ fn vni(key: &str, v: schema::Vni, underlay: &UnderlayConfig) -> Result<VniConfig
         arp_suppression: v.arp_suppression.unwrap_or(false),
         allowed_vteps,
         max_macs,
+        bum_rate_pps,
+        learn_only_from_flood,
     })
 }
 
@@ -1035,6 +1048,27 @@ mac = "02:00:00:00:00:02"
             "{GATEWAY}\n[api]\ntoken_file = \"/nonexistent\"\n"
         ))
         .starts_with("api.token_file: /nonexistent: "));
+    }
+
+    #[test]
+    fn storm_control_and_learning_restrictions() {
+        let c = parse(&GATEWAY.replace(
+            "vlan = 100\n",
+            "vlan = 100\nbum_rate_pps = 5000\nlearn_only_from_flood = true\n",
+        ))
+        .unwrap();
+        let Mode::Gateway(g) = c.mode else { panic!() };
+        assert_eq!(g.vnis[0].bum_rate_pps, Some(5000));
+        assert!(g.vnis[0].learn_only_from_flood);
+        assert_eq!(
+            err(&GATEWAY.replace("vlan = 200\n", "vlan = 200\nbum_rate_pps = 0\n")),
+            "vni[1].bum_rate_pps: 0 is out of range 1..=1000000000"
+        );
+        assert_eq!(
+            err(&GATEWAY.replace("vlan = 200\n", "vlan = 200\nlearn_only_from_flood = true\n")),
+            "vni[1].learn_only_from_flood: needs a `flood` list to learn from (a multicast VNI \
+             has no list of VTEPs)"
+        );
     }
 
     #[test]

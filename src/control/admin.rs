@@ -437,6 +437,12 @@ pub fn vni_json(v: &VniConfig) -> serde_json::Value {
         if let Some(max) = v.max_macs {
             obj.insert("max_macs".into(), serde_json::json!(max));
         }
+        if let Some(rate) = v.bum_rate_pps {
+            obj.insert("bum_rate_pps".into(), serde_json::json!(rate));
+        }
+        if v.learn_only_from_flood {
+            obj.insert("learn_only_from_flood".into(), serde_json::json!(true));
+        }
     }
     o
 }

@@ -107,6 +107,7 @@ pub fn params(g: &GatewayConfig, underlay_mac: MacAddr, offload: OffloadCaps) ->
         dscp: g.underlay.dscp,
         source_ports: SourcePorts::new(g.underlay.source_ports.0, g.underlay.source_ports.1),
         offload,
+        workers: 1,
     }
 }
 
@@ -200,7 +201,8 @@ pub fn plan(
     for l in lines {
         tracing::info!("{l}");
     }
-    let params = params(g, underlay_mac, offload);
+    let mut params = params(g, underlay_mac, offload);
+    params.workers = u32::try_from(lcores.len()).unwrap_or(u32::MAX);
 
     let mut pools: BTreeMap<i32, ReplicationPools> = BTreeMap::new();
     for (socket, full) in &plumbing.pools {

@@ -425,6 +425,8 @@ impl<'a> Management<'a> {
                         .as_ref()
                         .map(|a| a.iter().map(ToString::to_string).collect()),
                     max_macs: v.max_macs,
+                    bum_rate_pps: v.bum_rate_pps,
+                    learn_only_from_flood: v.learn_only_from_flood,
                     macs: m.authority.learned_in(v.id),
                     encap_packets: sum(&|c| c.encap_packets.get()),
                     encap_bytes: sum(&|c| c.encap_bytes.get()),
@@ -432,6 +434,8 @@ impl<'a> Management<'a> {
                     decap_bytes: sum(&|c| c.decap_bytes.get()),
                     flood_copies: sum(&|c| c.flood_copies.get()),
                     arp_suppressed: sum(&|c| c.arp_suppressed.get()),
+                    bum_rate_limited: sum(&|c| c.bum_rate_limited.get()),
+                    learn_refused: sum(&|c| c.learn_refused.get()),
                 }
             })
             .collect()

@@ -336,6 +336,20 @@ pub fn render(r: &Report, x: &Extra) -> String {
             |v| (vni(v), v.mac_limit_hits as f64),
         );
         w.each(
+            "vtepd_vni_bum_rate_limited_total",
+            "counter",
+            "Broadcast, multicast and unknown-unicast frames dropped by storm control.",
+            &vnis,
+            |v| (vni(v), v.bum_rate_limited as f64),
+        );
+        w.each(
+            "vtepd_vni_learn_refused_total",
+            "counter",
+            "Frames from VTEPs outside the flood list whose source MAC was not learned.",
+            &vnis,
+            |v| (vni(v), v.learn_refused as f64),
+        );
+        w.each(
             "vtepd_vni_learned_macs",
             "gauge",
             "Learned MACs in the VNI.",

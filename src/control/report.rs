@@ -52,6 +52,8 @@ pub struct VniReport {
     pub learn_events: u64,
     pub arp_suppressed: u64,
     pub mac_limit_hits: u64,
+    pub bum_rate_limited: u64,
+    pub learn_refused: u64,
     /// Learned MACs in the authoritative table.
     pub macs: u32,
 }
@@ -90,6 +92,8 @@ pub fn add_gateway(report: &mut Report, m: &TableManager, workers: &[SharedCount
                 learn_events: v(&|c| c.learn_events.get()),
                 arp_suppressed: v(&|c| c.arp_suppressed.get()),
                 mac_limit_hits: v(&|c| c.mac_limit_hits.get()),
+                bum_rate_limited: v(&|c| c.bum_rate_limited.get()),
+                learn_refused: v(&|c| c.learn_refused.get()),
                 macs: m.authority.learned_in(*id),
             }
         })

@@ -67,6 +67,11 @@ pub struct VniCounters {
     pub arp_suppressed: Counter,
     /// New MACs not learned because the VNI reached `max_macs`.
     pub mac_limit_hits: Counter,
+    /// BUM frames over the VNI's storm-control rate (also drop `bum_rate_limited`).
+    pub bum_rate_limited: Counter,
+    /// Frames decapsulated from a VTEP outside the flood list whose source was not learned
+    /// (`learn_only_from_flood`); they are still forwarded.
+    pub learn_refused: Counter,
     /// The VNI id (plus one; 0 = none) these counters belong to, as this worker sees its
     /// tables. Readers count a slot only for its owner: until a worker applies the update
     /// that gives a reused slot to a new VNI, it has carried nothing of that VNI.
@@ -86,6 +91,8 @@ impl VniCounters {
             &self.learn_events,
             &self.arp_suppressed,
             &self.mac_limit_hits,
+            &self.bum_rate_limited,
+            &self.learn_refused,
         ] {
             c.set(0);
         }

@@ -47,6 +47,7 @@ drop_reasons! {
     MtuExceeded => "mtu_exceeded", "encapsulated packet larger than the underlay MTU and not segmentable";
     NeighborUnresolved => "neighbor_unresolved", "the underlay next hop's MAC is not resolved yet";
     NoFloodDestination => "no_flood_destination", "broadcast/unknown frame with no other port or VTEP in its VNI";
+    BumRateLimited => "bum_rate_limited", "broadcast/multicast/unknown-unicast frame over its VNI's bum_rate_pps (storm control)";
     // Underlay side (decapsulation and the VTEP's own addresses).
     UnderlayVlan => "underlay_vlan", "802.1Q-tagged frame on the underlay port";
     NonIp => "non_ip", "underlay frame that is neither IPv4, IPv6 nor ARP";

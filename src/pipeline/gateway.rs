@@ -24,6 +24,7 @@ use super::encap::{self, OuterTemplate, PacketParams, SourcePorts};
 use super::entropy::flow_hash;
 use super::frame::{Frame, Offload};
 use super::learn::{LearnFilter, REFRESH_TICKS};
+use super::storm::StormControl;
 use super::underlay::{self, LocalAddrs, LocalPacket, TunnelPacket, Underlay};
 use super::{reply, vlan, DropReason};
 
@@ -50,6 +51,8 @@ pub struct GatewayParams {
     pub dscp: DscpPolicy,
     pub source_ports: SourcePorts,
     pub offload: OffloadCaps,
+    /// Workers sharing each VNI's storm-control rate.
+    pub workers: u32,
 }
 
 /// Values derived once from the inner frame and patched into every copy's outer header.
@@ -100,6 +103,7 @@ pub struct Gateway {
     sync: Arc<SyncChannel>,
     counters: SharedCounters,
     learn_filter: LearnFilter,
+    storm: StormControl,
     now: u32,
     /// VPP's last-tunnel cache: consecutive packets of one VNI skip the VNI hash lookup.
     last_vni: Option<(Vni, VniIndex)>,
@@ -120,6 +124,7 @@ impl Gateway {
             c.set_owner(held);
         }
         Gateway {
+            storm: StormControl::new(params.workers),
             params,
             tables,
             sync,
@@ -275,7 +280,7 @@ impl Gateway {
             self.learn(vni, src, Location::Access(port));
         }
         if suppress && (ethertype == EtherType::ARP || ethertype == EtherType::IPV6) {
-            if let Some(v) = self.arp_nd(f, vni, l2_len, ethertype, Answer::Back(port))? {
+            if let Some(v) = self.arp_nd(f, vni, l2_len, ethertype, Answer::Back(port), true)? {
                 return Ok(v);
             }
         }
@@ -310,7 +315,7 @@ impl Gateway {
     }
 
     fn flood(
-        &self,
+        &mut self,
         vni: VniIndex,
         except: Option<PortIndex>,
         to_underlay: bool,
@@ -321,6 +326,12 @@ impl Gateway {
         let local = state.access.iter().any(|m| Some(m.port) != except);
         if !remote && !local {
             return Err(DropReason::NoFloodDestination);
+        }
+        if !self.storm.admit(vni, state.bum_rate_pps, self.now) {
+            if let Some(c) = self.counters.vni(vni) {
+                c.bum_rate_limited.inc();
+            }
+            return Err(DropReason::BumRateLimited);
         }
         Ok(Verdict::Flood(Flood {
             vni,
@@ -518,6 +529,7 @@ impl Gateway {
         if !state.allows(t.src) {
             return Err(DropReason::VtepNotAllowed);
         }
+        let trusted = state.learns_from(t.src);
         let (learning, suppress) = (state.learning, state.arp_suppression);
         let outer_len = t.outer_len;
         if !f.adj(outer_len) || !f.truncate(t.inner_len) {
@@ -539,7 +551,7 @@ impl Gateway {
             // RFC 7348 §6.1: decapsulated frames with an inner VLAN tag are discarded.
             return Err(DropReason::InnerVlan);
         }
-        if learning {
+        if learning && trusted {
             self.learn(
                 vni,
                 src,
@@ -548,6 +560,10 @@ impl Gateway {
                     encap: t.encap,
                 },
             );
+        } else if learning {
+            if let Some(c) = self.counters.vni(vni) {
+                c.learn_refused.inc();
+            }
         }
         if suppress && (ethertype == EtherType::ARP || ethertype == EtherType::IPV6) {
             // The answer goes back through the tunnel the request came from, if it exists.
@@ -556,7 +572,8 @@ impl Gateway {
                 .tunnels
                 .find(t.src, t.encap)
                 .map_or(Answer::Flood, Answer::Tunnel);
-            if let Some(v) = self.arp_nd(f, vni, ethernet::HEADER_LEN, ethertype, back)? {
+            let snoop = trusted;
+            if let Some(v) = self.arp_nd(f, vni, ethernet::HEADER_LEN, ethertype, back, snoop)? {
                 return Ok(v);
             }
         }
@@ -663,11 +680,12 @@ impl Gateway {
         l2_len: usize,
         ethertype: u16,
         answer: Answer,
+        snoop: bool,
     ) -> Result<Option<Verdict>, DropReason> {
         let l3 = f.data().get(l2_len..).unwrap_or_default();
         if ethertype == EtherType::ARP {
             let r = arp::Repr::parse(l3).map_err(|_| DropReason::ArpMalformed)?;
-            if !r.sender_ip.is_unspecified() && r.sender_mac.is_unicast() {
+            if snoop && !r.sender_ip.is_unspecified() && r.sender_mac.is_unicast() {
                 self.snoop(vni, IpAddr::V4(r.sender_ip), r.sender_mac);
             }
             if r.operation != arp::Operation::Request
@@ -695,12 +713,12 @@ impl Gateway {
                 return Ok(None);
             };
             if nd.icmp_type == icmpv6::NEIGHBOR_ADVERT {
-                if let Some(mac) = nd.lladdr {
+                if let (Some(mac), true) = (nd.lladdr, snoop) {
                     self.snoop(vni, IpAddr::V6(nd.target), mac);
                 }
                 return Ok(None);
             }
-            if let (Some(mac), false) = (nd.lladdr, src.is_unspecified()) {
+            if let (Some(mac), false, true) = (nd.lladdr, src.is_unspecified(), snoop) {
                 self.snoop(vni, IpAddr::V6(src), mac);
             }
             if answer == Answer::Flood {

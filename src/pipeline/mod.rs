@@ -20,6 +20,7 @@ pub mod gateway;
 pub mod learn;
 pub mod reply;
 pub mod segment;
+pub mod storm;
 #[cfg(test)]
 mod tests;
 pub mod underlay;

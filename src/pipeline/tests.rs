@@ -2365,3 +2365,107 @@ fn a_reused_vni_slot_counts_for_its_new_owner_from_zero() {
     let new = worker.vni_of(index, config.id).unwrap();
     assert_eq!((new.encap_packets.get(), new.encap_bytes.get()), (0, 0));
 }
+
+/// Two VNIs on one access port; 5000 with storm control and learning only from its flood
+/// list, 6000 without either.
+const GUARDED: &str = r#"
+[underlay]
+port = "u0"
+addresses = ["10.0.0.1/24"]
+next_hop_mac = "02:00:00:00:00:fe"
+
+[[access]]
+port = "acc1"
+untagged_vni = 5000
+
+[[vni]]
+id = 5000
+flood = ["10.0.0.2"]
+bum_rate_pps = 16
+learn_only_from_flood = true
+arp_suppression = true
+
+[[vni]]
+id = 6000
+vlan = 600
+flood = ["10.0.0.2"]
+
+[[fdb]]
+vni = 5000
+mac = "02:00:00:00:02:02"
+remote = "10.0.0.2"
+"#;
+
+#[test]
+fn a_broadcast_storm_in_one_vni_leaves_the_others_and_its_unicast_alone() {
+    let mut g = TestGw::new(GUARDED);
+    let verdicts = |g: &mut TestGw, frame: &[u8], n: usize| -> (usize, usize) {
+        let (mut flooded, mut limited) = (0, 0);
+        for _ in 0..n {
+            match g.access(frame, ACC1).0 {
+                Verdict::Flood(_) => flooded += 1,
+                Verdict::Drop(DropReason::BumRateLimited) => limited += 1,
+                v => panic!("unexpected {v:?}"),
+            }
+        }
+        (flooded, limited)
+    };
+    let storm = udp4(H1, BCAST, 0, 64);
+    // 16 pps on one worker: a bucket of one RX burst (32), then one per tick.
+    assert_eq!(verdicts(&mut g, &storm, 1000), (32, 968));
+    assert_eq!(g.counters(5000).bum_rate_limited.get(), 968);
+    // The other VNI's broadcasts, and the stormy VNI's known unicast, are untouched.
+    assert_eq!(
+        verdicts(&mut g, &tag(&udp4(H2, BCAST, 0, 64), 600), 1000),
+        (1000, 0)
+    );
+    assert!(matches!(
+        g.access(&udp4(H1, R2, 0, 64), ACC1).0,
+        Verdict::Forward(0)
+    ));
+    // Unknown unicast and multicast count as BUM too.
+    assert_eq!(verdicts(&mut g, &udp4(H1, R9, 0, 64), 10), (0, 10));
+    // A tick later, one more packet's worth of tokens.
+    g.gw.set_now(1);
+    assert_eq!(verdicts(&mut g, &storm, 10), (1, 9));
+    // Decapsulated broadcasts draw from the same bucket.
+    g.gw.set_now(100);
+    let from_fabric = vxlan4_packet("10.0.0.2", "10.0.0.1", 0, 5000, &udp4(R9, BCAST, 0, 64));
+    let decapped = (0..100)
+        .filter(|_| matches!(g.underlay(&from_fabric).0, Verdict::Flood(_)))
+        .count();
+    assert_eq!(decapped, 32);
+}
+
+#[test]
+fn learning_only_from_the_flood_list_refuses_other_vteps_but_forwards_them() {
+    let mut g = TestGw::new(GUARDED);
+    let _ = g.events();
+    // From 10.0.0.9, not in the flood list: forwarded to the access port, not learned.
+    let stranger = vxlan4_packet("10.0.0.9", "10.0.0.1", 0, 5000, &udp4(R9, H1, 0, 64));
+    assert!(matches!(g.underlay(&stranger).0, Verdict::Flood(_)));
+    assert!(g.fdb(5000, R9).is_none());
+    assert!(learned_events(&g.events()).is_empty());
+    assert_eq!(g.counters(5000).learn_refused.get(), 1);
+    // Its ARP is not snooped either: a VTEP outside the list cannot claim an address.
+    let claim = arp(R9, BCAST, ARP_REPLY, R9, "192.168.1.50", H1, "192.168.1.1");
+    let _ = g.underlay(&vxlan4_packet("10.0.0.9", "10.0.0.1", 0, 5000, &claim));
+    assert!(!g
+        .events()
+        .iter()
+        .any(|e| matches!(e, Event::Snooped { .. })));
+    // From 10.0.0.2, in the list: learned, and its ARP snooped.
+    let friend = vxlan4_packet("10.0.0.2", "10.0.0.1", 0, 5000, &udp4(L3, H1, 0, 64));
+    let _ = g.underlay(&friend);
+    assert_eq!(learned_events(&g.events()).len(), 1);
+    let claim = arp(L3, BCAST, ARP_REPLY, L3, "192.168.1.51", H1, "192.168.1.1");
+    let _ = g.underlay(&vxlan4_packet("10.0.0.2", "10.0.0.1", 0, 5000, &claim));
+    assert!(g
+        .events()
+        .iter()
+        .any(|e| matches!(e, Event::Snooped { .. })));
+    // VNI 6000 has no such restriction.
+    let other = vxlan4_packet("10.0.0.9", "10.0.0.1", 0, 6000, &udp4(R9, H1, 0, 64));
+    let _ = g.underlay(&other);
+    assert_eq!(learned_events(&g.events()).len(), 1);
+}

@@ -754,6 +754,11 @@ impl Authority {
                             access: r.members.clone(),
                             allowed_vteps: r.config.allowed_vteps.clone(),
                             max_macs: r.config.max_macs,
+                            bum_rate_pps: r.config.bum_rate_pps,
+                            learn_vteps: r
+                                .config
+                                .learn_only_from_flood
+                                .then(|| r.config.flood.clone()),
                         })
                     });
                 Update::Vni(index, state)
@@ -851,6 +856,8 @@ mod tests {
             arp_suppression: false,
             allowed_vteps: None,
             max_macs: None,
+            bum_rate_pps: None,
+            learn_only_from_flood: false,
         }
     }
 

@@ -74,6 +74,10 @@ pub struct VniState {
     /// Only these VTEPs may send into the VNI (None: any).
     pub allowed_vteps: Option<Vec<IpAddr>>,
     pub max_macs: Option<u32>,
+    /// Storm control: BUM packets per second admitted into the VNI by all workers together.
+    pub bum_rate_pps: Option<u32>,
+    /// MACs behind remote VTEPs are learned only from these (None: from any).
+    pub learn_vteps: Option<Vec<IpAddr>>,
 }
 
 impl VniState {
@@ -86,6 +90,15 @@ impl VniState {
     #[inline(always)]
     pub fn allows(&self, vtep: IpAddr) -> bool {
         match &self.allowed_vteps {
+            None => true,
+            Some(list) => list.contains(&vtep),
+        }
+    }
+
+    /// Whether MACs and bindings seen behind `vtep` may be learned.
+    #[inline(always)]
+    pub fn learns_from(&self, vtep: IpAddr) -> bool {
+        match &self.learn_vteps {
             None => true,
             Some(list) => list.contains(&vtep),
         }
@@ -290,6 +303,8 @@ mod tests {
             access,
             allowed_vteps: None,
             max_macs: None,
+            bum_rate_pps: None,
+            learn_vteps: None,
         })
     }
 

@@ -175,6 +175,8 @@ pub fn config_only(vnis: &Value) -> Value {
         "arp_suppression",
         "allowed_vteps",
         "max_macs",
+        "bum_rate_pps",
+        "learn_only_from_flood",
     ];
     let strip = |v: &Value| -> Value {
         let mut o = serde_json::Map::new();

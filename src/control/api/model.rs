@@ -33,6 +33,8 @@ pub struct VniView {
     pub arp_suppression: bool,
     pub allowed_vteps: Option<Vec<String>>,
     pub max_macs: Option<u32>,
+    pub bum_rate_pps: Option<u32>,
+    pub learn_only_from_flood: bool,
     /// Learned MACs.
     pub macs: u32,
     pub encap_packets: u64,
@@ -41,6 +43,10 @@ pub struct VniView {
     pub decap_bytes: u64,
     pub flood_copies: u64,
     pub arp_suppressed: u64,
+    /// BUM frames dropped by storm control (`bum_rate_pps`).
+    pub bum_rate_limited: u64,
+    /// Decapsulated frames whose source was not learned (`learn_only_from_flood`).
+    pub learn_refused: u64,
 }
 
 /// A MAC entry: behind an access port or a remote VTEP.
