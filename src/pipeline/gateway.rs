@@ -776,6 +776,13 @@ impl Gateway {
         let found = self.tables.fdb.find(key);
         if let Some((slot, e)) = found.and_then(|s| Some((s, self.tables.fdb.entry(s)?))) {
             if e.is_static {
+                // Never moved here; a static MAC seen elsewhere is reported (rate-limited like
+                // any learn) so the management thread counts the refused move: spoofing shows.
+                if !self.is_at(e.dest, at)
+                    && self.learn_filter.should_report(key, !location_tag(at), now)
+                {
+                    self.sync.emit(Event::Learned { key, at });
+                }
                 return;
             }
             if self.is_at(e.dest, at) {
@@ -811,17 +818,7 @@ impl Gateway {
                 self.counters.fdb_full.inc();
             }
         }
-        let tag = match at {
-            Location::Access(p) => u64::from(p),
-            Location::Remote { vtep, encap } => {
-                let ip = match vtep {
-                    IpAddr::V4(a) => u64::from(u32::from(a)),
-                    IpAddr::V6(a) => u128::from(a) as u64,
-                };
-                ip ^ ((encap as u64) << 40) ^ (1 << 63)
-            }
-        };
-        if self.learn_filter.should_report(key, tag, now)
+        if self.learn_filter.should_report(key, location_tag(at), now)
             && self.sync.emit(Event::Learned { key, at })
         {
             if let Some(c) = self.counters.vni(vni) {
@@ -896,6 +893,21 @@ enum Answer {
 
 /// The source and the NS or NA in an IPv6 packet, if it is one (ND must come with hop limit
 /// 255).
+/// A small value naming a location, for the learn filter.
+#[inline(always)]
+fn location_tag(at: Location) -> u64 {
+    match at {
+        Location::Access(p) => u64::from(p),
+        Location::Remote { vtep, encap } => {
+            let ip = match vtep {
+                IpAddr::V4(a) => u64::from(u32::from(a)),
+                IpAddr::V6(a) => u128::from(a) as u64,
+            };
+            ip ^ ((encap as u64) << 40) ^ (1 << 63)
+        }
+    }
+}
+
 fn neighbor_discovery(l3: &[u8]) -> Option<(std::net::Ipv6Addr, icmpv6::NdRepr)> {
     let (ip, payload) = ipv6::parse(l3).ok()?;
     if ip.next_header_raw() != IpProtocol::ICMPV6 || ip.hop_limit != 255 {

@@ -1260,7 +1260,8 @@ fn static_entries_never_move() {
     ));
     assert_eq!(g.fdb(5000, R2), Some(before_r2));
     assert_eq!(g.fdb(5000, L3), Some(before_l3));
-    assert!(learned_events(&g.events()).is_empty());
+    // Each attempt is reported, so that the management thread counts the refused move.
+    assert_eq!(learned_events(&g.events()).len(), 3);
 }
 
 #[test]
@@ -2014,6 +2015,27 @@ fn vtep_answers_ping6() {
         ep::Icmpv6Type::EchoReply(ep::IcmpEchoHeader { id: 7, seq: 9 })
     );
     assert!(verifies6(h.source, h.destination, 58, icmp.slice()));
+}
+
+#[test]
+fn echo_request6_shorter_than_its_header_is_malformed() {
+    // RFC 4443 4.1: identifier and sequence number follow the 4-byte common header. An echo
+    // request that stops before them is malformed (as for IPv4), never answered.
+    let mut g = TestGw::new(BASE);
+    let message = [128u8, 0, 0x12, 0x34, 0, 7, 0, 9];
+    for len in 4..message.len() {
+        let mut req = Vec::new();
+        ep::PacketBuilder::ethernet2(NH_MAC, GW_MAC)
+            .ipv6(v6("fd00::2"), v6("fd00::1"), 9)
+            .write(&mut req, ep::IpNumber::IPV6_ICMP, &message[..len])
+            .unwrap();
+        assert_eq!(
+            g.underlay(&req).0,
+            Verdict::Drop(DropReason::IcmpMalformed),
+            "{len}-byte echo request"
+        );
+    }
+    assert_eq!(g.gw.counters().local.echo_replies.get(), 0);
 }
 
 /// Checks an NA in `frame` (IPv6 at `l2_len`): from `target` at `mac`, to `dst` / `dst_mac`.

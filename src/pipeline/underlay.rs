@@ -191,6 +191,10 @@ fn classify_v6(bytes: &[u8], local: &LocalAddrs, vxlan_port: u16) -> Result<Unde
                     Ok(Underlay::Local(LocalPacket::Nd(nd, l4_offset)))
                 }
                 icmpv6::ECHO_REQUEST if local.is_local_v6(&dst) && ext_len == 0 => {
+                    // RFC 4443 4.1: identifier and sequence number follow the common header.
+                    if l4.len() < icmpv6::ECHO_HEADER_LEN {
+                        return Err(DropReason::IcmpMalformed);
+                    }
                     Ok(Underlay::Local(LocalPacket::EchoV6))
                 }
                 _ => Err(DropReason::IcmpUnsupported),

@@ -20,6 +20,8 @@ pub const NEIGHBOR_ADVERT: u8 = 136;
 
 /// The 4-byte header common to all ICMPv6 messages.
 pub const HEADER_LEN: usize = 4;
+/// An echo request/reply's fixed part: the common header, identifier and sequence number.
+pub const ECHO_HEADER_LEN: usize = 8;
 /// An NS/NA body after the common header: flags/reserved + target.
 pub const ND_LEN: usize = 20;
 /// Source/target link-layer address option for Ethernet: type, length (in 8-byte units), MAC.
