@@ -72,7 +72,7 @@ impl<'a> Management<'a> {
             counters,
             lcores,
         } = data_plane;
-        let in_use_at_start = plumbing.pools.values().map(|p| u64::from(p.in_use())).sum();
+        let in_use_at_start = plumbing.in_use_at_start;
         Management {
             config,
             config_path,

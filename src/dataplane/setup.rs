@@ -71,6 +71,9 @@ pub struct Plumbing {
     pub rx: Vec<Vec<RxQueue>>,
     pub tx: Vec<Vec<TxQueue>>,
     pub pools: BTreeMap<i32, Mempool>,
+    /// Mbufs in use once every port is started (RX rings filled), before any worker runs:
+    /// what the pools return to whenever no packet is in flight.
+    pub in_use_at_start: u64,
 }
 
 /// The role of each configured port, in configuration order.
@@ -176,11 +179,14 @@ pub fn build(eal: &Eal, config: &Config, workers: &[LcoreId]) -> Result<Plumbing
         }
         ports.push(PortHandle { role: *role, port });
     }
+    // Measured before the workers start: once they run, packets in flight would count too.
+    let in_use_at_start = pools.values().map(|p| u64::from(p.in_use())).sum();
     Ok(Plumbing {
         ports,
         rx,
         tx,
         pools,
+        in_use_at_start,
     })
 }
 
