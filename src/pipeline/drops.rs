@@ -56,7 +56,7 @@ drop_reasons! {
     IpTtlZero => "ip_ttl_zero", "outer TTL or hop limit 0";
     NotLocal => "not_local", "outer destination is not a local VTEP address or joined group";
     UnsupportedProtocol => "unsupported_protocol", "IP protocol the VTEP does not serve (not UDP/VXLAN, GRE or ICMP)";
-    Ipv6ExtensionHeader => "ipv6_extension_header", "outer IPv6 extension header that cannot be skipped";
+    Ipv6ExtensionHeader => "ipv6_extension_header", "outer IPv6 extension headers that cannot be skipped: truncated, more than four, or routing with segments left";
     UdpMalformed => "udp_malformed", "UDP header truncated or its length disagrees with IP";
     UdpPortClosed => "udp_port_closed", "UDP to a local address on a port other than the VXLAN port";
     VxlanTruncated => "vxlan_truncated", "VXLAN header truncated";
@@ -65,6 +65,7 @@ drop_reasons! {
     GreChecksumOrSequence => "gre_checksum_or_sequence", "GRE with the C or S bit set (NVGRE forbids them)";
     GreNoKey => "gre_no_key", "GRE without the K bit: no VSID";
     GreBadVersion => "gre_bad_version", "GRE version other than 0";
+    GreRfc1701 => "gre_rfc1701", "GRE with RFC 1701 routing, strict source route or recursion bits (RFC 2784: discard)";
     GreNotEthernet => "gre_not_ethernet", "GRE payload is not Ethernet (protocol not 0x6558)";
     UnknownVni => "unknown_vni", "VNI/VSID not configured on this gateway";
     EncapMismatch => "encap_mismatch", "VNI configured for the other encapsulation (VXLAN vs NVGRE)";

@@ -1878,6 +1878,16 @@ fn ipv6_extension_headers_on_decap() {
             .0,
         Verdict::Drop(DropReason::IpFragment)
     );
+    // A routing header: skipped when no segments are left (we are the final destination),
+    // refused when some are (RFC 8200 4.4). The helper writes segments left = 4; patch it.
+    const ROUTING: u8 = 43;
+    let mut routed = vxlan6_with_extensions(&[ROUTING], &inner);
+    assert_eq!(
+        g.underlay(&routed).0,
+        Verdict::Drop(DropReason::Ipv6ExtensionHeader)
+    );
+    routed[14 + 40 + 3] = 0;
+    assert_eq!(g.underlay(&routed).0, Verdict::Forward(ACC2));
 }
 
 #[test]

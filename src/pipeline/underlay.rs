@@ -222,8 +222,13 @@ fn skip_extensions(mut next: u8, mut bytes: &[u8]) -> Result<(u8, &[u8], usize),
                 if walked < MAX_EXTENSION_HEADERS =>
             {
                 walked += 1;
-                let (&[nh, len8], _) = crate::wire::overlay::<[u8; 2]>(bytes)
+                let (&[nh, len8], rest) = crate::wire::overlay::<[u8; 2]>(bytes)
                     .map_err(|_| DropReason::Ipv6ExtensionHeader)?;
+                // A routing header with segments left is not for us to consume: we are not
+                // the final destination (RFC 8200 4.4).
+                if next == ipv6::next_header::ROUTING && rest.get(1).is_none_or(|left| *left != 0) {
+                    return Err(DropReason::Ipv6ExtensionHeader);
+                }
                 let len = (usize::from(len8) + 1) * 8;
                 bytes = bytes.get(len..).ok_or(DropReason::Ipv6ExtensionHeader)?;
                 skipped += len;
@@ -280,6 +285,7 @@ fn nvgre_packet(
         NvgreError::ChecksumOrSequence => DropReason::GreChecksumOrSequence,
         NvgreError::NoKey => DropReason::GreNoKey,
         NvgreError::BadVersion => DropReason::GreBadVersion,
+        NvgreError::Rfc1701 => DropReason::GreRfc1701,
         NvgreError::NotEthernet => DropReason::GreNotEthernet,
     })?;
     if inner.len() < ethernet::HEADER_LEN {

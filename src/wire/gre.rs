@@ -20,6 +20,10 @@ pub const HEADER_LEN: usize = 8;
 pub const FLAG_C: u16 = 0x8000;
 pub const FLAG_K: u16 = 0x2000;
 pub const FLAG_S: u16 = 0x1000;
+/// RFC 2784's bits 1-5 other than K and S (RFC 1701's routing-present and strict-source-route
+/// bits and the first recursion bit): a receiver that does not implement RFC 1701 must discard
+/// the packet. With R set, RFC 1701 also moves the key, so the VSID would be misread.
+const RFC1701_BITS: u16 = 0x4000 | 0x0800 | 0x0400;
 const VERSION_MASK: u16 = 0x0007;
 
 /// The ways GRE can fail to be NVGRE, each a distinct drop reason.
@@ -31,6 +35,8 @@ pub enum NvgreError {
     /// No key: no VSID.
     NoKey,
     BadVersion,
+    /// RFC 1701 routing, strict source route or recursion bits set.
+    Rfc1701,
     /// Not Transparent Ethernet Bridging (0x6558).
     NotEthernet,
 }
@@ -95,6 +101,9 @@ pub fn parse_nvgre(bytes: &[u8]) -> Result<(&Header, &[u8]), NvgreError> {
     if flags & (FLAG_C | FLAG_S) != 0 {
         return Err(NvgreError::ChecksumOrSequence);
     }
+    if flags & RFC1701_BITS != 0 {
+        return Err(NvgreError::Rfc1701);
+    }
     if flags & FLAG_K == 0 {
         return Err(NvgreError::NoKey);
     }
@@ -118,6 +127,28 @@ mod tests {
 
     // K bit, TEB, VSID 0x001388 (5000), FlowID 0x2a
     static HEADER: [u8; 8] = [0x20, 0x00, 0x65, 0x58, 0x00, 0x13, 0x88, 0x2a];
+
+    #[test]
+    fn rfc1701_bits_are_refused_and_reserved_bits_6_to_12_ignored() {
+        for flags in [0x6000u16, 0x2800, 0x2400] {
+            let mut h = HEADER;
+            h[..2].copy_from_slice(&flags.to_be_bytes());
+            assert_eq!(
+                parse_nvgre(&h).unwrap_err(),
+                NvgreError::Rfc1701,
+                "{flags:#06x}"
+            );
+        }
+        for flags in [0x2200u16, 0x2100, 0x20f8] {
+            let mut h = HEADER;
+            h[..2].copy_from_slice(&flags.to_be_bytes());
+            assert_eq!(
+                parse_nvgre(&h).unwrap().0.vsid().get(),
+                5000,
+                "{flags:#06x}"
+            );
+        }
+    }
 
     #[test]
     fn deconstruct() {

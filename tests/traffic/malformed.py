@@ -730,6 +730,7 @@ def specials_underlay(s):
     s.add("ipv6/ethernet-trailer", bytes(v6()) + pattern(6, 4), fwd6, "bytes after the payload length are link padding, ignored")
     s.add("ipv6/bad-version", patched(v6(), 14, b"\x40"), drop("ip_malformed"), "version is not 6")
     s.add("ipv6/hop-by-hop-and-routing", eth6() / IPv6(src=R6[0], dst=VTEP6) / IPv6ExtHdrHopByHop() / IPv6ExtHdrRouting(segleft=0) / UDP(sport=49302, dport=4789) / Raw(vxlan_hdr(5100) + i2), fwd6, "extension headers are walked (routing: segments left 0)")
+    s.add("ipv6/routing-segments-left", eth6() / IPv6(src=R6[0], dst=VTEP6) / IPv6ExtHdrRouting(segleft=1, addresses=["fd00::99"]) / UDP(sport=49303, dport=4789) / Raw(vxlan_hdr(5100) + i2), drop("ipv6_extension_header"), "RFC 8200 4.4: segments left, so we are not the final destination")
     five = IPv6ExtHdrDestOpt() / IPv6ExtHdrDestOpt() / IPv6ExtHdrDestOpt() / IPv6ExtHdrDestOpt() / IPv6ExtHdrDestOpt()
     s.add("ipv6/more-than-4-extension-headers", eth6() / IPv6(src=R6[0], dst=VTEP6) / five / UDP(dport=4789) / Raw(vxlan_hdr(5100) + i2), drop("ipv6_extension_header"), "vtepd walks at most 4 extension headers (documented limit)")
     s.add("ipv6/no-next-header", eth6() / IPv6(src=R6[0], dst=VTEP6, nh=59) / Raw(pattern(16)), drop("unsupported_protocol"), "nothing the VTEP serves")
@@ -785,6 +786,8 @@ def specials_underlay(s):
         s.add("gre/version", g(struct.pack("!HH", 0x2000 | version, 0x6558) + key), drop("gre_bad_version"), "RFC 2784: version MUST be 0")
     for proto in (0x0800, 0x86DD, 0x88BE):
         s.add("gre/protocol", g(struct.pack("!HH", 0x2000, proto) + key), drop("gre_not_ethernet"), "RFC 7637: protocol 0x6558 (Ethernet)")
+    for bits in (0x4000, 0x0800, 0x0400):
+        s.add("gre/rfc1701-bits", g(struct.pack("!HH", 0x2000 | bits, 0x6558) + key), drop("gre_rfc1701"), "RFC 2784 2.3: bits 1-5 set, not RFC 1701: discard")
     s.add("gre/reserved0-bits-6-12", g(struct.pack("!HH", 0x2000 | 0x03F8, 0x6558) + key), fwd(i3, 7000, R4[1], "nvgre"), "RFC 2784 2.3: bits 6-12 MUST be ignored on receipt")
     s.add("gre/unknown-vsid", g(struct.pack("!HHI", 0x2000, 0x6558, 4242 << 8)), drop("unknown_vni"), "not configured here")
     s.add("gre/vxlan-vni", g(struct.pack("!HHI", 0x2000, 0x6558, 5000 << 8)), drop("encap_mismatch"), "VNI 5000 is VXLAN")
