@@ -34,7 +34,7 @@ macro_rules! drop_reasons {
 drop_reasons! {
     // Anywhere.
     TxQueueFull => "tx_queue_full", "the port's TX queue had no room for the burst";
-    Runt => "runt", "frame shorter than an Ethernet header";
+    Runt => "runt", "frame shorter than its Ethernet header (with its 802.1Q tag)";
     FrameTooLong => "frame_too_long", "frame larger than a receive buffer (raise the port's mtu)";
     NoHeadroom => "no_headroom", "not enough buffer headroom to add the outer headers";
     MbufExhausted => "mbuf_exhausted", "no buffer left in the pool for a flood copy or a reply";

@@ -1888,6 +1888,15 @@ fn ipv6_extension_headers_on_decap() {
     );
     routed[14 + 40 + 3] = 0;
     assert_eq!(g.underlay(&routed).0, Verdict::Forward(ACC2));
+    // An atomic fragment (offset 0, M clear) is a whole packet (RFC 6946); a first fragment
+    // (M set) is not. The helper writes bytes 2..4 = 01 04 after the fragment's next header;
+    // patch them.
+    let mut atomic = vxlan6_with_extensions(&[FRAGMENT], &inner);
+    atomic[14 + 40 + 2] = 0;
+    atomic[14 + 40 + 3] = 0;
+    assert_eq!(g.underlay(&atomic).0, Verdict::Forward(ACC2));
+    atomic[14 + 40 + 3] = 1;
+    assert_eq!(g.underlay(&atomic).0, Verdict::Drop(DropReason::IpFragment));
 }
 
 #[test]

@@ -234,6 +234,19 @@ fn skip_extensions(mut next: u8, mut bytes: &[u8]) -> Result<(u8, &[u8], usize),
                 skipped += len;
                 next = nh;
             }
+            ipv6::next_header::FRAGMENT if walked < MAX_EXTENSION_HEADERS => {
+                // An atomic fragment (offset 0, no more fragments) is a whole packet, to be
+                // processed as such (RFC 6946, RFC 8200 4.5); any other is a real fragment.
+                let (&[nh, _, offset_hi, offset_lo_m], _) =
+                    crate::wire::overlay::<[u8; 4]>(bytes).map_err(|_| DropReason::IpFragment)?;
+                if offset_hi != 0 || offset_lo_m & 0xf9 != 0 {
+                    return Err(DropReason::IpFragment);
+                }
+                walked += 1;
+                bytes = bytes.get(8..).ok_or(DropReason::IpFragment)?;
+                skipped += 8;
+                next = nh;
+            }
             ipv6::next_header::FRAGMENT => return Err(DropReason::IpFragment),
             ipv6::next_header::HOP_BY_HOP
             | ipv6::next_header::ROUTING

@@ -743,6 +743,7 @@ def specials_underlay(s):
     frag6 = lambda **kw: eth6() / IPv6(src=R6[0], dst=VTEP6) / IPv6ExtHdrFragment(nh=17, id=9, **kw) / UDP(sport=49303, dport=4789) / Raw(vxlan_hdr(5100) + i2)
     s.add("fragment/ipv6-first", frag6(m=1), drop("ip_fragment"), "VTEPs never reassemble")
     s.add("fragment/ipv6-last", frag6(offset=100), drop("ip_fragment"), "VTEPs never reassemble")
+    s.add("fragment/ipv6-atomic", frag6(), fwd6, "RFC 6946: an atomic fragment (offset 0, M clear) is a whole packet")
 
     # TTL / hop limit.
     s.add("ttl/ipv4-zero", vxlan4(i1, 5000, ttl=0), drop("ip_ttl_zero"), "TTL 0 must not be accepted")
