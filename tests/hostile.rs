@@ -27,6 +27,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use common::api::{parse_exposition, Api, Exposition};
+use common::balance::{assert_counters_balance, Balance};
 use common::netns::wait_until;
 use common::traffic::{mac, Encapsulated, OuterIp, PYTHON};
 use common::{read_pcap, serial, write_pcap, Outcome, Scratch, Vtepd};
@@ -188,36 +189,6 @@ fn n(v: &Value) -> u64 {
     v.as_u64().unwrap_or_else(|| panic!("not a count: {v}"))
 }
 
-/// The packet balance of a report (the final one, or `GET /api/v1/stats`), from the
-/// counters in src/dataplane/counters.rs as src/control/report.rs sums them:
-///
-///   Σ ports' rx_packets + replicas + generated = Σ ports' tx_packets + dropped + absorbed
-///
-/// Every received packet is sent once, dropped once under one reason, or absorbed by the
-/// VTEP (an ARP reply or neighbour advertisement for us). Answers (ARP, echo, ND, ARP
-/// suppression) are rewritten in the request's own buffer and sent, so they count as tx.
-/// A flood sends the original plus `replicas` extra copies (flood copies and GSO segments
-/// beyond the first, each sent or dropped on its own), and the management thread's own
-/// packets (ARP/ND requests, IGMP/MLD reports) are `generated`. `dropped` is the sum of every
-/// drop reason, `tx_queue_full` included. Written as the task puts it:
-///   rx = tx + drops + absorbed − replicas − generated.
-fn balance(report: &Value) -> (u64, u64) {
-    let ports = report["ports"].as_array().expect("ports");
-    let rx: u64 = ports.iter().map(|p| n(&p["rx_packets"])).sum();
-    let tx: u64 = ports.iter().map(|p| n(&p["tx_packets"])).sum();
-    let g = &report["gateway"];
-    let drops: u64 = report["drops"]
-        .as_object()
-        .expect("drops")
-        .values()
-        .map(n)
-        .sum();
-    (
-        rx + n(&g["replicas"]) + n(&g["generated"]),
-        tx + drops + n(&g["local"]["absorbed"]),
-    )
-}
-
 /// Learned (not static) FDB entries as (vni, mac, where: remote VTEP or port).
 fn learned(fdb: &Value) -> BTreeSet<(u64, String, String)> {
     fdb.as_array()
@@ -287,8 +258,8 @@ fn run(role: &str, config: &str, input: usize) -> Run {
     let mut stats = Value::Null;
     let settled = wait_until(Duration::from_secs(30), Duration::from_millis(20), || {
         stats = api.get_ok("/api/v1/stats");
-        let (left, right) = balance(&stats);
-        n(&stats["totals"]["rx_packets"]) == packets && left == right
+        let b = Balance::of(&stats);
+        n(&stats["totals"]["rx_packets"]) == packets && b.inputs() == b.outputs()
     });
     assert!(
         settled,
@@ -467,12 +438,7 @@ fn check_report(role: &str, run: &Run, input: usize) {
     );
 
     // The balance, and its total.
-    let (left, right) = balance(r);
-    assert_eq!(
-        left, right,
-        "{role}: rx + replicas + generated != tx + drops + absorbed: {:#}",
-        r["totals"]
-    );
+    assert_counters_balance(r);
     assert_eq!(
         n(&r["totals"]["dropped"]),
         want.values().sum::<u64>(),

@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod api;
+pub mod balance;
 pub mod netns;
 pub mod traffic;
 

@@ -174,35 +174,8 @@ pub fn run_gateway(s: &Scratch, config: &str, ports: usize) -> GatewayRun {
 /// What every gateway run must satisfy: no mbuf leaked, and every packet accounted for —
 /// received + replicas + generated = sent + dropped + absorbed.
 pub fn assert_accounting(report: &Value) {
-    assert_eq!(
-        report["mempool"]["in_use_at_exit"], 0,
-        "mbufs leaked: {:#}",
-        report["mempool"]
-    );
-    let ports = report["ports"].as_array().unwrap();
-    let sum = |key: &str| -> u64 { ports.iter().map(|p| p[key].as_u64().unwrap()).sum() };
-    let g = &report["gateway"];
-    let n = |v: &Value| v.as_u64().unwrap_or_else(|| panic!("not a count: {v}"));
-    let rx = sum("rx_packets");
-    let tx = sum("tx_packets");
-    let replicas = n(&g["replicas"]);
-    let generated = n(&g["generated"]);
-    let dropped = n(&report["totals"]["dropped"]);
-    let absorbed = n(&g["local"]["absorbed"]);
-    assert_eq!(
-        rx + replicas + generated,
-        tx + dropped + absorbed,
-        "accounting: rx {rx} + replicas {replicas} + generated {generated} != tx {tx} + dropped \
-         {dropped} + absorbed {absorbed}\ndrops: {:#}",
-        report["drops"]
-    );
-    let by_reason: u64 = report["drops"]
-        .as_object()
-        .unwrap()
-        .values()
-        .map(|v| v.as_u64().unwrap())
-        .sum();
-    assert_eq!(by_reason, dropped, "drop reasons sum to totals.dropped");
+    super::balance::assert_no_mbuf_leak(report);
+    super::balance::assert_counters_balance(report);
 }
 
 // --- addresses ------------------------------------------------------------------------------

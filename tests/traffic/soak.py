@@ -1,0 +1,407 @@
+#!/usr/bin/python3
+"""Traffic and configuration for the bounded soak (tests/soak.rs, scripts/soak.sh), crafted
+with scapy.
+
+    /usr/bin/python3 tests/traffic/soak.py DIR
+
+writes into DIR:
+
+  underlay.pcap  what the underlay port (net_pcap0) replays, forever (infinite_rx=1)
+  access.pcap    what the access port (net_pcap1) replays, forever
+  soak.toml      the gateway configuration (without [api]: the harness adds it)
+  plan.json      what the API client churns while the traffic runs (VNIs, VLANs, flood
+                 lists, MACs, addresses) and the traffic classes the replay carries
+
+The mix: VXLAN over IPv4 and IPv6, NVGRE and VXLAN to an underlay multicast group
+decapsulated; tenant frames encapsulated (unicast to static entries, unknown unicast and
+broadcasts flooded, TCP segmented by GSO); ARP answered from bindings; ARP, ping and
+neighbour solicitations to the VTEP itself; one MAC flapping between the access port and a
+remote VTEP; traffic of the VNIs the API adds and removes (decapsulated, encapsulated or
+flooded while they exist, dropped as unknown_vni / unmapped_vlan while they do not); and one
+frame of every malformed class (truncated VXLAN, bad IPv4 checksum, unknown VNI, GRE without
+key, runts, ...). plan.json's "malformed" lists the drop reason each class must show.
+
+Every frame fits one mbuf (infinite_rx refuses chains) and the replay is deterministic.
+"""
+
+import json
+import os
+import struct
+import sys
+
+from scapy.all import (
+    ARP,
+    GRE,
+    ICMP,
+    IP,
+    TCP,
+    UDP,
+    VXLAN,
+    Dot1AD,
+    Dot1Q,
+    Ether,
+    IPv6,
+    IPv6ExtHdrFragment,
+    PcapWriter,
+    Raw,
+)
+from scapy.layers.inet6 import ICMPv6EchoRequest, ICMPv6ND_NS, ICMPv6NDOptSrcLLAddr
+
+VTEP4 = "10.0.0.1"
+VTEP6 = "fd00::1"
+NEXT_HOP_MAC = "02:00:00:00:00:fe"
+# net_pcap names its ports' MACs 02:70:63:61:70:<port id> ("pcap"); vtepd does not filter on
+# the destination MAC, this only makes the captures look right.
+UNDERLAY_MAC = "02:70:63:61:70:00"
+ACCESS_PORT = "net_pcap1"
+GROUP4 = "239.1.1.1"
+BCAST = "ff:ff:ff:ff:ff:ff"
+
+# Base VNIs (the configuration file; never removed by the churn).
+VNI_V4 = 5000  # VXLAN/IPv4, untagged and VLAN 100 on the access port, ARP suppression
+VNI_V6 = 5100  # VXLAN/IPv6, VLAN 110
+VNI_GROUP = 5200  # VXLAN to an underlay multicast group, VLAN 120
+VNI_GRE = 6000  # NVGRE/IPv4, VLAN 200
+
+# Churned VNIs: the API adds and removes them (with their flood lists, static entries and
+# bindings) while the traffic runs.
+CHURN = [(7000 + i, "vxlan", 700 + i) for i in range(8)] + [(8000 + i, "nvgre", 800 + i) for i in range(4)]
+CHURN_FDB = 128  # static entries per churned VNI and round
+CHURN_ARP = 64  # bindings per churned VNI and round
+BASE_FDB = 1024  # static entries added to and removed from VNI 5000 per round
+BASE_ARP = 512
+
+
+def mac(*b):
+    return ":".join("%02x" % x for x in b)
+
+
+def host(vni, n, side):
+    """Tenant station n of a VNI: side 1 behind the access port, 2 behind a remote VTEP."""
+    return mac(0x02, side, (vni >> 8) & 0xFF, vni & 0xFF, n >> 8, n & 0xFF)
+
+
+def churn_mac(vni, n):
+    """The MACs the API adds as static entries in a VNI (the first few carry traffic)."""
+    return mac(0x02, 0x5A, (vni >> 8) & 0xFF, vni & 0xFF, n >> 8, n & 0xFF)
+
+
+def churn_ip(vni, n):
+    return "172.%d.%d.%d" % (16 + (vni % 16), n >> 8, n & 0xFF)
+
+
+def remote4(n):
+    return "10.0.0.%d" % n
+
+
+def pattern(n, seed=0):
+    return bytes((seed + 7 * k) & 0xFF for k in range(n))
+
+
+def write(path, frames):
+    w = PcapWriter(path, linktype=1, sync=True)
+    for f in frames:
+        w.write(bytes(f))
+    w.close()
+
+
+def udp_frame(src, dst, n=64, seed=0, vlan=None, sport=1000, dport=2000):
+    eth = Ether(src=src, dst=dst)
+    if vlan is not None:
+        eth = eth / Dot1Q(vlan=vlan)
+    return eth / IP(src="192.168.1.1", dst="192.168.1.2") / UDP(sport=sport, dport=dport) / Raw(pattern(n, seed))
+
+
+def vxlan4(inner, vni, src, dst=VTEP4, sport=49200, **ip):
+    return (
+        Ether(src=NEXT_HOP_MAC, dst=UNDERLAY_MAC)
+        / IP(src=src, dst=dst, **ip)
+        / UDP(sport=sport, dport=4789)
+        / VXLAN(vni=vni, flags=0x08)
+        / Raw(bytes(inner))
+    )
+
+
+def vxlan6(inner, vni, src, dst=VTEP6, sport=49200):
+    return (
+        Ether(src=NEXT_HOP_MAC, dst=UNDERLAY_MAC)
+        / IPv6(src=src, dst=dst)
+        / UDP(sport=sport, dport=4789)
+        / VXLAN(vni=vni, flags=0x08)
+        / Raw(bytes(inner))
+    )
+
+
+def nvgre4(inner, vsid, src, dst=VTEP4, flow=0x2A):
+    return (
+        Ether(src=NEXT_HOP_MAC, dst=UNDERLAY_MAC)
+        / IP(src=src, dst=dst, flags="DF")
+        / GRE(key_present=1, proto=0x6558, key=vsid << 8 | flow)
+        / Raw(bytes(inner))
+    )
+
+
+def tunnel(encap, inner, vni, src):
+    return vxlan4(inner, vni, src) if encap == "vxlan" else nvgre4(inner, vni, src)
+
+
+def config():
+    lines = [
+        "# The bounded soak (generated by tests/traffic/soak.py)",
+        "[underlay]",
+        'port = "net_pcap0"',
+        'addresses = ["%s/24", "%s/64"]' % (VTEP4, VTEP6),
+        'next_hop_mac = "%s"' % NEXT_HOP_MAC,
+        "",
+        "[[access]]",
+        'port = "%s"' % ACCESS_PORT,
+        "untagged_vni = %d" % VNI_V4,
+        "",
+        "[[vni]]",
+        "id = %d" % VNI_V4,
+        "vlan = 100",
+        'flood = ["10.0.0.2", "10.0.0.3"]',
+        "arp_suppression = true",
+        "",
+        "[[vni]]",
+        "id = %d" % VNI_V6,
+        "vlan = 110",
+        'flood = ["fd00::2", "fd00::3"]',
+        "",
+        "[[vni]]",
+        "id = %d" % VNI_GROUP,
+        "vlan = 120",
+        'multicast_group = "%s"' % GROUP4,
+        "",
+        "[[vni]]",
+        "id = %d" % VNI_GRE,
+        'encap = "nvgre"',
+        "vlan = 200",
+        'flood = ["10.0.0.4", "10.0.0.5"]',
+        "",
+        # Static entries: decapsulated traffic to a station behind the access port, encapsulated
+        # traffic to stations behind remote VTEPs, and the binding ARP suppression answers from.
+        "[[fdb]]",
+        "vni = %d" % VNI_V4,
+        'mac = "%s"' % host(VNI_V4, 0, 1),
+        'port = "%s"' % ACCESS_PORT,
+        "",
+        "[[fdb]]",
+        "vni = %d" % VNI_V4,
+        'mac = "%s"' % host(VNI_V4, 0, 2),
+        'remote = "10.0.0.2"',
+        "",
+        "[[fdb]]",
+        "vni = %d" % VNI_V6,
+        'mac = "%s"' % host(VNI_V6, 0, 2),
+        'remote = "fd00::2"',
+        "",
+        "[[fdb]]",
+        "vni = %d" % VNI_GRE,
+        'mac = "%s"' % host(VNI_GRE, 0, 2),
+        'remote = "10.0.0.4"',
+        "",
+        "[[arp]]",
+        "vni = %d" % VNI_V4,
+        'ip = "192.168.1.2"',
+        'mac = "%s"' % host(VNI_V4, 0, 2),
+        "",
+        "[tables]",
+        # Short enough that MACs learned in churned VNIs between two rounds age out during the
+        # soak (the traffic refreshes the others every few microseconds).
+        "mac_age_secs = 20",
+        "fdb_capacity = 16384",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def underlay_traffic():
+    """Returns (frames, malformed): the underlay replay, and {class: drop reason}."""
+    frames = []
+    # Decapsulation, unicast to learned stations (the access side sends from hosts 1..31) and to
+    # the static one, broadcasts flooded to the access port.
+    for n in range(1, 32):
+        frames.append(vxlan4(udp_frame(host(VNI_V4, n, 2), host(VNI_V4, n, 1), 64 + n, n), VNI_V4, "10.0.0.2", sport=49200 + n))
+        frames.append(vxlan6(udp_frame(host(VNI_V6, n, 2), host(VNI_V6, n, 1), 80 + n, n), VNI_V6, "fd00::2", sport=49300 + n))
+        frames.append(nvgre4(udp_frame(host(VNI_GRE, n, 2), host(VNI_GRE, n, 1), 96 + n, n), VNI_GRE, "10.0.0.4", flow=n))
+        frames.append(vxlan4(udp_frame(host(VNI_GROUP, n, 2), host(VNI_GROUP, n, 1), 50 + n, n), VNI_GROUP, "10.0.0.6", dst=GROUP4))
+    frames.append(vxlan4(udp_frame(host(VNI_V4, 0, 2), host(VNI_V4, 0, 1), 200), VNI_V4, "10.0.0.2"))
+    for vni, encap, src in ((VNI_V4, "vxlan", "10.0.0.3"), (VNI_GRE, "nvgre", "10.0.0.5")):
+        frames.append(tunnel(encap, udp_frame(host(vni, 40, 2), BCAST, 60), vni, src))
+    frames.append(vxlan6(udp_frame(host(VNI_V6, 40, 2), BCAST, 60), VNI_V6, "fd00::3"))
+    # ARP request inside VNI 5000 (suppression on): answered from the binding, back through
+    # the tunnel it came from.
+    frames.append(vxlan4(Ether(src=host(VNI_V4, 41, 2), dst=BCAST) / ARP(hwsrc=host(VNI_V4, 41, 2), psrc="192.168.1.41", pdst="192.168.1.2"), VNI_V4, "10.0.0.2"))
+    # The flapping MAC: seen behind 10.0.0.3 here and behind the access port there.
+    frames.append(vxlan4(udp_frame(host(VNI_V4, 0xFF, 9), host(VNI_V4, 1, 1), 70), VNI_V4, "10.0.0.3"))
+    # Churned VNIs: to the API's static access entries (when added), to unknown stations.
+    for vni, encap, _vlan in CHURN:
+        src = remote4(10 + vni % 16)
+        for n in range(4):
+            frames.append(tunnel(encap, udp_frame(host(vni, n, 2), churn_mac(vni, n), 64 + n, n), vni, src))
+        frames.append(tunnel(encap, udp_frame(host(vni, 9, 2), BCAST, 64), vni, src))
+    # The VTEP itself: ARP request (answered), ARP reply (absorbed), ping, IPv6 ping, neighbour
+    # solicitation (answered).
+    frames.append(Ether(src=NEXT_HOP_MAC, dst=BCAST) / ARP(hwsrc=NEXT_HOP_MAC, psrc="10.0.0.254", pdst=VTEP4))
+    frames.append(Ether(src=NEXT_HOP_MAC, dst=UNDERLAY_MAC) / ARP(op=2, hwsrc=NEXT_HOP_MAC, psrc="10.0.0.254", hwdst=UNDERLAY_MAC, pdst=VTEP4))
+    frames.append(Ether(src=NEXT_HOP_MAC, dst=UNDERLAY_MAC) / IP(src="10.0.0.254", dst=VTEP4) / ICMP() / Raw(b"soak ping"))
+    frames.append(Ether(src=NEXT_HOP_MAC, dst=UNDERLAY_MAC) / IPv6(src="fd00::fe", dst=VTEP6) / ICMPv6EchoRequest(data=b"soak ping6"))
+    frames.append(
+        Ether(src=NEXT_HOP_MAC, dst="33:33:ff:00:00:01")
+        / IPv6(src="fd00::fe", dst="ff02::1:ff00:1", hlim=255)
+        / ICMPv6ND_NS(tgt=VTEP6)
+        / ICMPv6NDOptSrcLLAddr(lladdr=NEXT_HOP_MAC)
+    )
+
+    # Malformed and unwanted packets, one of each class.
+    inner = bytes(Ether(src=host(VNI_V4, 50, 2), dst=host(VNI_V4, 1, 1)) / IP() / UDP() / Raw(pattern(30)))
+    eth = Ether(src=NEXT_HOP_MAC, dst=UNDERLAY_MAC)
+    bad = {}
+
+    def add(name, reason, frame):
+        bad[name] = reason
+        frames.append(frame)
+
+    add("runt", "runt", bytes(eth)[:10])
+    add("underlay_vlan", "underlay_vlan", Ether(src=NEXT_HOP_MAC, dst=UNDERLAY_MAC) / Dot1Q(vlan=5) / IP(src="10.0.0.2", dst=VTEP4) / UDP(dport=4789) / VXLAN(vni=VNI_V4) / Raw(inner))
+    add("non_ip", "non_ip", Ether(src=NEXT_HOP_MAC, dst="01:80:c2:00:00:0e", type=0x88CC) / Raw(pattern(40)))
+    v = bytearray(bytes(vxlan4(inner, VNI_V4, "10.0.0.2")))
+    v[24] ^= 0x5A  # the IPv4 header checksum
+    add("bad_ipv4_checksum", "ip_malformed", bytes(v))
+    add("ipv4_total_length", "ip_malformed", eth / IP(src="10.0.0.2", dst=VTEP4, len=1000) / UDP(dport=4789) / VXLAN(vni=VNI_V4) / Raw(inner))
+    add("truncated_ipv6", "ip_malformed", bytes(vxlan6(inner, VNI_V6, "fd00::2"))[: 14 + 30])
+    add("ipv4_fragment", "ip_fragment", vxlan4(inner, VNI_V4, "10.0.0.2", flags="MF"))
+    add("ipv6_fragment", "ip_fragment", eth / IPv6(src="fd00::2", dst=VTEP6) / IPv6ExtHdrFragment(m=1) / UDP(dport=4789) / VXLAN(vni=VNI_V6) / Raw(inner))
+    add("ttl_zero", "ip_ttl_zero", vxlan4(inner, VNI_V4, "10.0.0.2", ttl=0))
+    add("not_local", "not_local", vxlan4(inner, VNI_V4, "10.0.0.2", dst="10.0.0.99"))
+    add("tcp_to_vtep", "unsupported_protocol", eth / IP(src="10.0.0.2", dst=VTEP4) / TCP(dport=4789) / Raw(pattern(20)))
+    add("udp_length", "udp_malformed", eth / IP(src="10.0.0.2", dst=VTEP4) / UDP(dport=4789, len=500) / VXLAN(vni=VNI_V4) / Raw(inner))
+    add("udp_port_closed", "udp_port_closed", eth / IP(src="10.0.0.2", dst=VTEP4) / UDP(dport=53) / Raw(pattern(30)))
+    add("truncated_vxlan", "vxlan_truncated", eth / IP(src="10.0.0.2", dst=VTEP4) / UDP(dport=4789) / Raw(b"\x08\x00\x00"))
+    add("vxlan_without_i_flag", "vxlan_no_vni", eth / IP(src="10.0.0.2", dst=VTEP4) / UDP(dport=4789) / Raw(b"\x00\x00\x00\x00" + struct.pack("!I", VNI_V4 << 8) + inner))
+    add("truncated_gre", "gre_truncated", eth / IP(src="10.0.0.4", dst=VTEP4, proto=47) / Raw(b"\x20\x00\x65"))
+    add("gre_with_checksum", "gre_checksum_or_sequence", eth / IP(src="10.0.0.4", dst=VTEP4) / GRE(chksum_present=1, key_present=1, proto=0x6558, key=VNI_GRE << 8) / Raw(inner))
+    add("gre_without_key", "gre_no_key", eth / IP(src="10.0.0.4", dst=VTEP4) / GRE(proto=0x6558) / Raw(pattern(4) + inner))
+    add("gre_version_1", "gre_bad_version", eth / IP(src="10.0.0.4", dst=VTEP4) / GRE(key_present=1, version=1, proto=0x6558, key=VNI_GRE << 8) / Raw(inner))
+    add("gre_not_ethernet", "gre_not_ethernet", eth / IP(src="10.0.0.4", dst=VTEP4) / GRE(key_present=1, proto=0x0800, key=VNI_GRE << 8) / Raw(inner))
+    add("unknown_vni", "unknown_vni", vxlan4(inner, 4242, "10.0.0.2"))
+    add("unknown_vsid", "unknown_vni", nvgre4(inner, 4242, "10.0.0.4"))
+    add("wrong_encapsulation", "encap_mismatch", vxlan4(inner, VNI_GRE, "10.0.0.4"))
+    add("truncated_inner", "inner_truncated", vxlan4(inner[:10], VNI_V4, "10.0.0.2"))
+    add("inner_vlan", "inner_vlan", vxlan4(Ether(src=host(VNI_V4, 50, 2), dst=host(VNI_V4, 1, 1)) / Dot1Q(vlan=100) / IP() / UDP(), VNI_V4, "10.0.0.2"))
+    add("inner_multicast_source", "bad_source_mac", vxlan4(Ether(src="01:00:5e:00:00:01", dst=host(VNI_V4, 1, 1)) / IP() / UDP(), VNI_V4, "10.0.0.2"))
+    add("back_into_the_underlay", "split_horizon", vxlan4(Ether(src=host(VNI_V4, 51, 2), dst=host(VNI_V4, 0, 2)) / IP() / UDP() / Raw(pattern(20)), VNI_V4, "10.0.0.3"))
+    add("truncated_arp", "arp_malformed", Ether(src=NEXT_HOP_MAC, dst=BCAST, type=0x0806) / Raw(b"\x00\x01\x08\x00\x06\x04\x00\x01"))
+    add("arp_for_another_host", "arp_not_for_us", Ether(src=NEXT_HOP_MAC, dst=BCAST) / ARP(hwsrc=NEXT_HOP_MAC, psrc="10.0.0.2", pdst="10.0.0.50"))
+    add("icmp_timestamp", "icmp_unsupported", eth / IP(src="10.0.0.2", dst=VTEP4) / ICMP(type=13))
+    add("truncated_icmp", "icmp_malformed", eth / IP(src="10.0.0.2", dst=VTEP4, proto=1) / Raw(b"\x08\x00\x00"))
+    return frames, bad
+
+
+def access_traffic():
+    """Returns (frames, malformed) for the access port."""
+    frames = []
+    for n in range(1, 32):
+        # Untagged (the port's native VNI 5000) to the learned remote stations, tagged for the
+        # other VNIs; the static remote entries; unknown unicast (flooded).
+        frames.append(udp_frame(host(VNI_V4, n, 1), host(VNI_V4, n, 2), 64 + n, n))
+        frames.append(udp_frame(host(VNI_V6, n, 1), host(VNI_V6, n, 2), 80 + n, n, vlan=110))
+        frames.append(udp_frame(host(VNI_GRE, n, 1), host(VNI_GRE, n, 2), 96 + n, n, vlan=200))
+        frames.append(udp_frame(host(VNI_GROUP, n, 1), host(VNI_GROUP, n, 2), 50 + n, n, vlan=120))
+    frames.append(udp_frame(host(VNI_V4, 1, 1), host(VNI_V4, 0, 2), 100, vlan=100))
+    frames.append(udp_frame(host(VNI_V6, 1, 1), host(VNI_V6, 0, 2), 100, vlan=110))
+    frames.append(udp_frame(host(VNI_GRE, 1, 1), host(VNI_GRE, 0, 2), 100, vlan=200))
+    frames.append(udp_frame(host(VNI_V4, 1, 1), host(VNI_V4, 0x300, 2), 100))
+    frames.append(udp_frame(host(VNI_GRE, 1, 1), BCAST, 100, vlan=200))
+    # ARP: answered from the binding (suppression), and for an unknown address (flooded).
+    frames.append(Ether(src=host(VNI_V4, 2, 1), dst=BCAST) / ARP(hwsrc=host(VNI_V4, 2, 1), psrc="192.168.1.12", pdst="192.168.1.2"))
+    frames.append(Ether(src=host(VNI_V4, 3, 1), dst=BCAST) / ARP(hwsrc=host(VNI_V4, 3, 1), psrc="192.168.1.13", pdst="192.168.1.99"))
+    # A TCP segment too large for the underlay MTU once encapsulated: segmented (GSO).
+    frames.append(
+        Ether(src=host(VNI_V4, 4, 1), dst=host(VNI_V4, 0, 2))
+        / IP(src="192.168.1.4", dst="192.168.1.2")
+        / TCP(sport=40000, dport=80, flags="A", seq=1000)
+        / Raw(pattern(1460, 3))
+    )
+    # The flapping MAC.
+    frames.append(udp_frame(host(VNI_V4, 0xFF, 9), host(VNI_V4, 5, 2), 70))
+    # Churned VNIs: to the API's static remote entries (when added) and broadcasts.
+    for vni, _encap, vlan in CHURN:
+        for n in range(4, 8):
+            frames.append(udp_frame(host(vni, n, 1), churn_mac(vni, n), 64 + n, n, vlan=vlan))
+        frames.append(udp_frame(host(vni, 9, 1), BCAST, 64, vlan=vlan))
+        # ARP for an address the API binds (answered while the binding exists and the VNI
+        # suppresses ARP, flooded otherwise).
+        frames.append(Ether(src=host(vni, 10, 1), dst=BCAST) / Dot1Q(vlan=vlan) / ARP(hwsrc=host(vni, 10, 1), psrc="172.31.0.10", pdst=churn_ip(vni, 0)))
+
+    body = IP(src="192.168.1.1", dst="192.168.1.2") / UDP() / Raw(pattern(30))
+    bad = {}
+
+    def add(name, reason, frame):
+        bad[name] = reason
+        frames.append(frame)
+
+    add("access_runt", "runt", bytes(Ether(src=host(VNI_V4, 1, 1), dst=host(VNI_V4, 1, 2)))[:13])
+    add("unmapped_vlan", "unmapped_vlan", Ether(src=host(VNI_V4, 1, 1), dst=host(VNI_V4, 1, 2)) / Dot1Q(vlan=999) / body)
+    add("qinq", "qinq_unsupported", Ether(src=host(VNI_V4, 1, 1), dst=host(VNI_V4, 1, 2), type=0x88A8) / Dot1AD(vlan=100) / Dot1Q(vlan=5) / body)
+    add("broadcast_source", "bad_source_mac", Ether(src=BCAST, dst=host(VNI_V4, 1, 2)) / Dot1Q(vlan=100) / body)
+    add("to_the_same_port", "same_port", Ether(src=host(VNI_V4, 6, 1), dst=host(VNI_V4, 0, 1)) / body)
+    add("udp_too_large", "mtu_exceeded", udp_frame(host(VNI_V4, 7, 1), host(VNI_V4, 0, 2), 1460))
+    return frames, bad
+
+
+def plan():
+    churn = []
+    for vni, encap, vlan in CHURN:
+        base = 10 + vni % 16
+        churn.append({
+            "id": vni,
+            "encap": encap,
+            "vlan": vlan,
+            # Two flood lists the client alternates between (PUT .../flood).
+            "flood": [[remote4(base), remote4(base + 20)], [remote4(base + 40), remote4(base + 60), remote4(base + 80)]],
+            "arp_suppression": vni % 2 == 0,
+            "fdb": [
+                {"mac": churn_mac(vni, n), "port": ACCESS_PORT} if n < 4 else {"mac": churn_mac(vni, n), "remote": remote4(100 + n % 64)}
+                for n in range(CHURN_FDB)
+            ],
+            "arp": [{"ip": churn_ip(vni, n), "mac": churn_mac(vni, n)} for n in range(CHURN_ARP)],
+        })
+    base = {
+        "id": VNI_V4,
+        "fdb": [{"mac": mac(0x02, 0x5B, n >> 8, n & 0xFF, 0, 1), "remote": remote4(2 + n % 8)} for n in range(BASE_FDB)],
+        "arp": [{"ip": "192.168.%d.%d" % (100 + (n >> 8), n & 0xFF), "mac": mac(0x02, 0x5B, n >> 8, n & 0xFF, 0, 1)} for n in range(BASE_ARP)],
+    }
+    return {
+        "base_vnis": [VNI_V4, VNI_V6, VNI_GROUP, VNI_GRE],
+        "base_static_fdb": 4,
+        "base_static_arp": 1,
+        "churn": churn,
+        "base_churn": base,
+    }
+
+
+def main():
+    if len(sys.argv) != 2:
+        sys.exit(__doc__)
+    d = sys.argv[1]
+    os.makedirs(d, exist_ok=True)
+    under, bad_under = underlay_traffic()
+    access, bad_access = access_traffic()
+    for f in under + access:
+        assert len(bytes(f)) <= 1518, len(bytes(f))
+    write(os.path.join(d, "underlay.pcap"), under)
+    write(os.path.join(d, "access.pcap"), access)
+    with open(os.path.join(d, "soak.toml"), "w") as out:
+        out.write(config())
+    p = plan()
+    p["malformed"] = {"underlay": bad_under, "access": bad_access}
+    p["frames"] = {"underlay": len(under), "access": len(access)}
+    with open(os.path.join(d, "plan.json"), "w") as out:
+        json.dump(p, out, indent=1)
+    print("soak traffic: %d underlay frames, %d access frames, %d malformed classes" % (len(under), len(access), len(bad_under) + len(bad_access)))
+
+
+if __name__ == "__main__":
+    main()
