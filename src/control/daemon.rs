@@ -101,6 +101,7 @@ pub fn run(eal: &Eal, config: Config, opts: &RunOptions) -> Result<Report, RunEr
             .map_err(RunError::from)
             .and_then(|plan| {
                 manager = Some(plan.manager);
+                plumbing.extra_pools.extend(plan.pools);
                 let mut handlers = plan.handlers.into_iter();
                 launch_workers(
                     eal,
@@ -171,9 +172,9 @@ pub fn run(eal: &Eal, config: Config, opts: &RunOptions) -> Result<Report, RunEr
     }
     let mut report = mgmt.report();
     drop(mgmt);
-    let pools = plumbing.pools.clone();
+    let pools = plumbing.all_pools().copied().collect::<Vec<_>>();
     drop(plumbing); // stops and closes the ports, returning their buffers
-    report.mempool.in_use_at_exit = Some(pools.values().map(|p| u64::from(p.in_use())).sum());
+    report.mempool.in_use_at_exit = Some(pools.iter().map(|p| u64::from(p.in_use())).sum());
     Ok(report)
 }
 

@@ -172,6 +172,9 @@ fn offload_caps(plumbing: &Plumbing) -> (OffloadCaps, Vec<String>) {
 pub struct GatewayPlan {
     pub handlers: Vec<GatewayHandler>,
     pub manager: TableManager,
+    /// The replication pools (headers and indirect buffers of flood copies and GSO
+    /// segments), for the mempool accounting next to the ports' pools.
+    pub pools: Vec<Mempool>,
 }
 
 impl std::fmt::Debug for GatewayPlan {
@@ -280,5 +283,13 @@ pub fn plan(
             .collect::<Vec<_>>()
             .join(", ")
     );
-    Ok(GatewayPlan { handlers, manager })
+    let pools = pools
+        .values()
+        .flat_map(|p| [p.headers, p.indirect])
+        .collect();
+    Ok(GatewayPlan {
+        handlers,
+        manager,
+        pools,
+    })
 }

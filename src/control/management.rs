@@ -505,7 +505,7 @@ impl<'a> Management<'a> {
     }
 
     fn pools(&self) -> impl Iterator<Item = &Mempool> {
-        self.plumbing.pools.values()
+        self.plumbing.all_pools()
     }
 
     /// Every counter, as the final report and `GET /api/v1/stats` show them.
@@ -564,6 +564,14 @@ impl<'a> Management<'a> {
                 in_use: self.pools().map(|p| u64::from(p.in_use())).sum(),
                 in_use_at_exit: None,
                 capacity: self.pools().map(|p| u64::from(p.capacity())).sum(),
+                pools: self
+                    .pools()
+                    .map(|p| report::PoolReport {
+                        name: p.name(),
+                        capacity: u64::from(p.capacity()),
+                        in_use: u64::from(p.in_use()),
+                    })
+                    .collect(),
             },
             gateway: None,
         };

@@ -282,6 +282,13 @@ pub fn render(r: &Report, x: &Extra) -> String {
         "Packet buffers in the pools.",
     );
     w.sample("vtepd_mempool_capacity_buffers", &[], r.mempool.capacity);
+    w.each(
+        "vtepd_mempool_pool_in_use_buffers",
+        "gauge",
+        "Packet buffers currently allocated, per pool (ports' pools and replication pools).",
+        &r.mempool.pools,
+        |p| (vec![("pool", p.name.clone())], p.in_use as f64),
+    );
 
     if let Some(g) = &r.gateway {
         let vnis: Vec<&super::report::VniReport> = g.vnis.iter().collect();

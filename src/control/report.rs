@@ -175,7 +175,7 @@ pub struct Totals {
     pub dropped: u64,
 }
 
-#[derive(Debug, Clone, Copy, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct MempoolReport {
     /// Mbufs in use once the ports were started (their RX rings filled).
     pub in_use_at_start: u64,
@@ -186,6 +186,15 @@ pub struct MempoolReport {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub in_use_at_exit: Option<u64>,
     pub capacity: u64,
+    /// Each pool: the ports' (one per NUMA socket), then the gateway's replication pools.
+    pub pools: Vec<PoolReport>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PoolReport {
+    pub name: String,
+    pub capacity: u64,
+    pub in_use: u64,
 }
 
 pub fn drops_by_name(snapshot: &CounterSnapshot) -> BTreeMap<&'static str, u64> {

@@ -71,9 +71,19 @@ pub struct Plumbing {
     pub rx: Vec<Vec<RxQueue>>,
     pub tx: Vec<Vec<TxQueue>>,
     pub pools: BTreeMap<i32, Mempool>,
+    /// Pools a mode adds for its workers (the gateway's replication pools): empty until the
+    /// workers start, counted with the ports' pools.
+    pub extra_pools: Vec<Mempool>,
     /// Mbufs in use once every port is started (RX rings filled), before any worker runs:
     /// what the pools return to whenever no packet is in flight.
     pub in_use_at_start: u64,
+}
+
+impl Plumbing {
+    /// Every pool the data plane takes buffers from.
+    pub fn all_pools(&self) -> impl Iterator<Item = &Mempool> {
+        self.pools.values().chain(&self.extra_pools)
+    }
 }
 
 /// The role of each configured port, in configuration order.
@@ -186,6 +196,7 @@ pub fn build(eal: &Eal, config: &Config, workers: &[LcoreId]) -> Result<Plumbing
         rx,
         tx,
         pools,
+        extra_pools: Vec::new(),
         in_use_at_start,
     })
 }

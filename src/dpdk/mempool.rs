@@ -74,6 +74,14 @@ impl Mempool {
         unsafe { dpdk_sys::rte_mempool_avail_count(self.raw.as_ptr()) }
     }
 
+    /// The name the pool was created with.
+    pub fn name(&self) -> String {
+        // SAFETY: the pool pointer is valid; `name` is a NUL-terminated array inside the
+        // pool header, written once at creation.
+        let name = unsafe { std::ffi::CStr::from_ptr((*self.raw.as_ptr()).name.as_ptr()) };
+        name.to_string_lossy().into_owned()
+    }
+
     /// The pool's total size.
     pub fn capacity(&self) -> u32 {
         // SAFETY: the pool pointer is valid and `size` is set at creation, never changed.

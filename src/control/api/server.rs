@@ -9,12 +9,17 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use crossbeam::channel::{bounded, Receiver, Sender};
+use crossbeam::channel::{bounded, Receiver, RecvTimeoutError, Sender};
 
 /// Largest request body accepted.
 const MAX_BODY: usize = 1 << 20;
 /// How long a request waits for the management loop.
-const ANSWER_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a call may wait to be queued (the management loop takes 16 calls per 1 ms tick).
+const QUEUE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a queued call is waited for. A reload of a large file keeps the management thread
+/// busy for seconds; an answer that gave up earlier would report a failure for a change that
+/// is still made.
+const ANSWER_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// A request, routed.
 #[derive(Debug, Clone, PartialEq)]
@@ -110,13 +115,25 @@ pub fn channel() -> (Sender<ApiCall>, Receiver<ApiCall>) {
 pub fn ask(calls: &Sender<ApiCall>, op: ApiOp) -> ApiReply {
     let (tx, rx) = bounded(1);
     if calls
-        .send_timeout(ApiCall { op, reply: tx }, ANSWER_TIMEOUT)
+        .send_timeout(ApiCall { op, reply: tx }, QUEUE_TIMEOUT)
         .is_err()
     {
-        return ApiReply::error(503, "vtepd is shutting down");
+        // Nothing was queued: nothing changes.
+        return ApiReply::error(
+            503,
+            "vtepd is shutting down or too busy to take the request",
+        );
     }
-    rx.recv_timeout(ANSWER_TIMEOUT)
-        .unwrap_or_else(|_| ApiReply::error(503, "the management thread did not answer in time"))
+    match rx.recv_timeout(ANSWER_TIMEOUT) {
+        Ok(reply) => reply,
+        // The management loop dropped the call unanswered: it is stopping.
+        Err(RecvTimeoutError::Disconnected) => ApiReply::error(503, "vtepd is shutting down"),
+        Err(RecvTimeoutError::Timeout) => ApiReply::error(
+            504,
+            "the management thread did not answer in 300 s; the request is queued and may \
+             still be applied",
+        ),
+    }
 }
 
 impl std::fmt::Debug for ApiServer {
