@@ -115,7 +115,7 @@ impl SourcePorts {
     /// Maps a 32-bit hash onto the range with a multiply (no division).
     #[inline(always)]
     pub fn pick(&self, entropy: u32) -> u16 {
-        let offset = (u64::from(entropy) * u64::from(self.span)) >> 32;
+        let offset = u64::from(entropy).wrapping_mul(u64::from(self.span)) >> 32;
         // offset < span <= 65536, and base + offset <= high.
         self.base.wrapping_add(offset as u16)
     }
@@ -236,7 +236,9 @@ impl OuterTemplate {
     /// The outer IP packet's length for an inner frame of `inner_len` bytes.
     #[inline(always)]
     pub fn outer_ip_len(&self, inner_len: usize) -> usize {
-        (self.len() - ethernet::HEADER_LEN).saturating_add(inner_len)
+        self.len()
+            .saturating_sub(ethernet::HEADER_LEN)
+            .saturating_add(inner_len)
     }
 
     /// The outer destination MAC (the next hop's).
@@ -263,18 +265,19 @@ impl OuterTemplate {
         let inner = p.inner_len;
         match self {
             OuterTemplate::Vxlan4(t, base) => {
-                let total = to_u16(VXLAN4_LEN - ethernet::HEADER_LEN + inner)?;
+                let total = to_u16(inner.saturating_add(VXLAN4_LEN - ethernet::HEADER_LEN))?;
                 let (h, _) = Vxlan4::mut_from_prefix(out).map_err(|_| DropReason::NoHeadroom)?;
                 *h = *t;
                 h.ip.set_total_len(total);
                 set_tos_and_checksum(&mut h.ip, *base, total, p.tos);
                 h.udp.set_src_port(ports.pick(p.entropy));
-                h.udp
-                    .set_len(to_u16(udp::HEADER_LEN + vxlan::HEADER_LEN + inner)?);
+                h.udp.set_len(to_u16(
+                    inner.saturating_add(udp::HEADER_LEN + vxlan::HEADER_LEN),
+                )?);
                 h.vxlan.set_vni(p.vni);
             }
             OuterTemplate::Nvgre4(t, base) => {
-                let total = to_u16(NVGRE4_LEN - ethernet::HEADER_LEN + inner)?;
+                let total = to_u16(inner.saturating_add(NVGRE4_LEN - ethernet::HEADER_LEN))?;
                 let (h, _) = Nvgre4::mut_from_prefix(out).map_err(|_| DropReason::NoHeadroom)?;
                 *h = *t;
                 h.ip.set_total_len(total);
@@ -282,7 +285,7 @@ impl OuterTemplate {
                 h.gre.set_key(p.vni, flow_id(p.entropy));
             }
             OuterTemplate::Vxlan6(t, pseudo) => {
-                let udp_len = to_u16(udp::HEADER_LEN + vxlan::HEADER_LEN + inner)?;
+                let udp_len = to_u16(inner.saturating_add(udp::HEADER_LEN + vxlan::HEADER_LEN))?;
                 let (h, _) = Vxlan6::mut_from_prefix(out).map_err(|_| DropReason::NoHeadroom)?;
                 *h = *t;
                 h.ip.set_payload_len(udp_len);
@@ -298,7 +301,7 @@ impl OuterTemplate {
             OuterTemplate::Nvgre6(t) => {
                 let (h, _) = Nvgre6::mut_from_prefix(out).map_err(|_| DropReason::NoHeadroom)?;
                 *h = *t;
-                h.ip.set_payload_len(to_u16(gre::HEADER_LEN + inner)?);
+                h.ip.set_payload_len(to_u16(inner.saturating_add(gre::HEADER_LEN))?);
                 h.ip.set_traffic_class(p.tos);
                 h.ip.set_flow_label(p.entropy);
                 h.gre.set_key(p.vni, flow_id(p.entropy));
@@ -316,7 +319,9 @@ fn to_u16(v: usize) -> Result<u16, DropReason> {
 #[inline(always)]
 fn set_tos_and_checksum(ip: &mut ipv4::Header, base: u16, total: u16, tos: u8) {
     ip.set_dscp_ecn(tos >> 2, tos & 0x3);
-    let sum = u64::from(base) + u64::from(total) + u64::from(tos);
+    let sum = u64::from(base)
+        .wrapping_add(u64::from(total))
+        .wrapping_add(u64::from(tos));
     ip.set_checksum(!checksum::fold(sum));
 }
 

@@ -33,7 +33,7 @@ impl Offload {
             outer_l3_len: 40,
             // UDP + VXLAN + inner Ethernet: the outer stack minus outer Ethernet and IPv6,
             // plus the inner Ethernet header.
-            l2_len: len16(outer_len.saturating_sub(14 + 40) + 14),
+            l2_len: len16(outer_len.saturating_sub(14 + 40).saturating_add(14)),
             ..Offload::default()
         }
     }

@@ -163,7 +163,7 @@ impl Gateway {
                 // Freed on the management thread; if its queue is full, here (rare).
                 self.sync.emit(Event::Garbage(garbage));
             }
-            n += 1;
+            n = n.saturating_add(1);
         }
         if n > 0 {
             self.last_vni = None;
@@ -443,11 +443,14 @@ impl Gateway {
             return Err(DropReason::MtuExceeded);
         }
         self.encap_in_place(f, outer, vni_id, meta)?;
-        let outer_l3 = outer.len() - ethernet::HEADER_LEN - tunnel_header_len(outer.encap());
-        let tunnel_l2 = tunnel_header_len(outer.encap()) + ethernet::HEADER_LEN;
+        let outer_l3 = outer
+            .len()
+            .saturating_sub(ethernet::HEADER_LEN)
+            .saturating_sub(tunnel_header_len(outer.encap()));
+        let tunnel_l2 = tunnel_header_len(outer.encap()).saturating_add(ethernet::HEADER_LEN);
         // A full segment's outer IP packet is outer IP + tunnel header + inner Ethernet +
         // inner IP + TCP + payload: (outer.len() - 14) + 14 + l3 + l4 + mss <= mtu.
-        let headers = outer.len() + lens.0 + lens.1;
+        let headers = outer.len().saturating_add(lens.0).saturating_add(lens.1);
         let mss = usize::from(self.params.mtu).saturating_sub(headers);
         if mss == 0 {
             return Err(DropReason::MtuExceeded);

@@ -118,12 +118,12 @@ pub fn neighbor_advert<F: Frame>(
     ns: &icmpv6::NdRepr,
     answer_mac: MacAddr,
 ) -> bool {
-    let want = l2_len + ipv6::HEADER_LEN + NA_LEN;
+    let want = l2_len.saturating_add(ipv6::HEADER_LEN + NA_LEN);
     let have = f.data().len();
     let resized = if have >= want {
         f.truncate(want)
     } else {
-        f.append(want - have)
+        f.append(want.saturating_sub(have))
     };
     if !resized {
         return false;

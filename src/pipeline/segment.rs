@@ -15,9 +15,12 @@ pub fn finish_tcp4_segment<'a>(
     o: &Offload,
 ) -> bool {
     let outer_ip = usize::from(o.outer_l2_len);
-    let inner_ip = outer_ip + usize::from(o.outer_l3_len) + usize::from(o.l2_len);
-    let tcp_at = inner_ip + usize::from(o.l3_len);
-    let Some(outer) = head.get_mut(outer_ip..outer_ip + usize::from(o.outer_l3_len)) else {
+    let inner_ip = outer_ip
+        .saturating_add(usize::from(o.outer_l3_len))
+        .saturating_add(usize::from(o.l2_len));
+    let tcp_at = inner_ip.saturating_add(usize::from(o.l3_len));
+    let Some(outer) = head.get_mut(outer_ip..outer_ip.saturating_add(usize::from(o.outer_l3_len)))
+    else {
         return false;
     };
     let Ok((h, _)) = ipv4::parse_mut(outer) else {

@@ -53,7 +53,9 @@ impl StormControl {
             return true;
         };
         let rate = u64::from(limit).div_ceil(self.workers).max(1);
-        let depth = (rate * DEPTH_TICKS).max(MIN_DEPTH_PACKETS * PACKET);
+        let depth = rate
+            .saturating_mul(DEPTH_TICKS)
+            .max(MIN_DEPTH_PACKETS * PACKET);
         if b.rate != rate {
             // A new VNI in the slot, or a new rate: start full.
             *b = Bucket {
@@ -70,7 +72,7 @@ impl StormControl {
             b.last = now;
         }
         if b.tokens >= PACKET {
-            b.tokens -= PACKET;
+            b.tokens = b.tokens.saturating_sub(PACKET);
             true
         } else {
             false

@@ -139,11 +139,16 @@ fn classify_v4(
         IpProtocol::UDP => vxlan_packet(
             payload,
             src,
-            ethernet::HEADER_LEN + ip_len,
+            ip_len.saturating_add(ethernet::HEADER_LEN),
             vxlan_port,
             ecn_ce,
         ),
-        IpProtocol::GRE => nvgre_packet(payload, src, ethernet::HEADER_LEN + ip_len, ecn_ce),
+        IpProtocol::GRE => nvgre_packet(
+            payload,
+            src,
+            ip_len.saturating_add(ethernet::HEADER_LEN),
+            ecn_ce,
+        ),
         IpProtocol::ICMP if local.is_local_v4(dst) => {
             let (icmp, _) = icmpv4::parse(payload).map_err(|_| DropReason::IcmpMalformed)?;
             if icmp.icmp_type == icmpv4::ECHO_REQUEST && icmp.code == 0 {
@@ -175,7 +180,7 @@ fn classify_v6(bytes: &[u8], local: &LocalAddrs, vxlan_port: u16) -> Result<Unde
     let src = IpAddr::V6(ip.src());
     let ecn_ce = ip.traffic_class() & 0x3 == ECN_CE;
     let (next, l4, ext_len) = skip_extensions(ip.next_header_raw(), payload)?;
-    let l4_offset = ethernet::HEADER_LEN + ipv6::HEADER_LEN + ext_len;
+    let l4_offset = ext_len.saturating_add(ethernet::HEADER_LEN + ipv6::HEADER_LEN);
     match next {
         IpProtocol::UDP if !for_nd => vxlan_packet(l4, src, l4_offset, vxlan_port, ecn_ce),
         IpProtocol::GRE if !for_nd => nvgre_packet(l4, src, l4_offset, ecn_ce),
@@ -221,7 +226,7 @@ fn skip_extensions(mut next: u8, mut bytes: &[u8]) -> Result<(u8, &[u8], usize),
             | ipv6::next_header::DEST_OPTIONS
                 if walked < MAX_EXTENSION_HEADERS =>
             {
-                walked += 1;
+                walked = walked.saturating_add(1);
                 let (&[nh, len8], rest) = crate::wire::overlay::<[u8; 2]>(bytes)
                     .map_err(|_| DropReason::Ipv6ExtensionHeader)?;
                 // A routing header with segments left is not for us to consume: we are not
@@ -229,9 +234,9 @@ fn skip_extensions(mut next: u8, mut bytes: &[u8]) -> Result<(u8, &[u8], usize),
                 if next == ipv6::next_header::ROUTING && rest.get(1).is_none_or(|left| *left != 0) {
                     return Err(DropReason::Ipv6ExtensionHeader);
                 }
-                let len = (usize::from(len8) + 1) * 8;
+                let len = usize::from(len8).saturating_add(1).saturating_mul(8);
                 bytes = bytes.get(len..).ok_or(DropReason::Ipv6ExtensionHeader)?;
-                skipped += len;
+                skipped = skipped.saturating_add(len);
                 next = nh;
             }
             ipv6::next_header::FRAGMENT if walked < MAX_EXTENSION_HEADERS => {
@@ -242,9 +247,9 @@ fn skip_extensions(mut next: u8, mut bytes: &[u8]) -> Result<(u8, &[u8], usize),
                 if offset_hi != 0 || offset_lo_m & 0xf9 != 0 {
                     return Err(DropReason::IpFragment);
                 }
-                walked += 1;
+                walked = walked.saturating_add(1);
                 bytes = bytes.get(8..).ok_or(DropReason::IpFragment)?;
-                skipped += 8;
+                skipped = skipped.saturating_add(8);
                 next = nh;
             }
             ipv6::next_header::FRAGMENT => return Err(DropReason::IpFragment),
@@ -280,7 +285,7 @@ fn vxlan_packet(
         encap: Encap::Vxlan,
         vni: vx.vni(),
         src,
-        outer_len: l4_offset + udp::HEADER_LEN + vxlan::HEADER_LEN,
+        outer_len: l4_offset.saturating_add(udp::HEADER_LEN + vxlan::HEADER_LEN),
         inner_len: inner.len(),
         ecn_ce,
     }))
@@ -308,7 +313,7 @@ fn nvgre_packet(
         encap: Encap::Nvgre,
         vni: g.vsid(),
         src,
-        outer_len: l4_offset + gre::HEADER_LEN,
+        outer_len: l4_offset.saturating_add(gre::HEADER_LEN),
         inner_len: inner.len(),
         ecn_ce,
     }))
