@@ -235,17 +235,17 @@ impl CounterSnapshot {
             };
             for (c, column) in columns.into_iter().enumerate() {
                 for (sum, p) in column.iter_mut().zip(w.ports.iter()) {
-                    *sum += field(p, c);
+                    *sum = sum.wrapping_add(field(p, c));
                 }
             }
             for (d, c) in s.drops.iter_mut().zip(w.drops.iter()) {
-                *d += c.get();
+                *d = d.wrapping_add(c.get());
             }
-            s.busy_polls += w.busy_polls.get();
-            s.idle_polls += w.idle_polls.get();
-            s.bursts += w.bursts.get();
-            s.burst_packets += w.burst_packets.get();
-            s.busy_cycles += w.busy_cycles.get();
+            s.busy_polls = s.busy_polls.wrapping_add(w.busy_polls.get());
+            s.idle_polls = s.idle_polls.wrapping_add(w.idle_polls.get());
+            s.bursts = s.bursts.wrapping_add(w.bursts.get());
+            s.burst_packets = s.burst_packets.wrapping_add(w.burst_packets.get());
+            s.busy_cycles = s.busy_cycles.wrapping_add(w.busy_cycles.get());
         }
         s
     }

@@ -63,14 +63,17 @@ impl GatewayHandler {
             pools,
             segments: Box::new(std::array::from_fn(|_| None)),
             slow_path,
-            tsc_per_tick: (tsc_hz / u64::from(crate::pipeline::learn::TICKS_PER_SEC)).max(1),
+            tsc_per_tick: tsc_hz
+                .checked_div(u64::from(crate::pipeline::learn::TICKS_PER_SEC))
+                .unwrap_or(0)
+                .max(1),
         }
     }
 
     #[inline(always)]
     fn tick(&self, tsc: u64) -> u32 {
         // Wraps after years; the pipeline compares ticks with wrapping arithmetic.
-        (tsc / self.tsc_per_tick) as u32
+        tsc.checked_div(self.tsc_per_tick).unwrap_or(0) as u32
     }
 
     #[inline(always)]
@@ -111,7 +114,7 @@ impl GatewayHandler {
         // + replicas = sent + dropped holds for floods too.
         counters.replicas.add(targets.saturating_sub(1) as u64);
         for (i, target) in self.gw.flood_targets(fl).enumerate() {
-            let last = i + 1 == targets;
+            let last = i.saturating_add(1) == targets;
             let result = match target {
                 Target::Access { port, vlan } => {
                     if last {
@@ -167,7 +170,8 @@ impl GatewayHandler {
                             .map(|m| self.tunnel_copy(m, &outer, &params, inner_sum))
                     };
                     if let Some(Ok(_)) = &r {
-                        self.gw.count_flood_encap(fl.vni, outer.len() + inner_len);
+                        self.gw
+                            .count_flood_encap(fl.vni, outer.len().saturating_add(inner_len));
                     }
                     r
                 }
@@ -212,7 +216,11 @@ impl GatewayHandler {
         port: PortIndex,
         vlan: Option<u16>,
     ) -> Result<(usize, Mbuf), DropReason> {
-        let hdr_len = ethernet::HEADER_LEN + if vlan.is_some() { vlan::TAG_LEN } else { 0 };
+        let hdr_len = if vlan.is_some() {
+            ethernet::HEADER_LEN + vlan::TAG_LEN
+        } else {
+            ethernet::HEADER_LEN
+        };
         let mut hdr = self
             .pools
             .headers
@@ -261,7 +269,7 @@ impl GatewayHandler {
         if !self.gw.params.offload.multi_segs {
             let mut full = self.pools.full.alloc().ok_or(DropReason::MbufExhausted)?;
             let head = hdr.data();
-            let total = head.len() + payload.len();
+            let total = head.len().saturating_add(payload.len());
             let out = full.append(total as u16).ok_or(DropReason::NoHeadroom)?;
             let (a, b) = out.split_at_mut(head.len());
             a.copy_from_slice(head);
@@ -381,10 +389,10 @@ impl BurstHandler for GatewayHandler {
             self.gw.prefetch_tables(m.data(), port, from_underlay);
         }
         for i in 0..packets.len() {
-            if let Some(Some(ahead)) = packets.get(i + PREFETCH_AHEAD) {
+            if let Some(Some(ahead)) = packets.get(i.saturating_add(PREFETCH_AHEAD)) {
                 ahead.prefetch_data();
             }
-            if let Some(Some(ahead)) = packets.get(i + TABLES_AHEAD) {
+            if let Some(Some(ahead)) = packets.get(i.saturating_add(TABLES_AHEAD)) {
                 self.gw.prefetch_tables(ahead.data(), port, from_underlay);
             }
             let Some(mut m) = packets.get_mut(i).and_then(Option::take) else {

@@ -106,10 +106,19 @@ pub fn pool_size(config: &Config, ports: usize, workers: usize) -> u32 {
         return n;
     }
     let w = &config.workers;
-    let per_queue = u32::from(w.rx_desc) + u32::from(w.tx_desc);
-    let rings = per_queue * ports as u32 * workers as u32;
-    let in_flight = (dpdk::MAX_BURST as u32 * (ports as u32 + 1) + POOL_CACHE) * workers as u32;
-    (rings + in_flight + 4096).next_power_of_two() - 1
+    let per_queue = u32::from(w.rx_desc).saturating_add(u32::from(w.tx_desc));
+    let rings = per_queue
+        .saturating_mul(ports as u32)
+        .saturating_mul(workers as u32);
+    let in_flight = (dpdk::MAX_BURST as u32)
+        .saturating_mul((ports as u32).saturating_add(1))
+        .saturating_add(POOL_CACHE)
+        .saturating_mul(workers as u32);
+    rings
+        .saturating_add(in_flight)
+        .saturating_add(4096)
+        .next_power_of_two()
+        .saturating_sub(1)
 }
 
 const POOL_CACHE: u32 = 256;

@@ -126,7 +126,7 @@ impl<H: BurstHandler> Worker<H> {
                 if n == 0 {
                     continue;
                 }
-                received += n;
+                received = received.saturating_add(n);
                 if let Some(c) = self.counters.port(*port) {
                     let bytes: u64 = burst
                         .packets()

@@ -332,7 +332,7 @@ impl Authority {
                     return Err(TableError::TooManyTunnels);
                 }
                 let id = TunnelId(self.next_tunnel);
-                self.next_tunnel += 1;
+                self.next_tunnel = self.next_tunnel.wrapping_add(1);
                 id
             }
         };
@@ -521,7 +521,7 @@ impl Authority {
         }
         match self.fdb.get_mut(&key) {
             Some(rec) if rec.is_static => {
-                self.stats.refused_static += 1;
+                self.stats.refused_static = self.stats.refused_static.wrapping_add(1);
                 return Err(TableError::Static(format!("{} in VNI {vni}", key.mac())));
             }
             Some(rec) if rec.at == at => {
@@ -532,11 +532,11 @@ impl Authority {
             None => {
                 let learned = self.learned_per_vni.get(&key.vni()).copied().unwrap_or(0);
                 if max_macs.is_some_and(|m| learned >= m) {
-                    self.stats.refused_limit += 1;
+                    self.stats.refused_limit = self.stats.refused_limit.wrapping_add(1);
                     return Err(TableError::MacLimit(vni));
                 }
                 if self.fdb.len() >= self.fdb_capacity {
-                    self.stats.refused_full += 1;
+                    self.stats.refused_full = self.stats.refused_full.wrapping_add(1);
                     return Err(TableError::FdbFull(self.fdb_capacity));
                 }
             }
@@ -553,11 +553,11 @@ impl Authority {
         );
         match old {
             Some(old) => {
-                self.stats.moved += 1;
+                self.stats.moved = self.stats.moved.wrapping_add(1);
                 self.release_location(old.at, &mut changes);
             }
             None => {
-                self.stats.learned += 1;
+                self.stats.learned = self.stats.learned.wrapping_add(1);
                 self.count_learned(key.vni(), 1);
             }
         }
@@ -589,7 +589,7 @@ impl Authority {
         let mut changes = Vec::new();
         for key in expired {
             if let Some(old) = self.fdb.remove(&key) {
-                self.stats.aged += 1;
+                self.stats.aged = self.stats.aged.wrapping_add(1);
                 self.count_learned(key.vni(), -1);
                 changes.push(Change::Fdb(key));
                 self.release_location(old.at, &mut changes);
@@ -704,7 +704,8 @@ impl Authority {
         match self.bindings.get_mut(&(vni, ip)) {
             Some(r) if r.binding.is_static => {
                 if r.binding.mac != mac {
-                    self.stats.binding_spoof_refused += 1;
+                    self.stats.binding_spoof_refused =
+                        self.stats.binding_spoof_refused.wrapping_add(1);
                     return Err(TableError::Static(format!("{ip}")));
                 }
                 Ok(Vec::new())
@@ -717,7 +718,7 @@ impl Authority {
                 if self.bindings.len() >= self.fdb_capacity {
                     return Err(TableError::FdbFull(self.fdb_capacity));
                 }
-                self.stats.bindings_snooped += 1;
+                self.stats.bindings_snooped = self.stats.bindings_snooped.wrapping_add(1);
                 self.bindings.insert(
                     (vni, ip),
                     BindingRecord {

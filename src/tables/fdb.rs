@@ -121,7 +121,7 @@ impl Fdb {
         let slots = capacity.saturating_mul(2).max(16).next_power_of_two();
         Fdb {
             slots: vec![Slot::default(); slots].into_boxed_slice(),
-            mask: slots - 1,
+            mask: slots.saturating_sub(1),
             len: 0,
             capacity,
             seed: super::hash::process_seed(),
@@ -161,7 +161,7 @@ impl Fdb {
             if slot.key == EMPTY {
                 return None;
             }
-            i = (i + 1) & self.mask;
+            i = i.wrapping_add(1) & self.mask;
         }
         None
     }
@@ -201,7 +201,7 @@ impl Fdb {
     /// Small tables stay in the caches: prefetching them only costs instructions.
     #[inline(always)]
     pub fn fits_in_cache(&self) -> bool {
-        self.slots.len() * std::mem::size_of::<Slot>() <= CACHE_RESIDENT_BYTES
+        self.slots.len().saturating_mul(std::mem::size_of::<Slot>()) <= CACHE_RESIDENT_BYTES
     }
 
     /// Adds or replaces an entry; refuses a new key when the capacity is used up.
@@ -230,11 +230,11 @@ impl Fdb {
                     key: raw,
                     value: entry.pack(),
                 };
-                self.len += 1;
+                self.len = self.len.saturating_add(1);
                 self.account(key.vni(), Some(&entry), 1);
                 return Ok(None);
             }
-            i = (i + 1) & self.mask;
+            i = i.wrapping_add(1) & self.mask;
         }
         Err(Full)
     }
@@ -252,7 +252,7 @@ impl Fdb {
     fn remove_at(&mut self, mut i: usize) {
         let mut j = i;
         for _ in 0..self.slots.len() {
-            j = (j + 1) & self.mask;
+            j = j.wrapping_add(1) & self.mask;
             let Some(next) = self.slots.get(j).copied() else {
                 break;
             };
@@ -283,7 +283,7 @@ impl Fdb {
     /// slots not yet visited, or move visited entries among visited slots, so one pass that
     /// re-examines a slot after each removal sees every entry once.
     fn remove_where(&mut self, doomed: impl Fn(FdbKey, &FdbEntry) -> bool) -> usize {
-        let mut removed = 0;
+        let mut removed = 0usize;
         let mut i = 0;
         while i < self.slots.len() {
             let Some(slot) = self.slots.get(i).copied() else {
@@ -295,11 +295,11 @@ impl Fdb {
                 if doomed(key, &entry) {
                     self.remove_at(i);
                     self.account(key.vni(), Some(&entry), -1);
-                    removed += 1;
+                    removed = removed.saturating_add(1);
                     continue;
                 }
             }
-            i += 1;
+            i = i.saturating_add(1);
         }
         removed
     }

@@ -54,7 +54,7 @@ impl TunnelTable {
             return tunnel;
         }
         if self.slots.len() <= slot {
-            self.slots.resize_with(slot + 1, || None);
+            self.slots.resize_with(slot.saturating_add(1), || None);
         }
         let new_key = tunnel.as_ref().map(|t| (t.remote, t.encap));
         let old = match self.slots.get_mut(slot) {

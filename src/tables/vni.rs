@@ -144,7 +144,7 @@ impl IdIndex {
                 // The low 16 bits hold the index.
                 return Some(VniIndex(v as u16));
             }
-            i = (i + 1) & (ID_SLOTS - 1);
+            i = i.wrapping_add(1) & (ID_SLOTS - 1);
         }
         None
     }
@@ -159,7 +159,7 @@ impl IdIndex {
                 *slot = (u64::from(id) << 16) | u64::from(index.0);
                 return;
             }
-            i = (i + 1) & (ID_SLOTS - 1);
+            i = i.wrapping_add(1) & (ID_SLOTS - 1);
         }
     }
 
