@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, on a fresh Debian 12 machine as root: installs what it needs, then
-# formatting, lints, unit tests, and the black-box tests that run the real vtepd binary on
-# DPDK virtual devices (no NIC, no hugepages needed).
+# formatting, lints, unit tests, the black-box tests that run the real vtepd binary on
+# DPDK virtual devices (no NIC, no hugepages needed), and a bounded fuzzing pass of every
+# fuzz target ($VTEPD_FUZZ_SECONDS per target, default 45; 0 skips it; scripts/fuzz.sh).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 cd "$VTEPD_ROOT"
@@ -17,5 +18,11 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 
 log "cargo test"
 cargo test --workspace --locked -- --test-threads=1
+
+fuzz_seconds=${VTEPD_FUZZ_SECONDS:-45}
+if [ "$fuzz_seconds" -gt 0 ]; then
+    log "fuzzing, ${fuzz_seconds}s per target (VTEPD_FUZZ_SECONDS; 0 skips)"
+    scripts/fuzz.sh --seconds "$fuzz_seconds"
+fi
 
 log "all tests passed"
