@@ -183,7 +183,7 @@ def configs(c):
     # Edits a reload applies (same ports and addresses): VNIs, flood lists, flags, static
     # entries and bindings, aging.
     edits = [
-        gw.replace("mac_age_secs = 1", "mac_age_secs = 60"),
+        gw.replace("mac_age_secs = 2", "mac_age_secs = 60"),
         gw.replace('flood = ["10.0.0.2", "10.0.0.3"]', 'flood = ["10.0.0.4"]'),
         gw.replace("arp_suppression = true\nmax_macs = 3", "max_macs = 1"),
         gw.replace('allowed_vteps = ["10.0.0.2", "fd00::2"]', 'allowed_vteps = ["fd00::3"]'),

@@ -16,8 +16,8 @@
 # Options:
 #   --seconds N    time per target (default $VTEPD_FUZZ_SECONDS, else 60)
 #   --cmin         afterwards, minimise each target's committed corpus (fuzz/corpus/TARGET)
-#                  together with what this run found (libFuzzer -merge=1, as cargo fuzz cmin,
-#                  keeping one input per covered edge)
+#                  together with what this run found (like cargo fuzz cmin, but libFuzzer's
+#                  -set_cover_merge=1 on edges only: a small set covering every edge)
 #   --seed         first add seeds from the test traffic and configurations
 #                  (scripts/fuzz-corpus.py)
 #   --no-build     use the binaries already built in fuzz/target
@@ -95,12 +95,13 @@ if [ -n "$repro" ]; then
     [ -f "$FUZZ_DIR/fuzz_targets/$t.rs" ] ||
         die "--repro: $repro is not under fuzz/artifacts/TARGET/ (name its target's folder)"
     ensure_cargo
-    [ "$build" -eq 0 ] || { ensure_packages "${BUILD_PACKAGES[@]}"; ensure_cargo_fuzz; build_targets "$t"; }
+    [ "$build" -eq 0 ] || { ensure_packages "${BUILD_PACKAGES[@]}" g++; ensure_cargo_fuzz; build_targets "$t"; }
     log "running $repro through $t"
     exec "$BIN_DIR/$t" -runs=1 "$repro"
 fi
 
-ensure_packages "${BUILD_PACKAGES[@]}"
+# libfuzzer-sys compiles libFuzzer (C++).
+ensure_packages "${BUILD_PACKAGES[@]}" g++
 ensure_cargo
 if [ "$seed" -eq 1 ]; then
     ensure_packages "${TRAFFIC_PACKAGES[@]}"
@@ -162,10 +163,12 @@ if [ "$cmin" -eq 1 ]; then
         merged=$WORK/$t.cmin
         rm -rf "$merged" && mkdir -p "$merged"
         log "minimising fuzz/corpus/$t"
-        # Every covered edge, not every hit-count bucket (-use_counters=0): the committed
-        # corpus stays a few hundred small files; a campaign finds the counts again quickly.
-        "$BIN_DIR/$t" -merge=1 -use_counters=0 -max_len="$(max_len_of "$t")" -timeout=10 \
-            -rss_limit_mb=2048 "$merged" "$corpus" "$WORK/$t" >"$WORK/$t.cmin.log" 2>&1 ||
+        # A small set of inputs covering every edge (-set_cover_merge), not every hit-count
+        # bucket (-use_counters=0): the committed corpus stays small; a campaign finds the
+        # counts again quickly.
+        "$BIN_DIR/$t" -set_cover_merge=1 -use_counters=0 -max_len="$(max_len_of "$t")" \
+            -timeout=10 -rss_limit_mb=2048 "$merged" "$corpus" "$WORK/$t" \
+            >"$WORK/$t.cmin.log" 2>&1 ||
             die "minimising $t failed: see $WORK/$t.cmin.log"
         rm -rf "$corpus" && mv "$merged" "$corpus"
         echo "  $(find "$corpus" -type f | wc -l) file(s), $(du -sb --apparent-size "$corpus" | cut -f1) bytes" >&2

@@ -30,7 +30,8 @@ fuzz_target!(init: { bases(); }, |data: &[u8]| {
     let Some((&sel, mut frame)) = data.split_first() else {
         return;
     };
-    let port = 1 + (sel & 0x03) % 3;
+    // As in `access`: bits 0-1 the access port (0 is port 1 too), bit 7 a stripped tag.
+    let port = (sel & 0x03).max(1);
     let mut tci = None;
     if sel & 0x80 != 0 {
         let Some((t, r)) = frame.split_first_chunk::<2>() else {

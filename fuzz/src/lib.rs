@@ -168,7 +168,7 @@ ip = "192.168.7.3"
 mac = "02:00:00:00:03:03"
 
 [tables]
-mac_age_secs = 1
+mac_age_secs = 2
 "#;
 
 /// `GATEWAY` resolving its next hops with ARP/ND instead of a fixed MAC: until a reply from
@@ -425,8 +425,9 @@ impl Base {
 }
 
 /// Ticks of the worker clock (1/16 s) that pass per frame: an eighth of a second, so within
-/// one input learned entries refresh (every 8 frames) and age (`mac_age_secs = 1`), and a
-/// VNI's storm-control bucket (`bum_rate_pps = 1`: 32 frames deep) runs dry.
+/// one input learned entries refresh (after 8 frames) and age (`mac_age_secs = 2`: after 16
+/// to 24 frames without a refresh), and a VNI's storm-control bucket (`bum_rate_pps = 1`:
+/// 32 frames deep) runs dry.
 pub const TICKS_PER_FRAME: u32 = 2;
 
 /// One worker and the management thread's tables, kept in sync by `step`.
