@@ -505,7 +505,9 @@ impl Node {
             return Vec::new();
         };
         f.hw_ip_checksum = hw_checksum;
-        self.gw.prefetch_tables(bytes, 0, true);
+        // The burst's first pass, as the worker runs it.
+        let hint = self.gw.hint(bytes, 0, true);
+        self.gw.use_hint(hint);
         let v = self.gw.underlay(&mut f);
         let out = self.carry_out(v, f, Side::Underlay, hw_checksum.is_none());
         self.step();
@@ -514,7 +516,8 @@ impl Node {
 
     /// Access frame on `port`; returns the frames sent to the underlay and the verdict.
     pub fn access(&mut self, port: u8, mut f: FuzzFrame) -> (Verdict, Vec<FuzzFrame>) {
-        self.gw.prefetch_tables(f.data(), port, false);
+        let hint = self.gw.hint(f.data(), port, false);
+        self.gw.use_hint(hint);
         let v = self.gw.access(&mut f, port);
         let out = self.carry_out(v, f, Side::Access(port), true);
         self.step();

@@ -5,9 +5,11 @@ use std::sync::Arc;
 
 use crossbeam::queue::ArrayQueue;
 
-use crate::dpdk::{Burst, Gso, Mbuf, Mempool, Segmented, MAX_SEGMENTS};
+use crate::dpdk::{Burst, Gso, Mbuf, Mempool, Segmented, MAX_BURST, MAX_SEGMENTS};
 use crate::pipeline::encap::{self, PacketParams};
-use crate::pipeline::{segment, DropReason, Flood, Frame, Gateway, Offload, Target, Verdict};
+use crate::pipeline::{
+    segment, DropReason, Flood, Frame, Gateway, Offload, TableHint, Target, Verdict,
+};
 use crate::tables::PortIndex;
 use crate::wire::{checksum, ethernet, vlan};
 
@@ -42,6 +44,8 @@ pub struct GatewayHandler {
     pools: ReplicationPools,
     gso: Gso,
     segments: Box<[Option<Mbuf>; MAX_SEGMENTS]>,
+    /// The first pass's work per packet of the burst being handled (`Gateway::hint`).
+    hints: [TableHint; MAX_BURST],
     /// Packets the management thread originates (ARP/ND requests), sent on the underlay.
     slow_path: Arc<ArrayQueue<Mbuf>>,
     tsc_per_tick: u64,
@@ -62,6 +66,7 @@ impl GatewayHandler {
             underlay,
             pools,
             segments: Box::new(std::array::from_fn(|_| None)),
+            hints: [TableHint::default(); MAX_BURST],
             slow_path,
             tsc_per_tick: tsc_hz
                 .checked_div(u64::from(crate::pipeline::learn::TICKS_PER_SEC))
@@ -385,19 +390,29 @@ impl BurstHandler for GatewayHandler {
         for m in packets.iter().take(PREFETCH_AHEAD).flatten() {
             m.prefetch_data();
         }
-        for m in packets.iter().take(TABLES_AHEAD).flatten() {
-            self.gw.prefetch_tables(m.data(), port, from_underlay);
+        for (i, m) in packets.iter().enumerate().take(TABLES_AHEAD) {
+            if let (Some(m), Some(h)) = (m, self.hints.get_mut(i)) {
+                *h = self.gw.hint(m.data(), port, from_underlay);
+            }
         }
         for i in 0..packets.len() {
             if let Some(Some(ahead)) = packets.get(i.saturating_add(PREFETCH_AHEAD)) {
                 ahead.prefetch_data();
             }
-            if let Some(Some(ahead)) = packets.get(i.saturating_add(TABLES_AHEAD)) {
-                self.gw.prefetch_tables(ahead.data(), port, from_underlay);
+            let next = i.saturating_add(TABLES_AHEAD);
+            if let (Some(Some(ahead)), Some(h)) = (packets.get(next), self.hints.get_mut(next)) {
+                *h = self.gw.hint(ahead.data(), port, from_underlay);
             }
             let Some(mut m) = packets.get_mut(i).and_then(Option::take) else {
                 continue;
             };
+            // Every packet gets its own (a packet whose slot was never filled, the default).
+            let hint = self
+                .hints
+                .get_mut(i)
+                .map(std::mem::take)
+                .unwrap_or_default();
+            self.gw.use_hint(hint);
             // The pool's buffers fit the largest configured MTU; a longer frame arrives as a
             // chain, whose headers the pipeline cannot see whole.
             if !m.is_contiguous() {

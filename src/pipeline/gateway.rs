@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use crate::config::{DscpPolicy, Encap};
 use crate::dataplane::counters::SharedCounters;
+use crate::tables::fdb::Probe;
 use crate::tables::sync::SyncChannel;
 use crate::tables::update::{Event, Location, Update};
 use crate::tables::vni::{FloodTo, VniState};
@@ -107,6 +108,34 @@ pub struct Gateway {
     now: u32,
     /// VPP's last-tunnel cache: consecutive packets of one VNI skip the VNI hash lookup.
     last_vni: Option<(Vni, VniIndex)>,
+    /// The first pass's work for the packet being processed (`use_hint`).
+    hint: TableHint,
+}
+
+/// What a burst's first pass worked out for one packet (`Gateway::hint`): the VNI of a
+/// tunnel packet and the probes of its inner destination and source MACs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TableHint {
+    vni: Option<(Vni, VniIndex)>,
+    dst: Probe,
+    src: Probe,
+}
+
+impl TableHint {
+    /// A tunnel packet's VNI (wire id and slot).
+    pub fn vni(&self) -> Option<(Vni, VniIndex)> {
+        self.vni
+    }
+
+    /// The inner destination MAC's probe.
+    pub fn dst(&self) -> Probe {
+        self.dst
+    }
+
+    /// The inner source MAC's probe.
+    pub fn src(&self) -> Probe {
+        self.src
+    }
 }
 
 impl Gateway {
@@ -132,6 +161,7 @@ impl Gateway {
             learn_filter: LearnFilter::default(),
             now: 0,
             last_vni: None,
+            hint: TableHint::default(),
         }
     }
 
@@ -179,41 +209,85 @@ impl Gateway {
         n
     }
 
-    /// A hint for a packet a few places ahead in the burst: prefetches the MAC-table slots
-    /// its source and destination will be looked up in. Reads fixed offsets for the common
-    /// shapes only (untagged or one tag on access; VXLAN over IPv4 without options on the
-    /// underlay) and changes nothing: a wrong guess costs one useless prefetch.
+    /// The first pass over a packet a few places ahead in the burst: finds its VNI and hashes
+    /// the MAC-table keys of its source and destination, prefetching their slots, and returns
+    /// that work for the lookups to reuse (`use_hint`). Reads fixed offsets for the common
+    /// shapes only (untagged or one tag on access; VXLAN or NVGRE over IPv4 without options on
+    /// the underlay) and decides nothing: the pipeline checks every header itself and uses a
+    /// hint only where its key matches, so a wrong guess costs one useless prefetch.
     #[inline(always)]
-    pub fn prefetch_tables(&self, frame: &[u8], port: PortIndex, from_underlay: bool) {
+    pub fn hint(&self, frame: &[u8], port: PortIndex, from_underlay: bool) -> TableHint {
         let (vni, macs) = if from_underlay {
-            // Outer Ethernet 14 + IPv4 20 + UDP 8, then the VXLAN VNI at 4..7.
-            let vni = frame.get(46..49).and_then(|b| <[u8; 3]>::try_from(b).ok());
-            let (Some(vni), Some(macs)) = (vni, frame.get(50..62)) else {
-                return;
+            // Outer Ethernet 14 + IPv4 20, then UDP 8 and the VXLAN VNI at 4..7, or the GRE
+            // key (VSID) at 4..7.
+            let (vni_at, inner_at): (usize, usize) = match frame.get(12..24) {
+                Some([0x08, 0x00, 0x45, .., 17]) => (46, 50),
+                Some([0x08, 0x00, 0x45, .., 47]) => (38, 42),
+                _ => return TableHint::default(),
+            };
+            let vni = frame
+                .get(vni_at..vni_at.saturating_add(3))
+                .and_then(|b| <[u8; 3]>::try_from(b).ok());
+            let macs = frame.get(inner_at..inner_at.saturating_add(12));
+            let (Some(vni), Some(macs)) = (vni, macs) else {
+                return TableHint::default();
             };
             let id = Vni::from_bytes(vni);
             let index = match self.last_vni {
                 Some((cached, index)) if cached == id => Some(index),
                 _ => self.tables.vnis.by_id(id),
             };
-            (index, macs)
+            (index.map(|i| (Some(id), i)), macs)
         } else {
-            let Some(macs) = frame.get(..12) else { return };
+            let Some(macs) = frame.get(..12) else {
+                return TableHint::default();
+            };
             let vlan = match frame.get(12..16) {
                 Some([0x81, 0x00, hi, lo]) => {
                     Some(u16::from_be_bytes([*hi, *lo]) & dot1q::VID_MASK)
                 }
                 _ => None,
             };
-            (self.tables.vnis.for_access(port, vlan), macs)
+            (
+                self.tables.vnis.for_access(port, vlan).map(|i| (None, i)),
+                macs,
+            )
         };
-        let Some(vni) = vni else { return };
+        let Some((id, vni)) = vni else {
+            return TableHint::default();
+        };
         let mut dst = [0u8; 6];
         let mut src = [0u8; 6];
         dst.copy_from_slice(macs.get(..6).unwrap_or(&[0; 6]));
         src.copy_from_slice(macs.get(6..12).unwrap_or(&[0; 6]));
-        self.tables.fdb.prefetch(FdbKey::new(vni, MacAddr(dst)));
-        self.tables.fdb.prefetch(FdbKey::new(vni, MacAddr(src)));
+        let dst = self.tables.fdb.probe(FdbKey::new(vni, MacAddr(dst)));
+        let src = self.tables.fdb.probe(FdbKey::new(vni, MacAddr(src)));
+        self.tables.fdb.prefetch_probe(dst);
+        self.tables.fdb.prefetch_probe(src);
+        TableHint {
+            vni: id.map(|id| (id, vni)),
+            dst,
+            src,
+        }
+    }
+
+    /// Hands the pipeline the first pass's work for the packet it processes next (`hint`);
+    /// stays in force until the next call, so the burst loop calls it for every packet.
+    #[inline(always)]
+    pub fn use_hint(&mut self, hint: TableHint) {
+        self.hint = hint;
+    }
+
+    /// `key`'s probe: the hint's when it is for that key, else hashed now.
+    #[inline(always)]
+    fn probe(&self, key: FdbKey) -> Probe {
+        if self.hint.dst.is_for(key) {
+            self.hint.dst
+        } else if self.hint.src.is_for(key) {
+            self.hint.src
+        } else {
+            self.tables.fdb.probe(key)
+        }
     }
 
     // --- access → underlay ------------------------------------------------------------
@@ -301,7 +375,10 @@ impl Gateway {
         let dest = if dst.is_multicast() {
             None
         } else {
-            self.tables.fdb.get(FdbKey::new(vni, dst)).map(|e| e.dest)
+            self.tables
+                .fdb
+                .get_probe(self.probe(FdbKey::new(vni, dst)))
+                .map(|e| e.dest)
         };
         match dest {
             Some(Dest::Access(p)) if p == port => Err(DropReason::SamePort),
@@ -517,7 +594,10 @@ impl Gateway {
                 return Some(index);
             }
         }
-        let index = self.tables.vnis.by_id(id)?;
+        let index = match self.hint.vni {
+            Some((hinted, index)) if hinted == id => index,
+            _ => self.tables.vnis.by_id(id)?,
+        };
         self.last_vni = Some((id, index));
         Some(index)
     }
@@ -583,7 +663,10 @@ impl Gateway {
         let dest = if dst.is_multicast() {
             None
         } else {
-            self.tables.fdb.get(FdbKey::new(vni, dst)).map(|e| e.dest)
+            self.tables
+                .fdb
+                .get_probe(self.probe(FdbKey::new(vni, dst)))
+                .map(|e| e.dest)
         };
         match dest {
             Some(Dest::Access(p)) => self.to_access(f, vni, p),
@@ -776,7 +859,7 @@ impl Gateway {
     fn learn(&mut self, vni: VniIndex, mac: MacAddr, at: Location) {
         let key = FdbKey::new(vni, mac);
         let now = self.now;
-        let found = self.tables.fdb.find(key);
+        let found = self.tables.fdb.find_probe(self.probe(key));
         if let Some((slot, e)) = found.and_then(|s| Some((s, self.tables.fdb.entry(s)?))) {
             if e.is_static {
                 // Never moved here; a static MAC seen elsewhere is reported (rate-limited like

@@ -29,4 +29,6 @@ pub mod vlan;
 
 pub use drops::DropReason;
 pub use frame::{Frame, Offload, VecFrame};
-pub use gateway::{Flood, Gateway, GatewayParams, InnerMeta, OffloadCaps, Target, Verdict};
+pub use gateway::{
+    Flood, Gateway, GatewayParams, InnerMeta, OffloadCaps, TableHint, Target, Verdict,
+};

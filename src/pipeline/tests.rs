@@ -2510,3 +2510,101 @@ fn learning_only_from_the_flood_list_refuses_other_vteps_but_forwards_them() {
     let _ = g.underlay(&other);
     assert_eq!(learned_events(&g.events()).len(), 1);
 }
+
+// --- the burst's first pass ---------------------------------------------------------------
+
+#[test]
+fn a_hint_names_the_vni_and_the_mac_keys_of_the_common_shapes() {
+    let g = TestGw::new(BASE);
+    let vxlan = vxlan4_packet("10.0.0.2", "10.0.0.1", 0, 5000, &udp4(R9, L3, 0, 60));
+    let h = g.gw.hint(&vxlan, 0, true);
+    assert_eq!(h.vni(), Some((Vni::new(5000).unwrap(), g.vni(5000))));
+    assert!(h.dst().is_for(key(&g, 5000, L3)));
+    assert!(h.src().is_for(key(&g, 5000, R9)));
+
+    let nvgre = nvgre4_packet("10.0.0.2", "10.0.0.1", 6001, &udp4(R9, R2, 0, 60));
+    let h = g.gw.hint(&nvgre, 0, true);
+    assert_eq!(h.vni(), Some((Vni::new(6001).unwrap(), g.vni(6001))));
+    assert!(h.dst().is_for(key(&g, 6001, R2)));
+    assert!(h.src().is_for(key(&g, 6001, R9)));
+
+    // Access: untagged on acc1 (VNI 5000), VLAN 201 on acc2 (VNI 6001).
+    let h = g.gw.hint(&udp4(H1, R2, 0, 60), ACC1, false);
+    assert_eq!(
+        h.vni(),
+        None,
+        "the access VNI is an array index: nothing to keep"
+    );
+    assert!(h.dst().is_for(key(&g, 5000, R2)));
+    assert!(h.src().is_for(key(&g, 5000, H1)));
+    let h = g.gw.hint(&tag(&udp4(H1, R2, 0, 60), 201), ACC2, false);
+    assert!(h.dst().is_for(key(&g, 6001, R2)));
+    assert!(h.src().is_for(key(&g, 6001, H1)));
+
+    // Shapes the first pass does not read give no hint.
+    let v6 = vxlan6_packet("fd00::2", "fd00::1", 0, 6000, &udp4(R9, L3, 0, 60));
+    assert_eq!(g.gw.hint(&v6, 0, true), Default::default());
+    assert_eq!(
+        g.gw.hint(&udp4(H1, R2, 0, 60), ACC2, false),
+        Default::default()
+    );
+}
+
+/// The pipeline checks a hint against the packet: a packet handled with its own hint, with
+/// another packet's or with none ends the same, and so do the tables.
+#[test]
+fn a_hint_never_changes_what_happens_to_a_packet() {
+    let frames: Vec<(Vec<u8>, bool, u8)> = vec![
+        // Decap to a static access MAC, learning R9; decap of a broadcast; NVGRE decap.
+        (
+            vxlan4_packet("10.0.0.2", "10.0.0.1", 0, 5000, &udp4(R9, L3, 0, 60)),
+            true,
+            0,
+        ),
+        (
+            vxlan4_packet("10.0.0.3", "10.0.0.1", 0, 5000, &udp4(R9, BCAST, 0, 60)),
+            true,
+            0,
+        ),
+        (
+            nvgre4_packet("10.0.0.2", "10.0.0.1", 6001, &udp4(R9, H1, 0, 60)),
+            true,
+            0,
+        ),
+        // Encap to a static remote MAC; to the MAC just learned; unknown unicast.
+        (udp4(H1, R2, 0, 60), false, ACC1),
+        (udp4(H1, R9, 0, 60), false, ACC1),
+        (tag(&udp4(H2, H3, 0, 60), 201), false, ACC2),
+    ];
+    let run = |pick: &dyn Fn(&TestGw, usize) -> Option<super::TableHint>| {
+        let mut g = TestGw::new(BASE);
+        let mut out = Vec::new();
+        for (i, (bytes, from_underlay, port)) in frames.iter().enumerate() {
+            let hint = pick(&g, i).unwrap_or_default();
+            g.gw.use_hint(hint);
+            let mut f = VecFrame::new(bytes);
+            let v = if *from_underlay {
+                g.gw.underlay(&mut f)
+            } else {
+                g.gw.access(&mut f, *port)
+            };
+            out.push((v, f.bytes().to_vec()));
+        }
+        let learned = [(5000, R9), (6001, R9), (5000, H1), (6001, H2)]
+            .map(|(vni, mac)| g.fdb(vni, mac).map(|e| e.dest));
+        (out, learned, learned_events(&g.events()))
+    };
+    let hint_of = |g: &TestGw, i: usize| {
+        frames
+            .get(i)
+            .map(|(b, from_underlay, port)| g.gw.hint(b, *port, *from_underlay))
+    };
+    let none = run(&|_, _| None);
+    assert_eq!(run(&|g, i| hint_of(g, i)), none, "own hints");
+    assert_eq!(
+        run(&|g, i| hint_of(g, (i + 1) % frames.len())),
+        none,
+        "another packet's hints"
+    );
+    assert!(none.1.iter().all(Option::is_some), "{:?}", none.1);
+}

@@ -96,6 +96,24 @@ struct Slot {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SlotIndex(usize);
 
+/// A key and its home slot in one table. A burst's first pass hashes each packet's keys to
+/// prefetch their slots; keeping the result lets the lookup that follows skip hashing again.
+/// Only meaningful for the table that made it (the seed and the size are the table's own),
+/// hence never kept beyond the burst it was made for.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Probe {
+    key: u64,
+    home: usize,
+}
+
+impl Probe {
+    /// Whether this probe is for `key`.
+    #[inline(always)]
+    pub fn is_for(&self, key: FdbKey) -> bool {
+        self.key == key.raw()
+    }
+}
+
 /// A worker's FDB replica.
 pub struct Fdb {
     slots: Box<[Slot]>,
@@ -138,7 +156,23 @@ impl Fdb {
     /// Brings the cache line where `key` would sit closer, ahead of a lookup.
     #[inline(always)]
     pub fn prefetch(&self, key: FdbKey) {
-        if let Some(slot) = self.slots.get(self.home(key.raw())) {
+        self.prefetch_probe(self.probe(key));
+    }
+
+    /// `key` with its home slot: hashed once, ahead of the lookup (see `Probe`).
+    #[inline(always)]
+    pub fn probe(&self, key: FdbKey) -> Probe {
+        let key = key.raw();
+        Probe {
+            key,
+            home: self.home(key),
+        }
+    }
+
+    /// Brings the cache line of a probe's home slot closer.
+    #[inline(always)]
+    pub fn prefetch_probe(&self, probe: Probe) {
+        if let Some(slot) = self.slots.get(probe.home) {
             crate::dpdk::prefetch(slot);
         }
     }
@@ -146,11 +180,17 @@ impl Fdb {
     /// Where `key` sits.
     #[inline(always)]
     pub fn find(&self, key: FdbKey) -> Option<SlotIndex> {
-        let key = key.raw();
+        self.find_probe(self.probe(key))
+    }
+
+    /// Where a probe's key sits, its hash already computed.
+    #[inline(always)]
+    pub fn find_probe(&self, probe: Probe) -> Option<SlotIndex> {
+        let key = probe.key;
         if key == EMPTY {
             return None;
         }
-        let mut i = self.home(key);
+        let mut i = probe.home & self.mask;
         // At most every slot; the table is never more than half full, so a probe sequence
         // ends at an empty slot long before.
         for _ in 0..self.slots.len() {
@@ -182,6 +222,11 @@ impl Fdb {
     #[inline(always)]
     pub fn get(&self, key: FdbKey) -> Option<FdbEntry> {
         self.find(key).and_then(|at| self.entry(at))
+    }
+
+    #[inline(always)]
+    pub fn get_probe(&self, probe: Probe) -> Option<FdbEntry> {
+        self.find_probe(probe).and_then(|at| self.entry(at))
     }
 
     /// Looks up a batch of keys: every slot is prefetched before any is probed, so the cache
