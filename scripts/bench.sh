@@ -26,6 +26,10 @@
 #                             learning does the work. A port that receives cannot be a sink, so
 #                             both net_pcap ports write to tx_pcap=/dev/null, for vtepd and for
 #                             the testpmd ceiling alike (libpcap's dumper costs a write per burst).
+#   xconnect                  vtepd's cross-connect on the vxlan-decap traffic: its poll loop,
+#                             counters and TX buffering without the pipeline, which splits
+#                             vtepd's cycles into I/O (this vs. the ceiling) and packet work
+#                             (the other scenarios vs. this)
 # Sizes are the tenant frame on the access port: 802.1Q-tagged, without FCS (as DPDK counts).
 #
 # Options:
@@ -34,7 +38,7 @@
 #   --window S       measuring window in seconds (default 5)
 #   --warmup S       seconds of traffic before the window (default 2)
 #   --sizes LIST     tenant frame sizes (default 64,512,1500)
-#   --scenarios LIST (default vxlan-decap,vxlan-encap,nvgre-decap,nvgre-encap,mixed)
+#   --scenarios LIST (default xconnect,vxlan-decap,vxlan-encap,nvgre-decap,nvgre-encap,mixed)
 #   --workers LIST   worker counts (default 1, plus nproc-1 when the machine has 3+ cores)
 #   --packets N      frames per generated stream (default 8192; net_pcap keeps them in mbufs)
 #   --huge MODE      auto: hugepages if 1 GiB is free, else --no-huge -m 2048 (default);
@@ -53,7 +57,7 @@ cd "$VTEPD_ROOT"
 
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
 
-runs="" window="" warmup="" sizes="" scenarios="vxlan-decap,vxlan-encap,nvgre-decap,nvgre-encap,mixed"
+runs="" window="" warmup="" sizes="" scenarios="xconnect,vxlan-decap,vxlan-encap,nvgre-decap,nvgre-encap,mixed"
 workers="" packets=8192 huge=auto out=/tmp/vtepd-bench build=1 keep=0 quick=0 force_workers=0
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -94,7 +98,7 @@ IFS=, read -r -a size_list <<< "$sizes"
 IFS=, read -r -a scenario_list <<< "$scenarios"
 IFS=, read -r -a worker_list <<< "$workers"
 for s in "${scenario_list[@]}"; do
-    case "$s" in vxlan-decap|vxlan-encap|nvgre-decap|nvgre-encap|mixed) ;;
+    case "$s" in vxlan-decap|vxlan-encap|nvgre-decap|nvgre-encap|mixed|xconnect) ;;
         *) die "unknown scenario $s" ;; esac
 done
 for w in "${worker_list[@]}"; do
@@ -207,6 +211,7 @@ harness() {
                 rx0+=",rx_pcap=$work/traffic/mixed-underlay-$size-q${k}of$w.pcap"
                 rx1+=",rx_pcap=$work/traffic/mixed-access-$size-q${k}of$w.pcap"
                 tx+=",tx_pcap=/dev/null" ;;
+            xconnect) rx0+=",rx_pcap=$work/traffic/vxlan-decap-$size-q${k}of$w.pcap" ;;
             *) rx0+=",rx_pcap=$work/traffic/$scenario-$size-q${k}of$w.pcap" ;;
         esac
     done
