@@ -88,6 +88,7 @@ fn underlay_drop_reasons_are_counted_and_good_packets_still_flow() {
         "arp_not_for_us",
         "icmp_unsupported",
         "icmp_malformed",
+        "icmp_bad_checksum",
     ] {
         assert!(run.drop_count(reason) > 0, "{reason} exercised");
     }

@@ -999,6 +999,10 @@ fn neighbor_discovery(l3: &[u8]) -> Option<(std::net::Ipv6Addr, icmpv6::NdRepr)>
     if ip.next_header_raw() != IpProtocol::ICMPV6 || ip.hop_limit != 255 {
         return None;
     }
+    // A corrupted NS/NA teaches no binding (RFC 4861 7.1.1); it is bridged as it came.
+    if !icmpv6::checksum_ok(&ip.src(), &ip.dst(), payload) {
+        return None;
+    }
     let nd = icmpv6::NdRepr::parse(payload).ok()?;
     Some((ip.src(), nd))
 }

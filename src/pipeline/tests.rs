@@ -2608,3 +2608,68 @@ fn a_hint_never_changes_what_happens_to_a_packet() {
     );
     assert!(none.1.iter().all(Option::is_some), "{:?}", none.1);
 }
+
+// --- checksums of what the VTEP answers or learns from ------------------------------------
+
+/// `frame` with one bit of its ICMP/ICMPv6 checksum field (at `at`) flipped.
+fn corrupted(frame: &[u8], at: usize) -> Vec<u8> {
+    let mut f = frame.to_vec();
+    f[at] ^= 0x01;
+    f
+}
+
+#[test]
+fn corrupted_echo_and_neighbor_discovery_are_not_answered() {
+    let mut g = TestGw::new(BASE);
+    let mut ping = Vec::new();
+    ep::PacketBuilder::ethernet2(NH_MAC, GW_MAC)
+        .ipv4(v4("10.0.0.2"), v4("10.0.0.1"), 9)
+        .icmpv4_echo_request(7, 9)
+        .write(&mut ping, b"payload")
+        .unwrap();
+    let mut ping6 = Vec::new();
+    ep::PacketBuilder::ethernet2(NH_MAC, GW_MAC)
+        .ipv6(v6("fd00::2"), v6("fd00::1"), 9)
+        .icmpv6_echo_request(7, 9)
+        .write(&mut ping6, b"payload")
+        .unwrap();
+    let peer = [0x02, 0, 0, 0, 0, 0x66];
+    let ns = neighbor_solicit(peer, v6("fd00::2"), v6("fd00::1"), Some(peer));
+    for (name, good, icmp_at) in [("echo", &ping, 34), ("echo6", &ping6, 54), ("ns", &ns, 54)] {
+        let bad = corrupted(good, icmp_at + 2);
+        assert_eq!(
+            g.underlay(&bad).0,
+            Verdict::Drop(DropReason::IcmpBadChecksum),
+            "{name}"
+        );
+        assert_eq!(g.underlay(good).0, Verdict::Forward(0), "{name} intact");
+    }
+    let local = &g.gw.counters().local;
+    assert_eq!((local.echo_replies.get(), local.nd_replies.get()), (2, 1));
+    let neighbors = g
+        .events()
+        .into_iter()
+        .filter(|e| matches!(e, Event::Neighbor { .. }))
+        .count();
+    assert_eq!(
+        neighbors, 1,
+        "only the intact solicitation teaches the peer's MAC"
+    );
+}
+
+#[test]
+fn a_corrupted_tenant_solicitation_is_bridged_unanswered_and_teaches_nothing() {
+    // VNI 5000 suppresses ARP/ND and knows 2001:db8::2; H1 asks for it on acc1.
+    let mut g = TestGw::new(BASE);
+    let ns = neighbor_solicit(H1, v6("2001:db8::1"), v6("2001:db8::2"), Some(H1));
+    let (v, _) = g.access(&corrupted(&ns, 56), ACC1);
+    assert!(matches!(v, Verdict::Flood(_)), "{v:?}");
+    assert!(snooped(&g.events()).is_empty());
+    let (v, _) = g.access(&ns, ACC1);
+    assert_eq!(v, Verdict::Forward(ACC1), "the intact one is answered");
+    assert_eq!(
+        snooped(&g.events()).len(),
+        1,
+        "and its sender's binding snooped"
+    );
+}

@@ -152,6 +152,10 @@ fn classify_v4(
         IpProtocol::ICMP if local.is_local_v4(dst) => {
             let (icmp, _) = icmpv4::parse(payload).map_err(|_| DropReason::IcmpMalformed)?;
             if icmp.icmp_type == icmpv4::ECHO_REQUEST && icmp.code == 0 {
+                // Answered only when intact: a reply would carry the corruption back.
+                if !icmpv4::checksum_ok(payload) {
+                    return Err(DropReason::IcmpBadChecksum);
+                }
                 Ok(Underlay::Local(LocalPacket::EchoV4 {
                     ip_header_len: ip_len,
                 }))
@@ -193,12 +197,19 @@ fn classify_v6(bytes: &[u8], local: &LocalAddrs, vxlan_port: u16) -> Result<Unde
                         return Err(DropReason::IcmpMalformed);
                     }
                     let nd = icmpv6::NdRepr::parse(l4).map_err(|_| DropReason::IcmpMalformed)?;
+                    // §7.1.1 too: a corrupted NS or NA must not be answered or teach us a MAC.
+                    if !icmpv6::checksum_ok(&ip.src(), &dst, l4) {
+                        return Err(DropReason::IcmpBadChecksum);
+                    }
                     Ok(Underlay::Local(LocalPacket::Nd(nd, l4_offset)))
                 }
                 icmpv6::ECHO_REQUEST if local.is_local_v6(&dst) && ext_len == 0 => {
                     // RFC 4443 4.1: identifier and sequence number follow the common header.
                     if l4.len() < icmpv6::ECHO_HEADER_LEN {
                         return Err(DropReason::IcmpMalformed);
+                    }
+                    if !icmpv6::checksum_ok(&ip.src(), &dst, l4) {
+                        return Err(DropReason::IcmpBadChecksum);
                     }
                     Ok(Underlay::Local(LocalPacket::EchoV6))
                 }

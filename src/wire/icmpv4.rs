@@ -42,6 +42,12 @@ impl Header {
     }
 }
 
+/// Whether an ICMP message's checksum (over the whole message, RFC 792) verifies.
+#[inline]
+pub fn checksum_ok(message: &[u8]) -> bool {
+    super::checksum::fold(super::checksum::sum(0, message)) == 0xffff
+}
+
 #[inline(always)]
 pub fn parse(bytes: &[u8]) -> Result<(&Header, &[u8]), Error> {
     super::overlay(bytes)

@@ -148,6 +148,18 @@ impl NdRepr {
     }
 }
 
+/// Whether an ICMPv6 message's checksum verifies: over the IPv6 pseudo-header and the whole
+/// message, which runs to the end of the IPv6 payload (RFC 4443 2.3).
+#[inline]
+pub fn checksum_ok(src: &Ipv6Addr, dst: &Ipv6Addr, message: &[u8]) -> bool {
+    use super::checksum::{fold, pseudo_header_v6, sum};
+    let Ok(len) = u32::try_from(message.len()) else {
+        return false;
+    };
+    let pseudo = pseudo_header_v6(src, dst, super::IpProtocol::ICMPV6, len);
+    fold(sum(pseudo, message)) == 0xffff
+}
+
 #[inline(always)]
 pub fn parse(bytes: &[u8]) -> Result<(&Header, &[u8]), Error> {
     super::overlay(bytes)

@@ -649,6 +649,10 @@ def underlay_drops(d):
     bad("icmp_unsupported", eth / IPv6(src=R6[0], dst=VTEP6, hlim=255) / ICMPv6ND_RS())
     bad("icmp_malformed", eth / IP(src=R4[0], dst=VTEP4, proto=1) / Raw(b"\x08\x00\x00"))
     bad("icmp_malformed", eth / IPv6(src=R6[0], dst="ff02::1:ff00:1", hlim=64) / ICMPv6ND_NS(tgt=VTEP6))
+    # Checksums off by one: a corrupted echo or solicitation is neither answered nor learned from.
+    bad("icmp_bad_checksum", eth / IP(src=R4[0], dst=VTEP4) / ICMP(type=8, chksum=0x1234))
+    bad("icmp_bad_checksum", eth / IPv6(src=R6[0], dst=VTEP6) / ICMPv6EchoRequest(cksum=0x1234))
+    bad("icmp_bad_checksum", eth / IPv6(src=R6[0], dst="ff02::1:ff00:1", hlim=255) / ICMPv6ND_NS(tgt=VTEP6, cksum=0x1234))
     # Allowed VTEP into the restricted VNI: delivered (port 1 is tagged 130 there).
     f = bytes(Ether(src=M2, dst=L2) / IP() / UDP() / Raw(pattern(20, 99)))
     under.append(vxlan4(f, 5300, src=R4[0]))
