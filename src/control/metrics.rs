@@ -310,7 +310,7 @@ pub fn render(r: &Report, x: &Extra) -> String {
         w.each(
             "vtepd_vni_decap_packets_total",
             "counter",
-            "Packets decapsulated from the VNI.",
+            "Packets decapsulated from the VNI whose inner frame was valid (unicast source, untagged).",
             &vnis,
             |v| (vni(v), v.decap_packets as f64),
         );

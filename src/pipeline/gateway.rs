@@ -618,13 +618,6 @@ impl Gateway {
         if !f.adj(outer_len) || !f.truncate(t.inner_len) {
             return Err(DropReason::InnerTruncated);
         }
-        if let Some(c) = self.counters.vni(vni) {
-            c.decap_packets.inc();
-            c.decap_bytes.add(t.inner_len as u64);
-        }
-        if t.ecn_ce {
-            mark_ce(f.data_mut());
-        }
         let (eth, _) = ethernet::parse(f.data()).map_err(|_| DropReason::InnerTruncated)?;
         let (src, dst, ethertype) = (eth.src, eth.dst, eth.ethertype_raw());
         if !src.is_unicast() {
@@ -633,6 +626,14 @@ impl Gateway {
         if ethertype == EtherType::VLAN || ethertype == EtherType::QINQ {
             // RFC 7348 §6.1: decapsulated frames with an inner VLAN tag are discarded.
             return Err(DropReason::InnerVlan);
+        }
+        // Counted once the inner frame is known good, as encapsulation counts what it sent.
+        if let Some(c) = self.counters.vni(vni) {
+            c.decap_packets.inc();
+            c.decap_bytes.add(t.inner_len as u64);
+        }
+        if t.ecn_ce {
+            mark_ce(f.data_mut());
         }
         if learning && trusted {
             self.learn(

@@ -94,6 +94,12 @@ pub fn classify(
     hw_checksum: Option<bool>,
 ) -> Result<Underlay, DropReason> {
     let (eth, rest) = ethernet::parse(frame).map_err(|_| DropReason::Runt)?;
+    // No station sends from a group address (IEEE 802.3 3.2.3.1): answering or decapsulating
+    // such a frame would trust a forged sender. (An all-zero source is let through: virtual
+    // devices such as net_ring have that address.)
+    if eth.src.is_multicast() {
+        return Err(DropReason::BadSourceMac);
+    }
     match eth.ethertype_raw() {
         EtherType::IPV4 => classify_v4(rest, local, vxlan_port, hw_checksum),
         EtherType::IPV6 => classify_v6(rest, local, vxlan_port),
@@ -501,7 +507,8 @@ mod tests {
 
     #[test]
     fn other_ethertypes() {
-        let mut f = vec![0xff; 12];
+        let mut f = vec![0xff; 6];
+        f.extend_from_slice(&[0x02, 0, 0, 0, 0, 0x02]);
         f.extend_from_slice(&[0x81, 0x00, 0, 1, 0x08, 0x00]);
         f.extend_from_slice(&[0; 46]);
         assert_eq!(
@@ -511,5 +518,17 @@ mod tests {
         f[12] = 0x88;
         f[13] = 0xcc;
         assert_eq!(classify(&f, &local(), 4789, None), Err(DropReason::NonIp));
+    }
+
+    #[test]
+    fn a_group_source_mac_is_refused_before_anything_else() {
+        let mut f = vec![0xff; 6];
+        f.extend_from_slice(&[0x01, 0, 0x5e, 0, 0, 1]);
+        f.extend_from_slice(&[0x08, 0x06]);
+        f.extend_from_slice(&[0; 46]);
+        assert_eq!(
+            classify(&f, &local(), 4789, None),
+            Err(DropReason::BadSourceMac)
+        );
     }
 }

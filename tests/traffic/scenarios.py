@@ -639,6 +639,8 @@ def underlay_drops(d):
     bad("inner_truncated", nvgre4(inner[:13], 7000))
     bad("inner_vlan", vxlan4(Ether(src=M1, dst=L1) / Dot1Q(vlan=100) / IP() / UDP(), 5000))
     bad("bad_source_mac", vxlan4(Ether(src="01:00:5e:00:00:01", dst=L1) / IP() / UDP(), 5000))
+    # The outer source a group address: refused before the IP header is looked at.
+    bad("bad_source_mac", Ether(src="01:00:5e:00:00:09", dst=UNDERLAY_MAC) / IP(src=R4[0], dst=VTEP4) / UDP(dport=4789) / VXLAN(vni=5000) / Raw(inner))
     bad("split_horizon", vxlan4(Ether(src=M1, dst=M9) / IP() / UDP(), 5000))
     bad("arp_malformed", Ether(src=NEXT_HOP_MAC, dst=BCAST, type=0x0806) / Raw(b"\x00\x01\x08\x00\x06\x04\x00\x01"))
     bad("arp_malformed", Ether(src=NEXT_HOP_MAC, dst=BCAST) / ARP(ptype=0x86DD, plen=16, hwsrc=NEXT_HOP_MAC, psrc="fd00::2", pdst=VTEP6))
