@@ -13,7 +13,7 @@ log "building vtepd (release)"
 cargo build --release --locked --bin vtepd
 
 work=$(mktemp -d /tmp/vtepd-demo.XXXXXX)
-trap 'rm -rf "$work"' EXIT
+trap 'rm -rf "$work" "/var/run/dpdk/vtepd-demo-$$"' EXIT
 
 log "generating sample traffic with scapy (scripts/pcapgen.py demo)"
 "$PYTHON" scripts/pcapgen.py demo --access "$work/access-in.pcap" --underlay "$work/underlay-in.pcap"

@@ -118,6 +118,17 @@ stat() { sed -n "s/^stat::$2: *//p" "$1" | tail -1; }
 # A field of the last status line ("#N DONE cov: 123 ft: 456 corp: 7/8Kb ...").
 status_field() { grep -E '^#[0-9]+' "$1" | tail -1 | sed -n "s/.*$2: \([^ ]*\).*/\1/p"; }
 
+# Targets that start EAL (api) leave /var/run/dpdk/vtepd-fuzz-<pid>: libFuzzer ends the
+# process without EAL's cleanup. Removes those of processes that are gone.
+reap_eal_dirs() {
+    local d pid
+    for d in /var/run/dpdk/vtepd-fuzz-*; do
+        [ -d "$d" ] || continue
+        pid=${d##*-}
+        [ -d "/proc/$pid" ] || rm -rf "$d"
+    done
+}
+
 failed=()
 summary=()
 for t in "${targets[@]}"; do
@@ -134,6 +145,7 @@ for t in "${targets[@]}"; do
         -max_len="$(max_len_of "$t")" -dict="$FUZZ_DIR/dict/$(dict_of "$t").dict" \
         -artifact_prefix="$artifacts/" -print_final_stats=1 ${VTEPD_FUZZ_FLAGS:-} \
         >"$logf" 2>&1 || rc=$?
+    reap_eal_dirs
     execs=$(stat "$logf" number_of_executed_units)
     rate=$(stat "$logf" average_exec_per_sec)
     new=$(stat "$logf" new_units_added)

@@ -9,10 +9,20 @@ use common::{serial, Scratch, Vtepd};
 const GOOD: &str = "[xconnect]\nports = [\"net_pcap0\", \"net_pcap1\"]\n";
 
 fn vtepd(args: &[&str]) -> std::process::Output {
-    Command::new(common::vtepd_bin())
+    let out = Command::new(common::vtepd_bin())
         .args(args)
         .output()
-        .unwrap()
+        .unwrap();
+    // A run that got as far as EAL leaves its runtime directory behind when it refuses to go
+    // on (exit 2 exits without EAL's cleanup).
+    if let Some(prefix) = args
+        .iter()
+        .position(|a| *a == "--file-prefix")
+        .and_then(|i| args.get(i + 1))
+    {
+        let _ = std::fs::remove_dir_all(format!("/var/run/dpdk/{prefix}"));
+    }
+    out
 }
 
 /// The last line of stderr, which must be vtepd's own error.

@@ -251,9 +251,12 @@ impl Running {
 }
 
 impl Drop for Running {
+    /// A test that panics drops its gateway here: killed, and its DPDK runtime directory
+    /// removed, so nothing of it outlives the test.
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(format!("/var/run/dpdk/{}", self.prefix));
     }
 }
 
@@ -286,6 +289,7 @@ fn finish(mut child: Child, limit: Duration, report: &Path, prefix: &str) -> Out
         if start.elapsed() > limit {
             let _ = child.kill();
             let s = child.wait().unwrap();
+            let _ = std::fs::remove_dir_all(format!("/var/run/dpdk/{prefix}"));
             panic!("vtepd ran past {limit:?} and was killed ({s:?})");
         }
         std::thread::sleep(Duration::from_millis(20));
