@@ -22,7 +22,7 @@ use vtepd::config::{self, Mode};
 use vtepd::control::gateway::{authority_from_config, params};
 use vtepd::dataplane::WorkerCounters;
 use vtepd::pipeline::entropy::flow_hash;
-use vtepd::pipeline::underlay::{self, Underlay};
+use vtepd::pipeline::underlay::{self, NicChecks, Underlay};
 use vtepd::pipeline::{Gateway, OffloadCaps, VecFrame, Verdict};
 use vtepd::tables::fdb::{Fdb, FdbEntry};
 use vtepd::tables::sync::SyncChannel;
@@ -286,12 +286,17 @@ fn packets(c: &mut Criterion) {
     let vxlan = vxlan_packet(&udp4_64(R9, L3));
     let local = gateway().params.local;
     assert!(matches!(
-        underlay::classify(&vxlan, &local, 4789, None),
+        underlay::classify(&vxlan, &local, 4789, NicChecks::NONE),
         Ok(Underlay::Tunnel(_))
     ));
     group.bench_function("classify", |b| {
         per_packet(b, "classify", || {
-            let _ = black_box(underlay::classify(black_box(&vxlan), &local, 4789, None));
+            let _ = black_box(underlay::classify(
+                black_box(&vxlan),
+                &local,
+                4789,
+                NicChecks::NONE,
+            ));
         })
     });
 

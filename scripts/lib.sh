@@ -6,7 +6,7 @@ VTEPD_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # Debian packages needed to build vtepd.
 BUILD_PACKAGES=(dpdk libdpdk-dev dpdk-dev pkg-config libclang-dev clang gcc make)
 # ... to generate and check traffic in the demo and the tests.
-TRAFFIC_PACKAGES=(python3 python3-scapy tshark iproute2 iputils-ping tcpdump)
+TRAFFIC_PACKAGES=(python3 python3-scapy tshark iproute2 iputils-ping tcpdump ethtool)
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }

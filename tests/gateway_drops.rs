@@ -70,6 +70,7 @@ fn underlay_drop_reasons_are_counted_and_good_packets_still_flow() {
         "ipv6_extension_header",
         "udp_malformed",
         "udp_port_closed",
+        "udp_bad_checksum",
         "vxlan_truncated",
         "vxlan_no_vni",
         "gre_truncated",

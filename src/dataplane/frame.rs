@@ -55,6 +55,11 @@ impl Frame for Mbuf {
         Mbuf::rx_ip_checksum_ok(self)
     }
 
+    #[inline(always)]
+    fn rx_outer_udp_checksum_ok(&self) -> Option<bool> {
+        Mbuf::rx_outer_l4_checksum_ok(self)
+    }
+
     fn request_offload(&mut self, o: Offload) {
         let mut flags = self.ol_flags();
         if o.outer_ipv6 {

@@ -254,7 +254,7 @@ fn port_setup(
         rss_hf,
         rx_offloads: consts::RTE_ETH_RX_OFFLOAD_RSS_HASH
             | if role == PortRole::Underlay {
-                consts::RTE_ETH_RX_OFFLOAD_IPV4_CKSUM
+                consts::RTE_ETH_RX_OFFLOAD_IPV4_CKSUM | consts::RTE_ETH_RX_OFFLOAD_OUTER_UDP_CKSUM
             } else {
                 0
             },

@@ -14,6 +14,9 @@ pub mod flags {
     pub const RX_IP_CKSUM_MASK: u64 = dpdk_sys::RTE_MBUF_F_RX_IP_CKSUM_MASK as u64;
     pub const RX_IP_CKSUM_GOOD: u64 = dpdk_sys::RTE_MBUF_F_RX_IP_CKSUM_GOOD as u64;
     pub const RX_IP_CKSUM_BAD: u64 = dpdk_sys::RTE_MBUF_F_RX_IP_CKSUM_BAD as u64;
+    pub const RX_OUTER_L4_CKSUM_MASK: u64 = dpdk_sys::RTE_MBUF_F_RX_OUTER_L4_CKSUM_MASK as u64;
+    pub const RX_OUTER_L4_CKSUM_GOOD: u64 = dpdk_sys::RTE_MBUF_F_RX_OUTER_L4_CKSUM_GOOD as u64;
+    pub const RX_OUTER_L4_CKSUM_BAD: u64 = dpdk_sys::RTE_MBUF_F_RX_OUTER_L4_CKSUM_BAD as u64;
     pub const TX_VLAN: u64 = dpdk_sys::RTE_MBUF_F_TX_VLAN;
     pub const TX_IPV4: u64 = dpdk_sys::RTE_MBUF_F_TX_IPV4;
     pub const TX_IPV6: u64 = dpdk_sys::RTE_MBUF_F_TX_IPV6;
@@ -234,6 +237,17 @@ impl Mbuf {
         match self.m().ol_flags & flags::RX_IP_CKSUM_MASK {
             flags::RX_IP_CKSUM_GOOD => Some(true),
             flags::RX_IP_CKSUM_BAD => Some(false),
+            _ => None,
+        }
+    }
+
+    /// The NIC's verdict on a tunnel packet's outer UDP checksum: None when it did not check
+    /// (DPDK's outer L4 flags; the plain L4 flags may describe the inner packet instead).
+    #[inline(always)]
+    pub fn rx_outer_l4_checksum_ok(&self) -> Option<bool> {
+        match self.m().ol_flags & flags::RX_OUTER_L4_CKSUM_MASK {
+            flags::RX_OUTER_L4_CKSUM_GOOD => Some(true),
+            flags::RX_OUTER_L4_CKSUM_BAD => Some(false),
             _ => None,
         }
     }

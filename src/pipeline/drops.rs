@@ -58,6 +58,7 @@ drop_reasons! {
     UnsupportedProtocol => "unsupported_protocol", "IP protocol the VTEP does not serve (not UDP/VXLAN, GRE or ICMP)";
     Ipv6ExtensionHeader => "ipv6_extension_header", "outer IPv6 extension headers that cannot be skipped: truncated, more than four, or routing with segments left";
     UdpMalformed => "udp_malformed", "UDP header truncated or its length disagrees with IP";
+    UdpBadChecksum => "udp_bad_checksum", "VXLAN over IPv6 whose non-zero UDP checksum does not verify (RFC 8200 8.1; zero is accepted, RFC 6935)";
     UdpPortClosed => "udp_port_closed", "UDP to a local address on a port other than the VXLAN port";
     VxlanTruncated => "vxlan_truncated", "VXLAN header truncated";
     VxlanNoVni => "vxlan_no_vni", "VXLAN header without the I flag";

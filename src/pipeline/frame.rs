@@ -87,6 +87,10 @@ pub trait Frame {
     fn rx_ip_checksum_ok(&self) -> Option<bool> {
         None
     }
+    /// The NIC's verdict on the outer UDP checksum of a tunnel packet, if it checked it.
+    fn rx_outer_udp_checksum_ok(&self) -> Option<bool> {
+        None
+    }
     /// Asks for transmit offloads (checksums, segmentation).
     fn request_offload(&mut self, o: Offload);
 }

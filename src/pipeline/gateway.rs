@@ -574,7 +574,10 @@ impl Gateway {
             f.data(),
             &self.params.local,
             self.params.vxlan_port,
-            f.rx_ip_checksum_ok(),
+            underlay::NicChecks {
+                ipv4_header: f.rx_ip_checksum_ok(),
+                outer_udp: f.rx_outer_udp_checksum_ok(),
+            },
         );
         let r = match class {
             Ok(Underlay::Tunnel(t)) => self.decap(f, t),

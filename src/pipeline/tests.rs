@@ -2673,3 +2673,40 @@ fn a_corrupted_tenant_solicitation_is_bridged_unanswered_and_teaches_nothing() {
         "and its sender's binding snooped"
     );
 }
+
+#[test]
+fn vxlan_over_ipv6_is_decapsulated_only_with_a_valid_or_zero_udp_checksum() {
+    use super::underlay::{classify, NicChecks};
+    let mut g = TestGw::new(BASE);
+    let good = vxlan6_packet("fd00::2", "fd00::1", 0, 9000, &udp4(R9, H1, 0, 60));
+    // The UDP checksum sits at 14 + 40 + 6.
+    let bad = corrupted(&good, 61);
+    let mut zero = good.clone();
+    zero[60..62].copy_from_slice(&[0, 0]);
+    assert_eq!(
+        g.underlay(&bad).0,
+        Verdict::Drop(DropReason::UdpBadChecksum)
+    );
+    assert_eq!(g.counters(9000).decap_packets.get(), 0);
+    let (v, _) = g.underlay(&good);
+    assert!(!matches!(v, Verdict::Drop(_)), "{v:?}");
+    let (v, _) = g.underlay(&zero);
+    assert!(!matches!(v, Verdict::Drop(_)), "RFC 6935: {v:?}");
+    assert_eq!(g.counters(9000).decap_packets.get(), 2);
+
+    // The NIC's outer-L4 verdict, when it gives one, is taken instead of a software sum.
+    let local = g.gw.params.local.clone();
+    let nic = |ok| NicChecks {
+        outer_udp: Some(ok),
+        ..NicChecks::NONE
+    };
+    assert!(classify(&bad, &local, 4789, nic(true)).is_ok());
+    assert_eq!(
+        classify(&good, &local, 4789, nic(false)),
+        Err(DropReason::UdpBadChecksum)
+    );
+    assert!(
+        classify(&zero, &local, 4789, nic(false)).is_ok(),
+        "zero is never checked"
+    );
+}

@@ -84,14 +84,30 @@ pub enum Underlay {
 
 const ECN_CE: u8 = 0x3;
 
+/// What the NIC checked on receive (None: it did not say), so classify need not do it again.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct NicChecks {
+    /// The outer IPv4 header checksum.
+    pub ipv4_header: Option<bool>,
+    /// The outer UDP checksum (DPDK's outer L4 verdict: never the inner packet's).
+    pub outer_udp: Option<bool>,
+}
+
+impl NicChecks {
+    /// Nothing checked: everything in software.
+    pub const NONE: NicChecks = NicChecks {
+        ipv4_header: None,
+        outer_udp: None,
+    };
+}
+
 /// Classifies one frame received on the underlay port.
 #[inline]
-/// `hw_checksum` is the NIC's verdict on the IPv4 header checksum, when it gave one.
 pub fn classify(
     frame: &[u8],
     local: &LocalAddrs,
     vxlan_port: u16,
-    hw_checksum: Option<bool>,
+    nic: NicChecks,
 ) -> Result<Underlay, DropReason> {
     let (eth, rest) = ethernet::parse(frame).map_err(|_| DropReason::Runt)?;
     // No station sends from a group address (IEEE 802.3 3.2.3.1): answering or decapsulating
@@ -101,8 +117,8 @@ pub fn classify(
         return Err(DropReason::BadSourceMac);
     }
     match eth.ethertype_raw() {
-        EtherType::IPV4 => classify_v4(rest, local, vxlan_port, hw_checksum),
-        EtherType::IPV6 => classify_v6(rest, local, vxlan_port),
+        EtherType::IPV4 => classify_v4(rest, local, vxlan_port, nic.ipv4_header),
+        EtherType::IPV6 => classify_v6(rest, local, vxlan_port, nic.outer_udp),
         EtherType::ARP => arp::Repr::parse(rest)
             .map(|r| Underlay::Local(LocalPacket::Arp(r)))
             .map_err(|_| DropReason::ArpMalformed),
@@ -177,7 +193,12 @@ fn classify_v4(
 const MAX_EXTENSION_HEADERS: usize = 4;
 
 #[inline(always)]
-fn classify_v6(bytes: &[u8], local: &LocalAddrs, vxlan_port: u16) -> Result<Underlay, DropReason> {
+fn classify_v6(
+    bytes: &[u8],
+    local: &LocalAddrs,
+    vxlan_port: u16,
+    nic_udp_checksum: Option<bool>,
+) -> Result<Underlay, DropReason> {
     let (ip, payload) = ipv6::parse(bytes).map_err(|_| DropReason::IpMalformed)?;
     let dst = ip.dst();
     let for_nd = dst.is_multicast() && (local.is_solicited_node(&dst) || dst == ALL_NODES);
@@ -192,7 +213,21 @@ fn classify_v6(bytes: &[u8], local: &LocalAddrs, vxlan_port: u16) -> Result<Unde
     let (next, l4, ext_len) = skip_extensions(ip.next_header_raw(), payload)?;
     let l4_offset = ext_len.saturating_add(ethernet::HEADER_LEN + ipv6::HEADER_LEN);
     match next {
-        IpProtocol::UDP if !for_nd => vxlan_packet(l4, src, l4_offset, vxlan_port, ecn_ce),
+        IpProtocol::UDP if !for_nd => {
+            // RFC 8200 8.1: a receiver verifies a UDP checksum over IPv6; RFC 6935 lets
+            // tunnels send zero, which is accepted (vtepd itself always fills it in).
+            let udp_ok = match l4.get(6..8) {
+                Some([0, 0]) => true,
+                Some(_) => {
+                    nic_udp_checksum.unwrap_or_else(|| udp::checksum_ok_v6(&ip.src(), &dst, l4))
+                }
+                None => true, // too short for UDP: vxlan_packet says so
+            };
+            if !udp_ok {
+                return Err(DropReason::UdpBadChecksum);
+            }
+            vxlan_packet(l4, src, l4_offset, vxlan_port, ecn_ce)
+        }
         IpProtocol::GRE if !for_nd => nvgre_packet(l4, src, l4_offset, ecn_ce),
         IpProtocol::ICMPV6 => {
             let (icmp, _) = icmpv6::parse(l4).map_err(|_| DropReason::IcmpMalformed)?;
@@ -371,7 +406,7 @@ mod tests {
     #[test]
     fn vxlan_to_a_local_address() {
         let p = vxlan4([10, 0, 0, 1], 4789, 0x08, 5000);
-        let Underlay::Tunnel(t) = classify(&p, &local(), 4789, None).unwrap() else {
+        let Underlay::Tunnel(t) = classify(&p, &local(), 4789, NicChecks::NONE).unwrap() else {
             panic!()
         };
         assert_eq!(t.encap, Encap::Vxlan);
@@ -386,20 +421,35 @@ mod tests {
     fn vxlan_drop_reasons() {
         let l = local();
         assert_eq!(
-            classify(&vxlan4([10, 0, 0, 9], 4789, 8, 1), &l, 4789, None),
+            classify(
+                &vxlan4([10, 0, 0, 9], 4789, 8, 1),
+                &l,
+                4789,
+                NicChecks::NONE
+            ),
             Err(DropReason::NotLocal)
         );
         assert_eq!(
-            classify(&vxlan4([10, 0, 0, 1], 4790, 8, 1), &l, 4789, None),
+            classify(
+                &vxlan4([10, 0, 0, 1], 4790, 8, 1),
+                &l,
+                4789,
+                NicChecks::NONE
+            ),
             Err(DropReason::UdpPortClosed)
         );
         assert_eq!(
-            classify(&vxlan4([10, 0, 0, 1], 4789, 0, 1), &l, 4789, None),
+            classify(
+                &vxlan4([10, 0, 0, 1], 4789, 0, 1),
+                &l,
+                4789,
+                NicChecks::NONE
+            ),
             Err(DropReason::VxlanNoVni)
         );
         let p = vxlan4([10, 0, 0, 1], 4789, 0xff, 1);
         assert!(
-            classify(&p, &l, 4789, None).is_ok(),
+            classify(&p, &l, 4789, NicChecks::NONE).is_ok(),
             "reserved bits are ignored"
         );
         let mut frag = vxlan4([10, 0, 0, 1], 4789, 8, 1);
@@ -407,13 +457,19 @@ mod tests {
         frag[24..26].copy_from_slice(&[0, 0]);
         let c = crate::wire::checksum::checksum(&frag[14..34]);
         frag[24..26].copy_from_slice(&c.to_be_bytes());
-        assert_eq!(classify(&frag, &l, 4789, None), Err(DropReason::IpFragment));
+        assert_eq!(
+            classify(&frag, &l, 4789, NicChecks::NONE),
+            Err(DropReason::IpFragment)
+        );
         let p = vxlan4([10, 0, 0, 1], 4789, 8, 1);
         assert_eq!(
-            classify(&p[..30], &l, 4789, None),
+            classify(&p[..30], &l, 4789, NicChecks::NONE),
             Err(DropReason::IpMalformed)
         );
-        assert_eq!(classify(&p[..10], &l, 4789, None), Err(DropReason::Runt));
+        assert_eq!(
+            classify(&p[..10], &l, 4789, NicChecks::NONE),
+            Err(DropReason::Runt)
+        );
     }
 
     #[test]
@@ -421,16 +477,33 @@ mod tests {
         let mut p = vxlan4([10, 0, 0, 1], 4789, 8, 1);
         p[24] ^= 0xff;
         assert_eq!(
-            classify(&p, &local(), 4789, None),
+            classify(&p, &local(), 4789, NicChecks::NONE),
             Err(DropReason::IpMalformed)
         );
         assert!(
-            classify(&p, &local(), 4789, Some(true)).is_ok(),
+            classify(
+                &p,
+                &local(),
+                4789,
+                NicChecks {
+                    ipv4_header: Some(true),
+                    ..NicChecks::NONE
+                }
+            )
+            .is_ok(),
             "the NIC's verdict wins"
         );
         let good = vxlan4([10, 0, 0, 1], 4789, 8, 1);
         assert_eq!(
-            classify(&good, &local(), 4789, Some(false)),
+            classify(
+                &good,
+                &local(),
+                4789,
+                NicChecks {
+                    ipv4_header: Some(false),
+                    ..NicChecks::NONE
+                }
+            ),
             Err(DropReason::IpMalformed)
         );
     }
@@ -444,7 +517,7 @@ mod tests {
             .write(&mut out, &[8, 0, 0])
             .unwrap();
         assert_eq!(
-            classify(&out, &local(), 4789, None),
+            classify(&out, &local(), 4789, NicChecks::NONE),
             Err(DropReason::VxlanTruncated)
         );
     }
@@ -453,12 +526,12 @@ mod tests {
     fn multicast_group_is_accepted() {
         let p = vxlan4([239, 1, 1, 1], 4789, 8, 7);
         assert!(matches!(
-            classify(&p, &local(), 4789, None),
+            classify(&p, &local(), 4789, NicChecks::NONE),
             Ok(Underlay::Tunnel(_))
         ));
         let p = vxlan4([239, 1, 1, 2], 4789, 8, 7);
         assert_eq!(
-            classify(&p, &local(), 4789, None),
+            classify(&p, &local(), 4789, NicChecks::NONE),
             Err(DropReason::NotLocal)
         );
     }
@@ -472,7 +545,7 @@ mod tests {
             .ipv4([10, 0, 0, 2], [10, 0, 0, 1], 64)
             .write(&mut out, IpProtocol::GRE.into(), &payload)
             .unwrap();
-        let Underlay::Tunnel(t) = classify(&out, &local(), 4789, None).unwrap() else {
+        let Underlay::Tunnel(t) = classify(&out, &local(), 4789, NicChecks::NONE).unwrap() else {
             panic!()
         };
         assert_eq!(t.encap, Encap::Nvgre);
@@ -480,7 +553,7 @@ mod tests {
         assert_eq!(t.outer_len, 42);
         out[34] = 0xa0;
         assert_eq!(
-            classify(&out, &local(), 4789, None),
+            classify(&out, &local(), 4789, NicChecks::NONE),
             Err(DropReason::GreChecksumOrSequence)
         );
     }
@@ -497,7 +570,7 @@ mod tests {
             .udp(50000, 4789)
             .write(&mut out, &payload)
             .unwrap();
-        let Underlay::Tunnel(t) = classify(&out, &local(), 4789, None).unwrap() else {
+        let Underlay::Tunnel(t) = classify(&out, &local(), 4789, NicChecks::NONE).unwrap() else {
             panic!()
         };
         assert_eq!(t.outer_len, 70);
@@ -512,12 +585,15 @@ mod tests {
         f.extend_from_slice(&[0x81, 0x00, 0, 1, 0x08, 0x00]);
         f.extend_from_slice(&[0; 46]);
         assert_eq!(
-            classify(&f, &local(), 4789, None),
+            classify(&f, &local(), 4789, NicChecks::NONE),
             Err(DropReason::UnderlayVlan)
         );
         f[12] = 0x88;
         f[13] = 0xcc;
-        assert_eq!(classify(&f, &local(), 4789, None), Err(DropReason::NonIp));
+        assert_eq!(
+            classify(&f, &local(), 4789, NicChecks::NONE),
+            Err(DropReason::NonIp)
+        );
     }
 
     #[test]
@@ -527,7 +603,7 @@ mod tests {
         f.extend_from_slice(&[0x08, 0x06]);
         f.extend_from_slice(&[0; 46]);
         assert_eq!(
-            classify(&f, &local(), 4789, None),
+            classify(&f, &local(), 4789, NicChecks::NONE),
             Err(DropReason::BadSourceMac)
         );
     }

@@ -620,6 +620,8 @@ def underlay_drops(d):
     bad("udp_malformed", eth / IP(src=R4[0], dst=VTEP4) / UDP(dport=4789, len=500) / VXLAN(vni=5000) / Raw(inner))
     bad("udp_malformed", eth / IP(src=R4[0], dst=VTEP4) / UDP(dport=4789, len=4) / VXLAN(vni=5000) / Raw(inner))
     bad("udp_port_closed", eth / IP(src=R4[0], dst=VTEP4) / UDP(dport=4790) / VXLAN(vni=5000) / Raw(inner))
+    # Over IPv6 a non-zero UDP checksum is verified (zero is accepted: RFC 6935).
+    bad("udp_bad_checksum", eth / IPv6(src=R6[0], dst=VTEP6) / UDP(dport=4789, chksum=0x1234) / VXLAN(vni=5000) / Raw(inner))
     bad("udp_port_closed", eth / IP(src=R4[0], dst=VTEP4) / UDP(dport=53) / Raw(pattern(30)))
     bad("vxlan_truncated", eth / IP(src=R4[0], dst=VTEP4) / UDP(dport=4789) / Raw(b"\x08\x00\x00"))
     bad("vxlan_no_vni", eth / IP(src=R4[0], dst=VTEP4) / UDP(dport=4789) / Raw(vxlan_hdr(5000, flags=0x00) + inner))
