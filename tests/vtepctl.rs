@@ -267,6 +267,51 @@ fn changes_through_vtepctl_reach_the_tables() {
     assert_eq!(api.get_ok("/api/v1/vnis/6000")["flood"], json!([]));
     assert_eq!(api.get_ok("/api/v1/vnis/6000")["learning"], false);
 
+    // `update` changes what it is given and keeps the rest; `--clear` removes a limit.
+    said(
+        ctl(&[
+            "vni",
+            "update",
+            "--id",
+            "6000",
+            "--max-macs",
+            "70",
+            "--learning",
+            "true",
+            "--flood",
+            "10.0.0.7",
+        ]),
+        "changed VNI 6000",
+    );
+    assert_eq!(
+        config_only(&api.get_ok("/api/v1/vnis/6000")),
+        json!({"id": 6000, "encap": "vxlan", "vlan": 601, "flood": ["10.0.0.7"],
+               "multicast_group": null, "learning": true, "arp_suppression": false,
+               "allowed_vteps": ["10.0.0.3"], "max_macs": 70,
+               "bum_rate_pps": 5000, "learn_only_from_flood": false})
+    );
+    said(
+        ctl(&[
+            "vni",
+            "update",
+            "--id",
+            "6000",
+            "--clear",
+            "bum-rate-pps,allowed-vteps",
+        ]),
+        "changed VNI 6000",
+    );
+    let v = config_only(&api.get_ok("/api/v1/vnis/6000"));
+    assert_eq!(
+        (
+            &v["bum_rate_pps"],
+            &v["allowed_vteps"],
+            &v["max_macs"],
+            &v["vlan"]
+        ),
+        (&json!(null), &json!(null), &json!(70), &json!(601))
+    );
+
     said(
         ctl(&[
             "fdb",
@@ -409,6 +454,15 @@ fn errors_are_one_line_and_exit_1() {
         (
             vec!["vni", "set", "--id", "7777", "--vlan", "777"],
             "vtepctl: VNI 7777 is not configured (HTTP 404)",
+        ),
+        (
+            vec!["vni", "update", "--id", "7777", "--vlan", "777"],
+            "vtepctl: VNI 7777 is not configured (HTTP 404)",
+        ),
+        (
+            vec!["vni", "update", "--id", "5000", "--clear", "flood"],
+            "vtepctl: --clear flood: not a setting that can be removed (vlan, multicast-group, \
+             allowed-vteps, max-macs, bum-rate-pps)",
         ),
         (
             vec!["vni", "flood", "5000", "10.0.0.2,bad"],

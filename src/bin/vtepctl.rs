@@ -164,6 +164,109 @@ impl VniSpec {
     }
 }
 
+#[derive(Debug, Args)]
+struct VniUpdate {
+    #[arg(long)]
+    id: u32,
+    /// vxlan or nvgre.
+    #[arg(long)]
+    encap: Option<String>,
+    #[arg(long)]
+    vlan: Option<u16>,
+    /// Remote VTEPs for broadcast/unknown traffic, comma separated (an empty value: none).
+    #[arg(long, value_delimiter = ',')]
+    flood: Option<Vec<String>>,
+    #[arg(long)]
+    multicast_group: Option<String>,
+    #[arg(long)]
+    learning: Option<bool>,
+    #[arg(long)]
+    arp_suppression: Option<bool>,
+    #[arg(long, value_delimiter = ',')]
+    allowed_vteps: Option<Vec<String>>,
+    #[arg(long)]
+    max_macs: Option<u32>,
+    /// Storm control: broadcast/multicast/unknown-unicast packets per second.
+    #[arg(long)]
+    bum_rate_pps: Option<u32>,
+    #[arg(long)]
+    learn_only_from_flood: Option<bool>,
+    /// Settings to remove, comma separated: vlan, multicast-group, allowed-vteps, max-macs,
+    /// bum-rate-pps.
+    #[arg(long, value_delimiter = ',')]
+    clear: Vec<String>,
+}
+
+impl VniUpdate {
+    /// The body that replaces `current` with this update applied.
+    fn body(&self, current: &VniView) -> Result<Value, String> {
+        let mut v = json!({
+            "id": current.id,
+            "encap": self.encap.clone().unwrap_or_else(|| current.encap.clone()),
+            "flood": self
+                .flood
+                .clone()
+                .unwrap_or_else(|| current.flood.clone())
+                .into_iter()
+                .filter(|f| !f.is_empty())
+                .collect::<Vec<_>>(),
+            "learning": self.learning.unwrap_or(current.learning),
+            "arp_suppression": self.arp_suppression.unwrap_or(current.arp_suppression),
+            "learn_only_from_flood": self
+                .learn_only_from_flood
+                .unwrap_or(current.learn_only_from_flood),
+        });
+        let optional = [
+            (
+                "vlan",
+                self.vlan.map(|x| json!(x)),
+                current.vlan.map(|x| json!(x)),
+            ),
+            (
+                "multicast-group",
+                self.multicast_group.as_ref().map(|x| json!(x)),
+                current.multicast_group.as_ref().map(|x| json!(x)),
+            ),
+            (
+                "allowed-vteps",
+                self.allowed_vteps.as_ref().map(|x| json!(x)),
+                current.allowed_vteps.as_ref().map(|x| json!(x)),
+            ),
+            (
+                "max-macs",
+                self.max_macs.map(|x| json!(x)),
+                current.max_macs.map(|x| json!(x)),
+            ),
+            (
+                "bum-rate-pps",
+                self.bum_rate_pps.map(|x| json!(x)),
+                current.bum_rate_pps.map(|x| json!(x)),
+            ),
+        ];
+        for c in &self.clear {
+            if !optional.iter().any(|(name, ..)| name == c) {
+                return Err(format!(
+                    "--clear {c}: not a setting that can be removed (vlan, multicast-group, \
+                     allowed-vteps, max-macs, bum-rate-pps)"
+                ));
+            }
+        }
+        if let Some(obj) = v.as_object_mut() {
+            for (name, given, now) in optional {
+                let cleared = self.clear.iter().any(|c| c == name);
+                if cleared && given.is_some() {
+                    return Err(format!("--{name} and --clear {name} contradict each other"));
+                }
+                let value = if cleared { None } else { given.or(now) };
+                if let Some(x) = value {
+                    obj.insert(name.replace('-', "_"), x);
+                }
+            }
+        }
+        Ok(v)
+    }
+}
+
 #[derive(Debug, Subcommand)]
 enum VniOp {
     /// Add a VNI.
@@ -171,6 +274,9 @@ enum VniOp {
     /// Replace a VNI's settings, all of them: options left out take their defaults (no
     /// --flood empties the flood list). Its learned MACs are kept.
     Set(VniSpec),
+    /// Change only the settings given, keeping the others (reads the VNI, then replaces it
+    /// with the changes applied: of two edits of one VNI at once, the last wins).
+    Update(VniUpdate),
     /// Replace a VNI's flood list.
     Flood {
         id: u32,
@@ -563,6 +669,14 @@ fn run(cli: Cli) -> Result<(), String> {
                     )?,
                     format!("changed VNI {}", spec.id),
                 ),
+                VniOp::Update(u) => {
+                    let path = format!("/api/v1/vnis/{}", u.id);
+                    let current: VniView = parse(client.call("GET", &path, None)?)?;
+                    (
+                        client.call("PUT", &path, Some(&u.body(&current)?))?,
+                        format!("changed VNI {}", u.id),
+                    )
+                }
                 VniOp::Flood { id, vteps } => (
                     client.call(
                         "PUT",
