@@ -22,11 +22,9 @@ use super::metrics;
 use super::report::{self, MempoolReport, NicStats, PortReport, Report, Totals, WorkerReport};
 use super::tables::TableManager;
 
-/// How often the loop wakes up: table changes reach the workers within this plus one worker
-/// drain period.
+/// How often the loop does its periodic work (events from the workers, aging, table sync):
+/// table changes reach the workers within this plus one worker drain period.
 const TICK: Duration = Duration::from_millis(1);
-/// API calls served per tick (the rest wait for the next one).
-const CALLS_PER_TICK: usize = 16;
 
 /// When the loop should end on its own.
 #[derive(Debug, Clone, Default)]
@@ -95,12 +93,15 @@ impl<'a> Management<'a> {
         let mut last_activity = Instant::now();
         let mut next_check = Instant::now();
         let mut drop_watch = DropWatch::new(self.snapshot());
+        let mut next_tick = Instant::now();
         while !stop.load(Ordering::Relaxed) {
-            std::thread::sleep(TICK);
+            next_tick += TICK;
+            self.serve_api_until(next_tick);
+            // Behind (a long reload): the next tick is due one TICK from now, not at once.
+            next_tick = next_tick.max(Instant::now());
             if let Some(m) = self.manager.as_mut() {
                 m.tick();
             }
-            self.serve_api();
             if hup.swap(false, Ordering::Relaxed) {
                 match self.reload() {
                     Ok(r) => tracing::info!("reload (SIGHUP): {}", describe_reload(&r)),
@@ -183,11 +184,24 @@ impl<'a> Management<'a> {
         }
     }
 
-    fn serve_api(&mut self) {
-        let calls: Vec<ApiCall> = self.calls.try_iter().take(CALLS_PER_TICK).collect();
-        for call in calls {
-            let reply = self.handle(call.op);
-            let _ = call.reply.send(reply);
+    /// Answers API calls as they arrive until `deadline`, the next tick: a call waits for
+    /// the call before it, never for the tick. Sleeps until then when none comes.
+    fn serve_api_until(&mut self, deadline: Instant) {
+        loop {
+            let Some(left) = deadline.checked_duration_since(Instant::now()) else {
+                return;
+            };
+            match self.calls.recv_timeout(left) {
+                Ok(call) => {
+                    let reply = self.handle(call.op);
+                    let _ = call.reply.send(reply);
+                }
+                Err(crossbeam::channel::RecvTimeoutError::Timeout) => return,
+                Err(crossbeam::channel::RecvTimeoutError::Disconnected) => {
+                    std::thread::sleep(left);
+                    return;
+                }
+            }
         }
     }
 

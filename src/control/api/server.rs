@@ -13,8 +13,8 @@ use crossbeam::channel::{bounded, Receiver, RecvTimeoutError, Sender};
 
 /// Largest request body accepted.
 const MAX_BODY: usize = 1 << 20;
-/// How long a request waits for the management loop.
-/// How long a call may wait to be queued (the management loop takes 16 calls per 1 ms tick).
+/// How long a call may wait to be queued for the management loop (which answers calls as
+/// they come).
 const QUEUE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a queued call is waited for. A reload of a large file keeps the management thread
 /// busy for seconds; an answer that gave up earlier would report a failure for a change that
@@ -153,7 +153,9 @@ impl ApiServer {
         cpu: Option<usize>,
         calls: Sender<ApiCall>,
     ) -> std::io::Result<ApiServer> {
-        let server = tiny_http::Server::http(listen)
+        let listener = nodelay_listener(listen)
+            .map_err(|e| std::io::Error::new(e.kind(), format!("{listen}: {e}")))?;
+        let server = tiny_http::Server::from_listener(listener, None)
             .map_err(|e| std::io::Error::other(format!("{listen}: {e}")))?;
         let addr = server
             .server_addr()
@@ -184,11 +186,33 @@ impl ApiServer {
     }
 }
 
+/// A listening socket whose connections send at once (TCP_NODELAY, which Linux gives every
+/// accepted connection from its listener). tiny_http writes the headers and a body over 1 KiB
+/// separately; with Nagle's algorithm the body then waits for the client's delayed ACK of
+/// the headers, 40 ms per call.
+fn nodelay_listener(listen: SocketAddr) -> std::io::Result<std::net::TcpListener> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(
+        Domain::for_address(listen),
+        Type::STREAM,
+        Some(Protocol::TCP),
+    )?;
+    socket.set_reuse_address(true)?;
+    socket.set_tcp_nodelay(true)?;
+    socket.bind(&listen.into())?;
+    socket.listen(128)?;
+    Ok(socket.into())
+}
+
 fn serve(server: &tiny_http::Server, token: Option<&str>, calls: &Sender<ApiCall>) {
     for mut request in server.incoming_requests() {
         let reply = answer(&mut request, token, calls);
-        let mut response =
-            tiny_http::Response::from_string(reply.body).with_status_code(reply.status);
+        // The whole body is in memory: always sent with its Content-Length. tiny_http would
+        // chunk one over 32 KiB (the metrics) in pieces that Nagle's algorithm and the
+        // client's delayed ACK hold back ~40 ms each.
+        let mut response = tiny_http::Response::from_string(reply.body)
+            .with_status_code(reply.status)
+            .with_chunked_threshold(usize::MAX);
         if let Ok(h) =
             tiny_http::Header::from_bytes(&b"Content-Type"[..], reply.content_type.as_bytes())
         {
