@@ -11,9 +11,8 @@
 
 #![no_main]
 
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 
-use crossbeam::queue::ArrayQueue;
 use libfuzzer_sys::fuzz_target;
 use vtepd::config::Config;
 use vtepd::control::admin::{self, AdminError};
@@ -62,14 +61,7 @@ vtepd_fuzz::eal_leak_suppressions!();
 fuzz_target!(init: { base(); mgmt_pool(); }, |data: &[u8]| {
     let b = base();
     let mut node = b.node();
-    let mut m = TableManager::new(
-        b.authority.clone(),
-        vec![node.channel()],
-        Arc::new(ArrayQueue::new(16)),
-        mgmt_pool(),
-        GW_MAC,
-        2,
-    );
+    let mut m = b.manager(&node);
     let mut config = b.full.clone();
     for piece in pieces(data) {
         // The server refuses bodies that are not UTF-8.

@@ -15,15 +15,13 @@
 
 #![no_main]
 
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 
-use crossbeam::queue::ArrayQueue;
 use libfuzzer_sys::fuzz_target;
 use vtepd::config;
 use vtepd::control::admin;
 use vtepd::control::gateway::{authority_from_config, params};
 use vtepd::control::reload;
-use vtepd::control::tables::TableManager;
 use vtepd::pipeline::OffloadCaps;
 use vtepd::tables::Replica;
 use vtepd_fuzz::{gateway_of, mgmt_pool, static_state, Base, FDB_CAPACITY, GATEWAY, GW_MAC};
@@ -75,14 +73,7 @@ fuzz_target!(init: { base(); mgmt_pool(); }, |data: &[u8]| {
     let _ = reload::plan(&new, &b.full);
 
     let mut node = b.node();
-    let mut m = TableManager::new(
-        b.authority.clone(),
-        vec![node.channel()],
-        Arc::new(ArrayQueue::new(16)),
-        mgmt_pool(),
-        GW_MAC,
-        2,
-    );
+    let mut m = b.manager(&node);
     let mut running = b.full.clone();
     let before = static_state(&m.authority);
     match admin::reload(&mut running, Some(&mut m), new.clone()) {

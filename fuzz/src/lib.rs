@@ -20,11 +20,13 @@
 use std::collections::{BTreeSet, HashSet};
 use std::sync::{Arc, OnceLock};
 
+use crossbeam::queue::ArrayQueue;
 use crossbeam::utils::CachePadded;
 use etherparse::{NetSlice, SlicedPacket, TransportSlice};
 
 use vtepd::config::{self, Config, GatewayConfig, Mode};
 use vtepd::control::gateway::{authority_from_config, params};
+use vtepd::control::tables::TableManager;
 use vtepd::dataplane::{SharedCounters, WorkerCounters};
 use vtepd::dpdk::{Eal, Mempool};
 use vtepd::pipeline::learn::TICKS_PER_SEC;
@@ -378,6 +380,7 @@ pub struct Base {
     pub ports: usize,
     mac_age_secs: u64,
     counters: SharedCounters,
+    mac: MacAddr,
 }
 
 impl Base {
@@ -397,7 +400,21 @@ impl Base {
             params,
             mac_age_secs: u64::from(config.tables.mac_age_secs),
             counters: Arc::new(CachePadded::new(WorkerCounters::default())),
+            mac,
         }
+    }
+
+    /// The management thread's tables for this configuration, syncing to `node` alone (as
+    /// the API and reloads reach them).
+    pub fn manager(&self, node: &Node) -> TableManager {
+        TableManager::new(
+            self.authority.clone(),
+            vec![node.channel()],
+            Arc::new(ArrayQueue::new(16)),
+            mgmt_pool(),
+            self.mac,
+            2,
+        )
     }
 
     /// A fresh worker with the configured tables, as `TableManager::replica` makes one.
@@ -451,25 +468,12 @@ impl Node {
         let secs = u64::from(self.tick / TICKS_PER_SEC);
         let mut changes = Vec::new();
         while let Some(ev) = self.sync.next_event() {
-            match ev {
-                Event::Learned { key, at } => {
-                    if let Ok(c) = self.authority.learn(key, at, secs) {
-                        changes.extend(c);
-                    }
+            // The resolver takes answers from the neighbours it asked.
+            if let Some(Event::Neighbor { ip, mac }) = self.authority.absorb(ev, secs, &mut changes)
+            {
+                if self.authority.gateways().contains(&ip) {
+                    changes.extend(self.authority.set_neighbor(ip, Some(mac)));
                 }
-                Event::Refreshed(key) => self.authority.refresh(key, secs),
-                Event::Snooped { vni, ip, mac } => {
-                    if let Ok(c) = self.authority.snoop(vni, ip, mac, secs) {
-                        changes.extend(c);
-                    }
-                }
-                // The resolver takes answers from the neighbours it asked.
-                Event::Neighbor { ip, mac } => {
-                    if self.authority.gateways().contains(&ip) {
-                        changes.extend(self.authority.set_neighbor(ip, Some(mac)));
-                    }
-                }
-                Event::Garbage(g) => drop(g),
             }
         }
         changes.extend(self.authority.expire(secs, self.mac_age_secs));

@@ -195,25 +195,14 @@ impl TableManager {
     }
 
     fn event(&mut self, ev: Event, secs: u64, now: Instant, changes: &mut Vec<Change>) {
-        match ev {
-            Event::Learned { key, at } => {
-                if let Ok(c) = self.authority.learn(key, at, secs) {
-                    changes.extend(c);
-                }
-            }
-            Event::Refreshed(key) => self.authority.refresh(key, secs),
-            Event::Snooped { vni, ip, mac } => {
-                if let Ok(c) = self.authority.snoop(vni, ip, mac, secs) {
-                    changes.extend(c);
-                }
-            }
-            Event::Neighbor { ip, mac } => {
-                if self.resolver.answered(ip, mac, now) {
-                    changes.extend(self.authority.set_neighbor(ip, Some(mac)));
-                }
+        match self.authority.absorb(ev, secs, changes) {
+            Some(Event::Neighbor { ip, mac }) if self.resolver.answered(ip, mac, now) => {
+                changes.extend(self.authority.set_neighbor(ip, Some(mac)));
             }
             // Replaced table values, freed here rather than on a worker.
-            Event::Garbage(g) => drop(g),
+            Some(Event::Garbage(g)) => drop(g),
+            // `absorb` handled it, or a neighbour answer nobody asked for.
+            _ => {}
         }
     }
 

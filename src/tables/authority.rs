@@ -16,7 +16,7 @@ use crate::wire::{MacAddr, Vni};
 use super::binding::Binding;
 use super::fdb::FdbEntry;
 use super::tunnel::Tunnel;
-use super::update::{Location, Update};
+use super::update::{Event, Location, Update};
 use super::vni::{AccessMember, FloodTo, VniState};
 use super::{Dest, FdbKey, PortIndex, TunnelId, VniIndex, MAX_TUNNELS, MAX_VNIS};
 
@@ -500,6 +500,28 @@ impl Authority {
         let mut changes = vec![Change::Fdb(key)];
         self.release_location(old.at, &mut changes);
         Ok(changes)
+    }
+
+    /// A worker's report about a MAC or a binding (learned, refreshed, snooped), applied; what
+    /// must reach the workers is added to `changes`. Refusals (static entries, limits) are
+    /// counted by the methods themselves. Returns the events that are not about the tables'
+    /// own entries (neighbour answers, garbage) for the caller to handle.
+    pub fn absorb(&mut self, ev: Event, now: u64, changes: &mut Vec<Change>) -> Option<Event> {
+        match ev {
+            Event::Learned { key, at } => {
+                if let Ok(c) = self.learn(key, at, now) {
+                    changes.extend(c);
+                }
+            }
+            Event::Refreshed(key) => self.refresh(key, now),
+            Event::Snooped { vni, ip, mac } => {
+                if let Ok(c) = self.snoop(vni, ip, mac, now) {
+                    changes.extend(c);
+                }
+            }
+            other => return Some(other),
+        }
+        None
     }
 
     /// A worker saw `key` at `at`: a new entry or a move. Static entries never move.
