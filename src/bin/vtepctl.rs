@@ -99,24 +99,16 @@ enum Show {
     Stats,
 }
 
+/// The settings `vni add|set` and `vni update` take alike.
 #[derive(Debug, Args)]
-struct VniSpec {
-    #[arg(long)]
-    id: u32,
+struct VniValues {
     /// vxlan or nvgre.
     #[arg(long)]
     encap: Option<String>,
     #[arg(long)]
     vlan: Option<u16>,
-    /// Remote VTEPs for broadcast/unknown traffic, comma separated.
-    #[arg(long, value_delimiter = ',')]
-    flood: Vec<String>,
     #[arg(long)]
     multicast_group: Option<String>,
-    #[arg(long)]
-    no_learning: bool,
-    #[arg(long)]
-    arp_suppression: bool,
     #[arg(long, value_delimiter = ',')]
     allowed_vteps: Option<Vec<String>>,
     #[arg(long)]
@@ -124,6 +116,41 @@ struct VniSpec {
     /// Storm control: broadcast/multicast/unknown-unicast packets per second.
     #[arg(long)]
     bum_rate_pps: Option<u32>,
+}
+
+impl VniValues {
+    /// Each setting by its API name, with the value given (if any).
+    fn given(&self) -> [(&'static str, Option<Value>); 6] {
+        [
+            ("encap", self.encap.as_ref().map(|x| json!(x))),
+            ("vlan", self.vlan.map(|x| json!(x))),
+            (
+                "multicast_group",
+                self.multicast_group.as_ref().map(|x| json!(x)),
+            ),
+            (
+                "allowed_vteps",
+                self.allowed_vteps.as_ref().map(|x| json!(x)),
+            ),
+            ("max_macs", self.max_macs.map(|x| json!(x))),
+            ("bum_rate_pps", self.bum_rate_pps.map(|x| json!(x))),
+        ]
+    }
+}
+
+#[derive(Debug, Args)]
+struct VniSpec {
+    #[arg(long)]
+    id: u32,
+    #[command(flatten)]
+    values: VniValues,
+    /// Remote VTEPs for broadcast/unknown traffic, comma separated.
+    #[arg(long, value_delimiter = ',')]
+    flood: Vec<String>,
+    #[arg(long)]
+    no_learning: bool,
+    #[arg(long)]
+    arp_suppression: bool,
     /// Learn MACs behind remote VTEPs only from those in --flood.
     #[arg(long)]
     learn_only_from_flood: bool,
@@ -136,59 +163,41 @@ impl VniSpec {
             "flood": self.flood,
             "learning": !self.no_learning,
             "arp_suppression": self.arp_suppression,
+            "learn_only_from_flood": self.learn_only_from_flood,
         });
         if let Some(obj) = v.as_object_mut() {
-            if let Some(e) = &self.encap {
-                obj.insert("encap".into(), json!(e));
-            }
-            if let Some(vlan) = self.vlan {
-                obj.insert("vlan".into(), json!(vlan));
-            }
-            if let Some(g) = &self.multicast_group {
-                obj.insert("multicast_group".into(), json!(g));
-            }
-            if let Some(a) = &self.allowed_vteps {
-                obj.insert("allowed_vteps".into(), json!(a));
-            }
-            if let Some(m) = self.max_macs {
-                obj.insert("max_macs".into(), json!(m));
-            }
-            if let Some(r) = self.bum_rate_pps {
-                obj.insert("bum_rate_pps".into(), json!(r));
-            }
-            if self.learn_only_from_flood {
-                obj.insert("learn_only_from_flood".into(), json!(true));
+            for (name, value) in self.values.given() {
+                if let Some(x) = value {
+                    obj.insert(name.into(), x);
+                }
             }
         }
         v
     }
 }
 
+/// Settings `vni update --clear` can remove (`encap` always has a value).
+const CLEARABLE: [&str; 5] = [
+    "vlan",
+    "multicast-group",
+    "allowed-vteps",
+    "max-macs",
+    "bum-rate-pps",
+];
+
 #[derive(Debug, Args)]
 struct VniUpdate {
     #[arg(long)]
     id: u32,
-    /// vxlan or nvgre.
-    #[arg(long)]
-    encap: Option<String>,
-    #[arg(long)]
-    vlan: Option<u16>,
+    #[command(flatten)]
+    values: VniValues,
     /// Remote VTEPs for broadcast/unknown traffic, comma separated (an empty value: none).
     #[arg(long, value_delimiter = ',')]
     flood: Option<Vec<String>>,
     #[arg(long)]
-    multicast_group: Option<String>,
-    #[arg(long)]
     learning: Option<bool>,
     #[arg(long)]
     arp_suppression: Option<bool>,
-    #[arg(long, value_delimiter = ',')]
-    allowed_vteps: Option<Vec<String>>,
-    #[arg(long)]
-    max_macs: Option<u32>,
-    /// Storm control: broadcast/multicast/unknown-unicast packets per second.
-    #[arg(long)]
-    bum_rate_pps: Option<u32>,
     #[arg(long)]
     learn_only_from_flood: Option<bool>,
     /// Settings to remove, comma separated: vlan, multicast-group, allowed-vteps, max-macs,
@@ -200,66 +209,41 @@ struct VniUpdate {
 impl VniUpdate {
     /// The body that replaces `current` with this update applied.
     fn body(&self, current: &VniView) -> Result<Value, String> {
+        if let Some(c) = self.clear.iter().find(|c| !CLEARABLE.contains(&c.as_str())) {
+            return Err(format!(
+                "--clear {c}: not a setting that can be removed ({})",
+                CLEARABLE.join(", ")
+            ));
+        }
+        let now = VniValues {
+            encap: Some(current.encap.clone()),
+            vlan: current.vlan,
+            multicast_group: current.multicast_group.clone(),
+            allowed_vteps: current.allowed_vteps.clone(),
+            max_macs: current.max_macs,
+            bum_rate_pps: current.bum_rate_pps,
+        };
+        let flood: Vec<String> = self.flood.clone().unwrap_or_else(|| current.flood.clone());
         let mut v = json!({
             "id": current.id,
-            "encap": self.encap.clone().unwrap_or_else(|| current.encap.clone()),
-            "flood": self
-                .flood
-                .clone()
-                .unwrap_or_else(|| current.flood.clone())
-                .into_iter()
-                .filter(|f| !f.is_empty())
-                .collect::<Vec<_>>(),
+            "flood": flood.into_iter().filter(|f| !f.is_empty()).collect::<Vec<_>>(),
             "learning": self.learning.unwrap_or(current.learning),
             "arp_suppression": self.arp_suppression.unwrap_or(current.arp_suppression),
             "learn_only_from_flood": self
                 .learn_only_from_flood
                 .unwrap_or(current.learn_only_from_flood),
         });
-        let optional = [
-            (
-                "vlan",
-                self.vlan.map(|x| json!(x)),
-                current.vlan.map(|x| json!(x)),
-            ),
-            (
-                "multicast-group",
-                self.multicast_group.as_ref().map(|x| json!(x)),
-                current.multicast_group.as_ref().map(|x| json!(x)),
-            ),
-            (
-                "allowed-vteps",
-                self.allowed_vteps.as_ref().map(|x| json!(x)),
-                current.allowed_vteps.as_ref().map(|x| json!(x)),
-            ),
-            (
-                "max-macs",
-                self.max_macs.map(|x| json!(x)),
-                current.max_macs.map(|x| json!(x)),
-            ),
-            (
-                "bum-rate-pps",
-                self.bum_rate_pps.map(|x| json!(x)),
-                current.bum_rate_pps.map(|x| json!(x)),
-            ),
-        ];
-        for c in &self.clear {
-            if !optional.iter().any(|(name, ..)| name == c) {
-                return Err(format!(
-                    "--clear {c}: not a setting that can be removed (vlan, multicast-group, \
-                     allowed-vteps, max-macs, bum-rate-pps)"
-                ));
-            }
-        }
         if let Some(obj) = v.as_object_mut() {
-            for (name, given, now) in optional {
-                let cleared = self.clear.iter().any(|c| c == name);
+            for ((name, given), (_, was)) in self.values.given().into_iter().zip(now.given()) {
+                let option = name.replace('_', "-");
+                let cleared = self.clear.contains(&option);
                 if cleared && given.is_some() {
-                    return Err(format!("--{name} and --clear {name} contradict each other"));
+                    return Err(format!(
+                        "--{option} and --clear {option} contradict each other"
+                    ));
                 }
-                let value = if cleared { None } else { given.or(now) };
-                if let Some(x) = value {
-                    obj.insert(name.replace('-', "_"), x);
+                if let Some(x) = if cleared { None } else { given.or(was) } {
+                    obj.insert(name.into(), x);
                 }
             }
         }
