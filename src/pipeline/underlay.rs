@@ -164,6 +164,7 @@ fn classify_v4(
             ip_len.saturating_add(ethernet::HEADER_LEN),
             vxlan_port,
             ecn_ce,
+            None,
         ),
         IpProtocol::GRE => nvgre_packet(
             payload,
@@ -214,19 +215,12 @@ fn classify_v6(
     let l4_offset = ext_len.saturating_add(ethernet::HEADER_LEN + ipv6::HEADER_LEN);
     match next {
         IpProtocol::UDP if !for_nd => {
-            // RFC 8200 8.1: a receiver verifies a UDP checksum over IPv6; RFC 6935 lets
-            // tunnels send zero, which is accepted (vtepd itself always fills it in).
-            let udp_ok = match l4.get(6..8) {
-                Some([0, 0]) => true,
-                Some(_) => {
-                    nic_udp_checksum.unwrap_or_else(|| udp::checksum_ok_v6(&ip.src(), &dst, l4))
-                }
-                None => true, // too short for UDP: vxlan_packet says so
+            let check = Udp6Check {
+                src: ip.src(),
+                dst,
+                nic: nic_udp_checksum,
             };
-            if !udp_ok {
-                return Err(DropReason::UdpBadChecksum);
-            }
-            vxlan_packet(l4, src, l4_offset, vxlan_port, ecn_ce)
+            vxlan_packet(l4, src, l4_offset, vxlan_port, ecn_ce, Some(check))
         }
         IpProtocol::GRE if !for_nd => nvgre_packet(l4, src, l4_offset, ecn_ce),
         IpProtocol::ICMPV6 => {
@@ -314,6 +308,15 @@ fn skip_extensions(mut next: u8, mut bytes: &[u8]) -> Result<(u8, &[u8], usize),
     Err(DropReason::Ipv6ExtensionHeader)
 }
 
+/// What verifying a UDP checksum over IPv6 takes: the pseudo-header's addresses, and the
+/// NIC's verdict when it gave one.
+#[derive(Debug, Clone, Copy)]
+struct Udp6Check {
+    src: Ipv6Addr,
+    dst: Ipv6Addr,
+    nic: Option<bool>,
+}
+
 #[inline(always)]
 fn vxlan_packet(
     l4: &[u8],
@@ -321,8 +324,22 @@ fn vxlan_packet(
     l4_offset: usize,
     vxlan_port: u16,
     ecn_ce: bool,
+    udp6: Option<Udp6Check>,
 ) -> Result<Underlay, DropReason> {
     let (u, payload) = udp::parse(l4).map_err(|_| DropReason::UdpMalformed)?;
+    // RFC 8200 8.1: a receiver verifies a UDP checksum over IPv6; RFC 6935 lets tunnels send
+    // zero, which is accepted (vtepd itself always fills it in). Over IPv4 it may be skipped
+    // (RFC 7348 4.1).
+    if let Some(c) = udp6 {
+        let datagram = l4.get(..usize::from(u.length())).unwrap_or_default();
+        if u.checksum() != 0
+            && !c
+                .nic
+                .unwrap_or_else(|| udp::checksum_ok_v6(&c.src, &c.dst, datagram))
+        {
+            return Err(DropReason::UdpBadChecksum);
+        }
+    }
     if u.dst_port() != vxlan_port {
         return Err(DropReason::UdpPortClosed);
     }
