@@ -23,11 +23,11 @@ use vtepd::control::gateway::{authority_from_config, params};
 use vtepd::dataplane::WorkerCounters;
 use vtepd::pipeline::entropy::flow_hash;
 use vtepd::pipeline::underlay::{self, NicChecks, Underlay};
-use vtepd::pipeline::{Gateway, OffloadCaps, VecFrame, Verdict};
+use vtepd::pipeline::{BurstRun, Gateway, OffloadCaps, VecFrame, Verdict};
 use vtepd::tables::fdb::{Fdb, FdbEntry};
 use vtepd::tables::sync::SyncChannel;
 use vtepd::tables::{Dest, FdbKey, Replica, Update, VniIndex};
-use vtepd::wire::MacAddr;
+use vtepd::wire::{MacAddr, Vni};
 
 // --- the gateway and its packets -------------------------------------------------------
 
@@ -90,14 +90,18 @@ port = "acc2"
 "#;
 
 fn gateway() -> Gateway {
-    const CAPACITY: usize = 65536;
+    gateway_with_capacity(65536)
+}
+
+/// The benchmark gateway with room for `capacity` MAC entries.
+fn gateway_with_capacity(capacity: usize) -> Gateway {
     let config = config::parse(CONFIG).expect("benchmark configuration");
     let Mode::Gateway(g) = config.mode else {
         panic!("not a gateway configuration")
     };
     let mac = MacAddr(GW_MAC);
-    let authority = authority_from_config(&g, mac, CAPACITY).expect("tables");
-    let mut replica = Replica::new(1 + g.access.len(), CAPACITY);
+    let authority = authority_from_config(&g, mac, capacity).expect("tables");
+    let mut replica = Replica::new(1 + g.access.len(), capacity);
     for c in authority.all() {
         replica.apply(authority.render(&c), 0);
     }
@@ -299,6 +303,19 @@ fn packets(c: &mut Criterion) {
             ));
         })
     });
+
+    // What every per-packet benchmark below also pays: copying the frame back into its
+    // buffer (the stand-in for receiving it) and the benchmark loop itself. The pipeline's
+    // own work is a benchmark's figure less this one.
+    {
+        let mut f = VecFrame::new(&vxlan);
+        group.bench_function("frame_copy", |b| {
+            per_packet(b, "frame_copy", || {
+                f.reset(black_box(&vxlan));
+                black_box(&mut f);
+            })
+        });
+    }
 
     // Full decapsulation to a known access MAC, learning the inner source.
     for (name, packet, port) in [
@@ -516,12 +533,157 @@ fn replica_apply(c: &mut Criterion) {
     group.finish();
 }
 
+// --- bursts through the worker's loop -----------------------------------------------------
+
+/// Packets per benchmarked burst (`workers.burst`'s default).
+const RX_BURST: usize = 32;
+/// Distinct packets the bursts cycle through (a power of two, for masking).
+const FLOWS: usize = 4096;
+
+/// `n` distinct random unicast MACs.
+fn random_macs(n: usize, rng: &mut Rng) -> Vec<MacAddr> {
+    let mut seen = std::collections::HashSet::with_capacity(n);
+    let mut macs = Vec::with_capacity(n);
+    while macs.len() < n {
+        let b = rng.next().to_be_bytes();
+        let mac = MacAddr([b[2] & 0xfe, b[3], b[4], b[5], b[6], b[7]]);
+        if mac.is_unicast() && seen.insert(mac) {
+            macs.push(mac);
+        }
+    }
+    macs
+}
+
+/// A gateway whose VNI 5000 holds `n` MACs, a quarter in each role a burst needs, and
+/// `FLOWS` packets of each direction between random pairs of them: decapsulated packets go
+/// from a MAC learned behind 10.0.0.2 to one on access port 1, encapsulated frames from a
+/// MAC learned on port 1 to one behind 10.0.0.2. Every source is already learned where it
+/// is seen (the learning check finds it fresh), every destination known: the steady state.
+fn populated(n: usize, rng: &mut Rng) -> (Gateway, Vec<Vec<u8>>, Vec<Vec<u8>>) {
+    let mut gw = gateway_with_capacity(n + 16);
+    let vni = gw.tables.vnis.by_id(Vni::from_u24(5000)).expect("VNI 5000");
+    let remote = gw
+        .tables
+        .tunnels
+        .find([10, 0, 0, 2].into(), config::Encap::Vxlan)
+        .expect("tunnel to 10.0.0.2");
+    let macs = random_macs(n, rng);
+    let quarter = n / 4;
+    let role = |i: usize| &macs[i * quarter..(i + 1) * quarter];
+    let (to_local, from_remote, from_local, to_remote) = (role(0), role(1), role(2), role(3));
+    for (set, dest) in [
+        (to_local, Dest::Access(1)),
+        (from_remote, Dest::Tunnel(remote)),
+        (from_local, Dest::Access(1)),
+        (to_remote, Dest::Tunnel(remote)),
+    ] {
+        for mac in set {
+            let u = Update::FdbSet(FdbKey::new(vni, *mac), FdbEntry::learned(dest, 0));
+            gw.tables.apply(u, 0);
+        }
+    }
+    let pick = |set: &[MacAddr], rng: &mut Rng| set[(rng.next() % set.len() as u64) as usize].0;
+    let mut decap = Vec::with_capacity(FLOWS);
+    let mut encap = Vec::with_capacity(FLOWS);
+    for _ in 0..FLOWS {
+        decap.push(vxlan_packet(&udp4_64(
+            pick(from_remote, rng),
+            pick(to_local, rng),
+        )));
+        encap.push(udp4_64(pick(from_local, rng), pick(to_remote, rng)));
+    }
+    (gw, decap, encap)
+}
+
+/// Runs bursts of `RX_BURST` packets from `packets` through the worker's loop, checking
+/// each verdict against `expect`: timed per packet.
+fn burst_bench(
+    b: &mut Bencher,
+    name: &str,
+    gw: &mut Gateway,
+    packets: &[Vec<u8>],
+    (port, from_underlay): (u8, bool),
+    expect: Verdict,
+) {
+    let mut run = BurstRun::default();
+    let mut frames: Vec<VecFrame> = (0..RX_BURST).map(|_| VecFrame::new(&packets[0])).collect();
+    let mut burst: [Option<VecFrame>; RX_BURST] = std::array::from_fn(|_| None);
+    let mut next = 0usize;
+    b.iter_custom(|iters| {
+        let start = Instant::now();
+        let c0 = tsc();
+        for _ in 0..iters {
+            for (slot, mut f) in burst.iter_mut().zip(frames.drain(..)) {
+                f.reset(&packets[next & (FLOWS - 1)]);
+                next = next.wrapping_add(1);
+                *slot = Some(f);
+            }
+            run.start(gw, &burst, port, from_underlay);
+            for i in 0..RX_BURST {
+                if let Some((f, v)) = run.next(gw, &mut burst, i) {
+                    debug_assert_eq!(v, expect);
+                    black_box(v);
+                    frames.push(f);
+                }
+            }
+        }
+        let elapsed = start.elapsed();
+        let packets = iters * RX_BURST as u64;
+        record(name, "packet", packets, elapsed, tsc().wrapping_sub(c0));
+        elapsed
+    });
+}
+
+fn bursts(c: &mut Criterion) {
+    let mut group = c.benchmark_group("burst");
+    group
+        .throughput(Throughput::Elements(RX_BURST as u64))
+        .sample_size(20)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2));
+    let sizes: &[(usize, &str)] = if measuring() {
+        &[(1 << 10, "1K"), (1 << 16, "64K"), (1 << 20, "1M")]
+    } else {
+        &[(1 << 10, "1K")]
+    };
+    let mut rng = Rng(0x6275_7273_7432_3032);
+    for &(n, label) in sizes {
+        let (mut gw, decap, encap) = populated(n, &mut rng);
+        // Every packet takes the path the benchmark names.
+        for (packets, side, expect) in [
+            (&decap, (0, true), Verdict::Forward(1)),
+            (&encap, (1, false), Verdict::Forward(0)),
+        ] {
+            for p in packets.iter().take(64) {
+                let mut f = VecFrame::new(p);
+                let v = if side.1 {
+                    gw.underlay(&mut f)
+                } else {
+                    gw.access(&mut f, side.0)
+                };
+                assert_eq!(v, expect, "{label}");
+            }
+        }
+        for (what, packets, side, expect) in [
+            ("vxlan_decap", &decap, (0, true), Verdict::Forward(1)),
+            ("vxlan_encap", &encap, (1, false), Verdict::Forward(0)),
+        ] {
+            let name = format!("burst/{what}/{label}");
+            group.bench_function(BenchmarkId::new(what, label), |b| {
+                burst_bench(b, &name, &mut gw, packets, side, expect)
+            });
+        }
+    }
+    group.finish();
+}
+
 fn main() {
     let mut c = Criterion::default()
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(2))
         .configure_from_args();
     packets(&mut c);
+    bursts(&mut c);
     fdb_lookup(&mut c);
     replica_apply(&mut c);
     c.final_summary();

@@ -31,7 +31,7 @@ use vtepd::dataplane::{SharedCounters, WorkerCounters};
 use vtepd::dpdk::{Eal, Mempool};
 use vtepd::pipeline::learn::TICKS_PER_SEC;
 use vtepd::pipeline::{segment, vlan, Frame, Gateway, GatewayParams, Offload, OffloadCaps};
-use vtepd::pipeline::{Target, Verdict};
+use vtepd::pipeline::{BurstRun, Target, Verdict};
 use vtepd::tables::authority::{Authority, Change};
 use vtepd::tables::sync::SyncChannel;
 use vtepd::tables::{Event, Replica};
@@ -432,6 +432,7 @@ impl Base {
         );
         Node {
             gw,
+            burst: BurstRun::default(),
             authority: self.authority.clone(),
             sync,
             tick: 0,
@@ -451,6 +452,8 @@ pub const TICKS_PER_FRAME: u32 = 2;
 #[derive(Debug)]
 pub struct Node {
     pub gw: Gateway,
+    /// The worker's burst loop, run on bursts of one frame.
+    burst: BurstRun,
     pub authority: Authority,
     sync: Arc<SyncChannel>,
     tick: u32,
@@ -502,6 +505,13 @@ impl Node {
         }
     }
 
+    /// One frame through the worker's burst loop (first pass included), as a burst of one.
+    fn run(&mut self, f: FuzzFrame, port: u8, from_underlay: bool) -> Option<(FuzzFrame, Verdict)> {
+        let mut burst = [Some(f)];
+        self.burst.start(&self.gw, &burst, port, from_underlay);
+        self.burst.next(&mut self.gw, &mut burst, 0)
+    }
+
     /// Underlay frame: what `Worker::run` hands the pipeline, then the verdict carried out.
     /// Returns the frames sent to the underlay.
     pub fn underlay(&mut self, bytes: &[u8], hw_checksum: Option<bool>) -> Vec<FuzzFrame> {
@@ -509,20 +519,19 @@ impl Node {
             return Vec::new();
         };
         f.hw_ip_checksum = hw_checksum;
-        // The burst's first pass, as the worker runs it.
-        let hint = self.gw.hint(bytes, 0, true);
-        self.gw.use_hint(hint);
-        let v = self.gw.underlay(&mut f);
+        let Some((f, v)) = self.run(f, 0, true) else {
+            return Vec::new();
+        };
         let out = self.carry_out(v, f, Side::Underlay, hw_checksum.is_none());
         self.step();
         out
     }
 
     /// Access frame on `port`; returns the frames sent to the underlay and the verdict.
-    pub fn access(&mut self, port: u8, mut f: FuzzFrame) -> (Verdict, Vec<FuzzFrame>) {
-        let hint = self.gw.hint(f.data(), port, false);
-        self.gw.use_hint(hint);
-        let v = self.gw.access(&mut f, port);
+    pub fn access(&mut self, port: u8, f: FuzzFrame) -> (Verdict, Vec<FuzzFrame>) {
+        let Some((f, v)) = self.run(f, port, false) else {
+            return (Verdict::Consumed, Vec::new());
+        };
         let out = self.carry_out(v, f, Side::Access(port), true);
         self.step();
         (v, out)

@@ -60,6 +60,16 @@ impl Frame for Mbuf {
         Mbuf::rx_outer_l4_checksum_ok(self)
     }
 
+    #[inline(always)]
+    fn is_contiguous(&self) -> bool {
+        Mbuf::is_contiguous(self)
+    }
+
+    #[inline(always)]
+    fn prefetch_data(&self) {
+        Mbuf::prefetch_data(self)
+    }
+
     fn request_offload(&mut self, o: Offload) {
         let mut flags = self.ol_flags();
         if o.outer_ipv6 {

@@ -5,20 +5,19 @@ use std::sync::Arc;
 
 use crossbeam::queue::ArrayQueue;
 
-use crate::dpdk::{Burst, Gso, Mbuf, Mempool, Segmented, MAX_BURST, MAX_SEGMENTS};
+use crate::dpdk::{Burst, Gso, Mbuf, Mempool, Segmented, MAX_SEGMENTS};
 use crate::pipeline::encap::{self, PacketParams};
 use crate::pipeline::{
-    segment, DropReason, Flood, Frame, Gateway, Offload, TableHint, Target, Verdict,
+    segment, BurstRun, DropReason, Flood, Frame, Gateway, Offload, Target, Verdict,
 };
 use crate::tables::PortIndex;
 use crate::wire::{checksum, ethernet, vlan};
 
 use super::worker::{BurstHandler, TxPorts};
 
-/// How far ahead of the packet being processed its data is prefetched, and (from that data,
-/// once it has arrived) its MAC-table slots.
-const PREFETCH_AHEAD: usize = 4;
-const TABLES_AHEAD: usize = 2;
+// The pipeline's burst state must hold every packet an RX burst can bring.
+const _: () = assert!(crate::dpdk::MAX_BURST <= crate::pipeline::MAX_BURST);
+
 /// Table updates applied per drain period (100 µs): 2.5 M updates/s at most, while a burst of
 /// them never delays packets by more than a few microseconds.
 const UPDATES_PER_DRAIN: usize = 256;
@@ -44,8 +43,8 @@ pub struct GatewayHandler {
     pools: ReplicationPools,
     gso: Gso,
     segments: Box<[Option<Mbuf>; MAX_SEGMENTS]>,
-    /// The first pass's work per packet of the burst being handled (`Gateway::hint`).
-    hints: [TableHint; MAX_BURST],
+    /// The burst being handled.
+    burst: BurstRun,
     /// Packets the management thread originates (ARP/ND requests), sent on the underlay.
     slow_path: Arc<ArrayQueue<Mbuf>>,
     tsc_per_tick: u64,
@@ -66,7 +65,7 @@ impl GatewayHandler {
             underlay,
             pools,
             segments: Box::new(std::array::from_fn(|_| None)),
-            hints: [TableHint::default(); MAX_BURST],
+            burst: BurstRun::default(),
             slow_path,
             tsc_per_tick: tsc_hz
                 .checked_div(u64::from(crate::pipeline::learn::TICKS_PER_SEC))
@@ -385,46 +384,13 @@ impl BurstHandler for GatewayHandler {
         let tick = self.tick(now);
         self.gw.set_now(tick);
         let from_underlay = rx_port == self.underlay;
-        let port = rx_port as PortIndex;
         let packets = burst.packets();
-        for m in packets.iter().take(PREFETCH_AHEAD).flatten() {
-            m.prefetch_data();
-        }
-        for (i, m) in packets.iter().enumerate().take(TABLES_AHEAD) {
-            if let (Some(m), Some(h)) = (m, self.hints.get_mut(i)) {
-                *h = self.gw.hint(m.data(), port, from_underlay);
-            }
-        }
+        self.burst
+            .start(&self.gw, packets, rx_port as PortIndex, from_underlay);
         for i in 0..packets.len() {
-            if let Some(Some(ahead)) = packets.get(i.saturating_add(PREFETCH_AHEAD)) {
-                ahead.prefetch_data();
+            if let Some((m, verdict)) = self.burst.next(&mut self.gw, packets, i) {
+                self.execute(verdict, m, tx);
             }
-            let next = i.saturating_add(TABLES_AHEAD);
-            if let (Some(Some(ahead)), Some(h)) = (packets.get(next), self.hints.get_mut(next)) {
-                *h = self.gw.hint(ahead.data(), port, from_underlay);
-            }
-            let Some(mut m) = packets.get_mut(i).and_then(Option::take) else {
-                continue;
-            };
-            // Every packet gets its own (a packet whose slot was never filled, the default).
-            let hint = self
-                .hints
-                .get_mut(i)
-                .map(std::mem::take)
-                .unwrap_or_default();
-            self.gw.use_hint(hint);
-            // The pool's buffers fit the largest configured MTU; a longer frame arrives as a
-            // chain, whose headers the pipeline cannot see whole.
-            if !m.is_contiguous() {
-                tx.drop_packet(m, DropReason::FrameTooLong);
-                continue;
-            }
-            let verdict = if from_underlay {
-                self.gw.underlay(&mut m)
-            } else {
-                self.gw.access(&mut m, port)
-            };
-            self.execute(verdict, m, tx);
         }
     }
 

@@ -12,6 +12,7 @@ mod lcore;
 mod mbuf;
 mod mempool;
 mod port;
+mod table_memory;
 mod telemetry;
 
 pub use cycles::{prefetch, tsc, tsc_hz};
@@ -25,6 +26,7 @@ pub use port::{
     available_ports, find_port, port_name, Burst, EnabledOffloads, Link, Port, PortError, PortId,
     PortInfo, PortSetup, PortStats, RxQueue, TxQueue, TxResult, MAX_BURST,
 };
+pub use table_memory::TableMemory;
 pub use telemetry::{register as register_telemetry, TelValue};
 
 /// DPDK's capability and request bits, re-exported under readable names.

@@ -93,6 +93,12 @@ pub trait Frame {
     }
     /// Asks for transmit offloads (checksums, segmentation).
     fn request_offload(&mut self, o: Offload);
+    /// Whether the whole packet is in this buffer (a received chain is not).
+    fn is_contiguous(&self) -> bool {
+        true
+    }
+    /// Starts bringing the packet's first bytes into the cache, ahead of its turn.
+    fn prefetch_data(&self) {}
 }
 
 /// A heap-backed frame with headroom, for tests and benchmarks.

@@ -13,6 +13,7 @@
     )
 )]
 
+pub mod burst;
 mod drops;
 pub mod encap;
 pub mod entropy;
@@ -27,6 +28,7 @@ mod tests;
 pub mod underlay;
 pub mod vlan;
 
+pub use burst::{BurstRun, MAX_BURST};
 pub use drops::DropReason;
 pub use frame::{Frame, Offload, VecFrame};
 pub use gateway::{

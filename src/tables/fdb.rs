@@ -5,12 +5,18 @@
 //! - prefetching by key: a burst first hashes every key and prefetches its slot, then looks
 //!   them all up, so a table far larger than the caches costs little more than a small one;
 //! - fixed memory: the slots are allocated once (twice the capacity, so probe sequences stay
-//!   short and nothing ever grows) — learning on a worker never allocates;
+//!   short and nothing ever grows) — learning on a worker never allocates — in memory of
+//!   their own, on huge pages where the table is large (`dpdk::TableMemory`), present before
+//!   the first lookup;
 //! - 16-byte slots, four to a cache line: the key and the packed entry, nothing else.
 //!
 //! Linear probing, with backward-shift deletion (no tombstones, so lookups never slow down
 //! as entries come and go). Key 0 marks an empty slot: it would be VNI slot 0 with the
 //! all-zero MAC, which is never learned or configured.
+
+use zerocopy::FromZeros;
+
+use crate::dpdk::TableMemory;
 
 use super::hash::fold_mul;
 use super::{Dest, FdbKey, TunnelId, VniIndex, MAX_VNIS};
@@ -85,7 +91,7 @@ const EMPTY: u64 = 0;
 /// Tables up to this size are assumed cache-resident (a typical L2).
 const CACHE_RESIDENT_BYTES: usize = 512 * 1024;
 
-#[derive(Clone, Copy, Default)]
+#[derive(Clone, Copy, Default, FromZeros)]
 #[repr(C, align(16))]
 struct Slot {
     key: u64,
@@ -116,7 +122,7 @@ impl Probe {
 
 /// A worker's FDB replica.
 pub struct Fdb {
-    slots: Box<[Slot]>,
+    slots: TableMemory<Slot>,
     mask: usize,
     len: usize,
     capacity: usize,
@@ -138,7 +144,7 @@ impl Fdb {
     pub fn with_capacity(capacity: usize) -> Fdb {
         let slots = capacity.saturating_mul(2).max(16).next_power_of_two();
         Fdb {
-            slots: vec![Slot::default(); slots].into_boxed_slice(),
+            slots: TableMemory::zeroed(slots),
             mask: slots.saturating_sub(1),
             len: 0,
             capacity,
