@@ -4,7 +4,7 @@
 //!
 //! Why not `Box<[T]>`: a table of 1M MAC entries spans 32 MiB; in 4 KiB pages nearly every
 //! lookup of a random MAC also misses the TLB and walks the page tables, which prefetching
-//! hides only partly (criterion `burst/vxlan_decap/1M`: 255 → 200 cycles per packet with huge
+//! hides only partly (criterion `burst/vxlan_decap/1M`: 223 → 160 cycles per packet with huge
 //! pages; docs/PERFORMANCE.md). And a fresh heap allocation faults its pages in on first
 //! write, which would be a worker's first learned MAC in that page. DPDK's own hugepage
 //! memory is not used because tables also live outside EAL (tests, benchmarks, the fuzz

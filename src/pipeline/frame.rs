@@ -101,6 +101,63 @@ pub trait Frame {
     fn prefetch_data(&self) {}
 }
 
+/// A frame borrowed from wherever it lives: what benchmarks hand a burst, so that moving a
+/// packet through the burst loop costs a pointer, as an mbuf does.
+impl<F: Frame + ?Sized> Frame for &mut F {
+    #[inline(always)]
+    fn data(&self) -> &[u8] {
+        (**self).data()
+    }
+    #[inline(always)]
+    fn data_mut(&mut self) -> &mut [u8] {
+        (**self).data_mut()
+    }
+    #[inline(always)]
+    fn prepend(&mut self, len: usize) -> Option<&mut [u8]> {
+        (**self).prepend(len)
+    }
+    #[inline(always)]
+    fn adj(&mut self, len: usize) -> bool {
+        (**self).adj(len)
+    }
+    #[inline(always)]
+    fn truncate(&mut self, len: usize) -> bool {
+        (**self).truncate(len)
+    }
+    #[inline(always)]
+    fn append(&mut self, len: usize) -> bool {
+        (**self).append(len)
+    }
+    #[inline(always)]
+    fn rss_hash(&self) -> Option<u32> {
+        (**self).rss_hash()
+    }
+    #[inline(always)]
+    fn rx_vlan(&self) -> Option<u16> {
+        (**self).rx_vlan()
+    }
+    #[inline(always)]
+    fn rx_ip_checksum_ok(&self) -> Option<bool> {
+        (**self).rx_ip_checksum_ok()
+    }
+    #[inline(always)]
+    fn rx_outer_udp_checksum_ok(&self) -> Option<bool> {
+        (**self).rx_outer_udp_checksum_ok()
+    }
+    #[inline(always)]
+    fn request_offload(&mut self, o: Offload) {
+        (**self).request_offload(o)
+    }
+    #[inline(always)]
+    fn is_contiguous(&self) -> bool {
+        (**self).is_contiguous()
+    }
+    #[inline(always)]
+    fn prefetch_data(&self) {
+        (**self).prefetch_data()
+    }
+}
+
 /// A heap-backed frame with headroom, for tests and benchmarks.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VecFrame {
