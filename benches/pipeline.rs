@@ -622,7 +622,7 @@ fn burst_bench(
             });
             run.start(gw, &burst, port, from_underlay);
             for i in 0..RX_BURST {
-                if let Some((_, v)) = run.next(gw, &mut burst, i) {
+                if let Some(v) = run.next(gw, &mut burst, i) {
                     debug_assert_eq!(v, expect);
                     black_box(v);
                 }

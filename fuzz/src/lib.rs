@@ -509,7 +509,9 @@ impl Node {
     fn run(&mut self, f: FuzzFrame, port: u8, from_underlay: bool) -> Option<(FuzzFrame, Verdict)> {
         let mut burst = [Some(f)];
         self.burst.start(&self.gw, &burst, port, from_underlay);
-        self.burst.next(&mut self.gw, &mut burst, 0)
+        let verdict = self.burst.next(&mut self.gw, &mut burst, 0)?;
+        let [f] = burst;
+        Some((f?, verdict))
     }
 
     /// Underlay frame: what `Worker::run` hands the pipeline, then the verdict carried out.
@@ -601,6 +603,7 @@ impl Node {
                 }
                 let mut out = Vec::new();
                 let inner_len = f.data().len();
+                let meta = self.gw.inner_meta(f.data(), f.rss_hash());
                 for t in self.gw.flood_targets(fl) {
                     match t {
                         Target::Access { port, vlan } => {
@@ -622,7 +625,7 @@ impl Node {
                             }
                             let mut copy = f.clone();
                             self.gw
-                                .encap_in_place(&mut copy, &outer, vni, fl.meta)
+                                .encap_in_place(&mut copy, &outer, vni, meta)
                                 .expect("a flood copy fits its buffer");
                             check_underlay_frame(copy.data(), true, true);
                             out.push(copy);

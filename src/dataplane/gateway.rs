@@ -8,7 +8,7 @@ use crossbeam::queue::ArrayQueue;
 use crate::dpdk::{Burst, Gso, Mbuf, Mempool, Segmented, MAX_SEGMENTS};
 use crate::pipeline::encap::{self, PacketParams};
 use crate::pipeline::{
-    segment, BurstRun, DropReason, Flood, Frame, Gateway, Offload, Target, Verdict,
+    segment, BurstRun, DropReason, Flood, Frame, Gateway, InnerMeta, Offload, Target, Verdict,
 };
 use crate::tables::PortIndex;
 use crate::wire::{checksum, ethernet, vlan};
@@ -111,6 +111,11 @@ impl GatewayHandler {
             }
         }
         let inner_len = m.data().len();
+        let meta = if fl.to_underlay {
+            self.gw.inner_meta(m.data(), m.rss_hash())
+        } else {
+            InnerMeta::default()
+        };
         let mut inner_sum: Option<u64> = None;
         let mut original = Some(m);
         let counters = Arc::clone(self.gw.counters());
@@ -153,13 +158,13 @@ impl GatewayHandler {
                     let params = PacketParams {
                         vni: vni_id,
                         inner_len,
-                        entropy: fl.meta.entropy,
-                        tos: fl.meta.tos,
+                        entropy: meta.entropy,
+                        tos: meta.tos,
                     };
                     let r = if last {
                         original.take().map(|mut m| {
                             self.gw
-                                .encap_in_place(&mut m, &outer, vni_id, fl.meta)
+                                .encap_in_place(&mut m, &outer, vni_id, meta)
                                 .map(|()| (self.underlay, m))
                         })
                     } else {
@@ -388,7 +393,8 @@ impl BurstHandler for GatewayHandler {
         self.burst
             .start(&self.gw, packets, rx_port as PortIndex, from_underlay);
         for i in 0..packets.len() {
-            if let Some((m, verdict)) = self.burst.next(&mut self.gw, packets, i) {
+            let verdict = self.burst.next(&mut self.gw, packets, i);
+            if let (Some(verdict), Some(m)) = (verdict, packets.get_mut(i).and_then(Option::take)) {
                 self.execute(verdict, m, tx);
             }
         }

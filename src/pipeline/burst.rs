@@ -60,16 +60,18 @@ impl BurstRun {
         }
     }
 
-    /// Takes packet `i` out of the burst and runs it through the pipeline, having first
-    /// prefetched and hinted the packets ahead of it; returns it with its verdict (None: the
-    /// slot was empty). Call for `i` = 0, 1, … in order after `start`.
+    /// Runs packet `i` through the pipeline, having first prefetched and hinted the packets
+    /// ahead of it, and returns its verdict (None: the slot is empty). The packet stays in
+    /// its slot, rewritten, for the caller to take and carry the verdict out on: returning
+    /// it alongside would make the result too large to come back in registers. Call for
+    /// `i` = 0, 1, … in order after `start`.
     #[inline(always)]
     pub fn next<F: Frame>(
         &mut self,
         gw: &mut Gateway,
         packets: &mut [Option<F>],
         i: usize,
-    ) -> Option<(F, Verdict)> {
+    ) -> Option<Verdict> {
         if let Some(Some(ahead)) = packets.get(i.saturating_add(PREFETCH_AHEAD)) {
             ahead.prefetch_data();
         }
@@ -77,7 +79,7 @@ impl BurstRun {
         if let (Some(Some(ahead)), Some(h)) = (packets.get(next), self.hints.get_mut(next)) {
             *h = gw.hint(ahead.data(), self.port, self.from_underlay);
         }
-        let mut f = packets.get_mut(i).and_then(Option::take)?;
+        let f = packets.get_mut(i)?.as_mut()?;
         // Every packet gets its own hint (a slot never filled holds the default: no hint).
         let hint = self
             .hints
@@ -88,13 +90,12 @@ impl BurstRun {
         // The pool's buffers fit the largest configured MTU; a longer frame arrives as a
         // chain, whose headers the pipeline cannot see whole.
         if !f.is_contiguous() {
-            return Some((f, Verdict::Drop(DropReason::FrameTooLong)));
+            return Some(Verdict::Drop(DropReason::FrameTooLong));
         }
-        let verdict = if self.from_underlay {
-            gw.underlay(&mut f)
+        Some(if self.from_underlay {
+            gw.underlay(f)
         } else {
-            gw.access(&mut f, self.port)
-        };
-        Some((f, verdict))
+            gw.access(f, self.port)
+        })
     }
 }

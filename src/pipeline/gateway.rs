@@ -64,7 +64,9 @@ pub struct InnerMeta {
 }
 
 /// A broadcast, multicast or unknown-unicast frame to replicate. The buffer holds the inner
-/// frame, untagged.
+/// frame, untagged. The copies to remote VTEPs take their entropy and TOS from it
+/// (`Gateway::inner_meta`) when they are made: carried here, they would make every verdict
+/// too large to pass in a register, for the sake of the rare flood.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Flood {
     pub vni: VniIndex,
@@ -72,7 +74,6 @@ pub struct Flood {
     pub except: Option<PortIndex>,
     /// Also to the VNI's remote VTEPs (not for frames that came from the underlay).
     pub to_underlay: bool,
-    pub meta: InnerMeta,
 }
 
 /// What to do with a packet.
@@ -384,10 +385,7 @@ impl Gateway {
             Some(Dest::Access(p)) if p == port => Err(DropReason::SamePort),
             Some(Dest::Access(p)) => self.to_access(f, vni, p),
             Some(Dest::Tunnel(t)) => self.encap_unicast(f, vni, t),
-            None => {
-                let meta = self.inner_meta(f.data(), f.rss_hash());
-                self.flood(vni, Some(port), true, meta)
-            }
+            None => self.flood(vni, Some(port), true),
         }
     }
 
@@ -396,7 +394,6 @@ impl Gateway {
         vni: VniIndex,
         except: Option<PortIndex>,
         to_underlay: bool,
-        meta: InnerMeta,
     ) -> Result<Verdict, DropReason> {
         let state = self.tables.vnis.get(vni).ok_or(DropReason::UnknownVni)?;
         let remote = to_underlay && state.flood != FloodTo::None;
@@ -414,7 +411,6 @@ impl Gateway {
             vni,
             except,
             to_underlay,
-            meta,
         }))
     }
 
@@ -675,7 +671,7 @@ impl Gateway {
         match dest {
             Some(Dest::Access(p)) => self.to_access(f, vni, p),
             Some(Dest::Tunnel(_)) => Err(DropReason::SplitHorizon),
-            None => self.flood(vni, None, false, InnerMeta::default()),
+            None => self.flood(vni, None, false),
         }
     }
 
