@@ -2554,12 +2554,11 @@ fn a_hint_names_the_vni_and_the_mac_keys_of_the_common_shapes() {
     );
 }
 
-/// The pipeline checks a hint against the packet: a packet handled with its own hint, with
-/// another packet's or with none ends the same, and so do the tables.
-#[test]
-fn a_hint_never_changes_what_happens_to_a_packet() {
-    let frames: Vec<(Vec<u8>, bool, u8)> = vec![
-        // Decap to a static access MAC, learning R9; decap of a broadcast; NVGRE decap.
+/// Frames of the common shapes, each with whether it comes from the underlay and its port:
+/// decapsulation (to a known MAC, a broadcast, NVGRE), then encapsulation (to a static remote
+/// MAC, to the MAC the first frame taught, unknown unicast from a tagged port).
+fn shape_frames() -> Vec<(Vec<u8>, bool, u8)> {
+    vec![
         (
             vxlan4_packet("10.0.0.2", "10.0.0.1", 0, 5000, &udp4(R9, L3, 0, 60)),
             true,
@@ -2575,11 +2574,31 @@ fn a_hint_never_changes_what_happens_to_a_packet() {
             true,
             0,
         ),
-        // Encap to a static remote MAC; to the MAC just learned; unknown unicast.
         (udp4(H1, R2, 0, 60), false, ACC1),
         (udp4(H1, R9, 0, 60), false, ACC1),
         (tag(&udp4(H2, H3, 0, 60), 201), false, ACC2),
-    ];
+    ]
+}
+
+/// What handling `frames` one at a time without hints does: each verdict and resulting
+/// frame, the MACs learned, the learn events.
+type Outcome = (
+    Vec<(Verdict, Vec<u8>)>,
+    [Option<Dest>; 4],
+    Vec<(FdbKey, Location)>,
+);
+
+fn outcome(g: &TestGw, out: Vec<(Verdict, Vec<u8>)>) -> Outcome {
+    let learned = [(5000, R9), (6001, R9), (5000, H1), (6001, H2)]
+        .map(|(vni, mac)| g.fdb(vni, mac).map(|e| e.dest));
+    (out, learned, learned_events(&g.events()))
+}
+
+/// The pipeline checks a hint against the packet: a packet handled with its own hint, with
+/// another packet's or with none ends the same, and so do the tables.
+#[test]
+fn a_hint_never_changes_what_happens_to_a_packet() {
+    let frames = shape_frames();
     let run = |pick: &dyn Fn(&TestGw, usize) -> Option<super::TableHint>| {
         let mut g = TestGw::new(BASE);
         let mut out = Vec::new();
@@ -2594,9 +2613,7 @@ fn a_hint_never_changes_what_happens_to_a_packet() {
             };
             out.push((v, f.bytes().to_vec()));
         }
-        let learned = [(5000, R9), (6001, R9), (5000, H1), (6001, H2)]
-            .map(|(vni, mac)| g.fdb(vni, mac).map(|e| e.dest));
-        (out, learned, learned_events(&g.events()))
+        outcome(&g, out)
     };
     let hint_of = |g: &TestGw, i: usize| {
         frames
@@ -2611,6 +2628,47 @@ fn a_hint_never_changes_what_happens_to_a_packet() {
         "another packet's hints"
     );
     assert!(none.1.iter().all(Option::is_some), "{:?}", none.1);
+}
+
+/// The worker's burst loop (`BurstRun`: prefetch, first pass two ahead, hints) ends every
+/// packet as handling it alone would, skipping empty slots.
+#[test]
+fn a_burst_ends_as_its_packets_one_at_a_time() {
+    let frames = shape_frames();
+    let mut alone = TestGw::new(BASE);
+    let mut out = Vec::new();
+    for (bytes, from_underlay, port) in &frames {
+        let mut f = VecFrame::new(bytes);
+        let v = if *from_underlay {
+            alone.gw.underlay(&mut f)
+        } else {
+            alone.gw.access(&mut f, *port)
+        };
+        out.push((v, f.bytes().to_vec()));
+    }
+    let alone = outcome(&alone, out);
+
+    let mut g = TestGw::new(BASE);
+    let mut run = super::BurstRun::default();
+    let mut out = Vec::new();
+    // Bursts as the ports deliver them: the underlay's three, port 1's two, port 2's one,
+    // each with an empty slot in front.
+    for range in [0..3, 3..5, 5..6] {
+        let (_, from_underlay, port) = frames[range.start];
+        let mut burst: Vec<Option<VecFrame>> = std::iter::once(None)
+            .chain(frames[range].iter().map(|(b, ..)| Some(VecFrame::new(b))))
+            .collect();
+        run.start(&g.gw, &burst, port, from_underlay);
+        assert_eq!(run.next(&mut g.gw, &mut burst, 0), None, "empty slot");
+        for i in 1..burst.len() {
+            let v = run.next(&mut g.gw, &mut burst, i).expect("a packet");
+            out.push((
+                v,
+                burst[i].take().expect("left in its slot").bytes().to_vec(),
+            ));
+        }
+    }
+    assert_eq!(outcome(&g, out), alone);
 }
 
 // --- checksums of what the VTEP answers or learns from ------------------------------------
