@@ -211,8 +211,17 @@ fn record(name: &str, unit: &'static str, iters: u64, elapsed: Duration, cycles:
     }
 }
 
-/// Times `iters` runs of `f` with `Instant` and the TSC, for criterion and the summary.
-fn timed(name: &str, unit: &'static str, iters: u64, mut f: impl FnMut()) -> Duration {
+/// Packets per burst, as the data plane receives them (`workers.burst`'s default).
+const BURST: usize = 32;
+
+/// Times `iters` runs of `f`, each handling `units` of `unit`, with `Instant` and the TSC,
+/// for criterion and the summary.
+fn timed(
+    name: &str,
+    (unit, units): (&'static str, usize),
+    iters: u64,
+    mut f: impl FnMut(),
+) -> Duration {
     let start = Instant::now();
     let c0 = tsc();
     for _ in 0..iters {
@@ -220,13 +229,19 @@ fn timed(name: &str, unit: &'static str, iters: u64, mut f: impl FnMut()) -> Dur
     }
     let c1 = tsc();
     let elapsed = start.elapsed();
-    record(name, unit, iters, elapsed, c1.wrapping_sub(c0));
+    record(
+        name,
+        unit,
+        iters * units as u64,
+        elapsed,
+        c1.wrapping_sub(c0),
+    );
     elapsed
 }
 
 /// A per-packet benchmark: `f` handles one packet.
 fn per_packet(b: &mut Bencher, name: &str, mut f: impl FnMut()) {
-    b.iter_custom(|iters| timed(name, "packet", iters, &mut f));
+    b.iter_custom(|iters| timed(name, ("packet", 1), iters, &mut f));
 }
 
 fn summary() {
@@ -456,7 +471,7 @@ fn fdb_lookup(c: &mut Criterion) {
             let mut i = 0usize;
             group.bench_function(BenchmarkId::new(dist, label), |b| {
                 b.iter_custom(|iters| {
-                    timed(&name, "lookup", iters, || {
+                    timed(&name, ("lookup", 1), iters, || {
                         let k = seq[i & mask];
                         i = i.wrapping_add(1);
                         black_box(fdb.get(black_box(k)).map(|e| e.dest));
@@ -469,23 +484,12 @@ fn fdb_lookup(c: &mut Criterion) {
             group.throughput(Throughput::Elements(BURST as u64));
             group.bench_function(BenchmarkId::new(format!("{dist}-burst32"), label), |b| {
                 b.iter_custom(|iters| {
-                    let start = Instant::now();
-                    let c0 = tsc();
-                    for _ in 0..iters {
+                    timed(&burst_name, ("lookup", BURST), iters, || {
                         let at = i & mask & !(BURST - 1);
                         fdb.get_many(black_box(&seq[at..at + BURST]), &mut out);
                         black_box(&out);
                         i = i.wrapping_add(BURST);
-                    }
-                    let elapsed = start.elapsed();
-                    record(
-                        &burst_name,
-                        "lookup",
-                        iters * BURST as u64,
-                        elapsed,
-                        tsc().wrapping_sub(c0),
-                    );
-                    elapsed
+                    })
                 })
             });
             group.throughput(Throughput::Elements(1));
@@ -493,9 +497,6 @@ fn fdb_lookup(c: &mut Criterion) {
     }
     group.finish();
 }
-
-/// Lookups per burst, as the data plane receives them.
-const BURST: usize = 32;
 
 // --- replica updates --------------------------------------------------------------------
 
@@ -519,11 +520,16 @@ fn replica_apply(c: &mut Criterion) {
                     .map(|k| Update::FdbSet(*k, FdbEntry::learned(Dest::Access(1), 0)))
                     .collect();
                 let mut drain = updates.drain(..);
-                total += timed("replica_apply_fdb_set", "update", UPDATES as u64, || {
-                    if let Some(u) = drain.next() {
-                        black_box(replica.apply(u, 7));
-                    }
-                });
+                total += timed(
+                    "replica_apply_fdb_set",
+                    ("update", 1),
+                    UPDATES as u64,
+                    || {
+                        if let Some(u) = drain.next() {
+                            black_box(replica.apply(u, 7));
+                        }
+                    },
+                );
                 drop(drain);
                 black_box(replica.fdb.len());
             }
@@ -535,8 +541,6 @@ fn replica_apply(c: &mut Criterion) {
 
 // --- bursts through the worker's loop -----------------------------------------------------
 
-/// Packets per benchmarked burst (`workers.burst`'s default).
-const RX_BURST: usize = 32;
 /// Distinct packets the bursts cycle through (a power of two, for masking).
 const FLOWS: usize = 4096;
 
@@ -595,7 +599,7 @@ fn populated(n: usize, rng: &mut Rng) -> (Gateway, Vec<Vec<u8>>, Vec<Vec<u8>>) {
     (gw, decap, encap)
 }
 
-/// Runs bursts of `RX_BURST` packets from `packets` through the worker's loop, checking
+/// Runs bursts of `BURST` packets from `packets` through the worker's loop, checking
 /// each verdict against `expect`: timed per packet.
 fn burst_bench(
     b: &mut Bencher,
@@ -606,39 +610,33 @@ fn burst_bench(
     expect: Verdict,
 ) {
     let mut run = BurstRun::default();
-    let mut frames: Vec<VecFrame> = (0..RX_BURST).map(|_| VecFrame::new(&packets[0])).collect();
+    let mut frames: Vec<VecFrame> = (0..BURST).map(|_| VecFrame::new(&packets[0])).collect();
     let mut next = 0usize;
     b.iter_custom(|iters| {
-        let start = Instant::now();
-        let c0 = tsc();
-        for _ in 0..iters {
+        timed(name, ("packet", BURST), iters, || {
             // Borrowed frames: a packet moves through the loop as a pointer, like an mbuf.
             let mut free = frames.iter_mut();
-            let mut burst: [Option<&mut VecFrame>; RX_BURST] = std::array::from_fn(|_| {
+            let mut burst: [Option<&mut VecFrame>; BURST] = std::array::from_fn(|_| {
                 let f = free.next()?;
                 f.reset(&packets[next & (FLOWS - 1)]);
                 next = next.wrapping_add(1);
                 Some(f)
             });
             run.start(gw, &burst, port, from_underlay);
-            for i in 0..RX_BURST {
+            for i in 0..BURST {
                 if let Some(v) = run.next(gw, &mut burst, i) {
                     debug_assert_eq!(v, expect);
                     black_box(v);
                 }
             }
-        }
-        let elapsed = start.elapsed();
-        let packets = iters * RX_BURST as u64;
-        record(name, "packet", packets, elapsed, tsc().wrapping_sub(c0));
-        elapsed
+        })
     });
 }
 
 fn bursts(c: &mut Criterion) {
     let mut group = c.benchmark_group("burst");
     group
-        .throughput(Throughput::Elements(RX_BURST as u64))
+        .throughput(Throughput::Elements(BURST as u64))
         .sample_size(20)
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(2));

@@ -506,12 +506,15 @@ impl Node {
     }
 
     /// One frame through the worker's burst loop (first pass included), as a burst of one.
-    fn run(&mut self, f: FuzzFrame, port: u8, from_underlay: bool) -> Option<(FuzzFrame, Verdict)> {
+    fn run(&mut self, f: FuzzFrame, port: u8, from_underlay: bool) -> (FuzzFrame, Verdict) {
         let mut burst = [Some(f)];
         self.burst.start(&self.gw, &burst, port, from_underlay);
-        let verdict = self.burst.next(&mut self.gw, &mut burst, 0)?;
+        let verdict = self.burst.next(&mut self.gw, &mut burst, 0);
         let [f] = burst;
-        Some((f?, verdict))
+        match (f, verdict) {
+            (Some(f), Some(v)) => (f, v),
+            _ => panic!("a burst of one lost its frame"),
+        }
     }
 
     /// Underlay frame: what `Worker::run` hands the pipeline, then the verdict carried out.
@@ -521,9 +524,7 @@ impl Node {
             return Vec::new();
         };
         f.hw_ip_checksum = hw_checksum;
-        let Some((f, v)) = self.run(f, 0, true) else {
-            return Vec::new();
-        };
+        let (f, v) = self.run(f, 0, true);
         let out = self.carry_out(v, f, Side::Underlay, hw_checksum.is_none());
         self.step();
         out
@@ -531,9 +532,7 @@ impl Node {
 
     /// Access frame on `port`; returns the frames sent to the underlay and the verdict.
     pub fn access(&mut self, port: u8, f: FuzzFrame) -> (Verdict, Vec<FuzzFrame>) {
-        let Some((f, v)) = self.run(f, port, false) else {
-            return (Verdict::Consumed, Vec::new());
-        };
+        let (f, v) = self.run(f, port, false);
         let out = self.carry_out(v, f, Side::Access(port), true);
         self.step();
         (v, out)

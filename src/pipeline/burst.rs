@@ -6,7 +6,8 @@
 
 use crate::tables::PortIndex;
 
-use super::{DropReason, Frame, Gateway, TableHint, Verdict};
+use super::gateway::TableHint;
+use super::{DropReason, Frame, Gateway, Verdict};
 
 /// The most packets one burst holds (the data plane's RX burst array).
 pub const MAX_BURST: usize = 64;

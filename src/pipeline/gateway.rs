@@ -116,27 +116,13 @@ pub struct Gateway {
 /// What a burst's first pass worked out for one packet (`Gateway::hint`): the VNI of a
 /// tunnel packet and the probes of its inner destination and source MACs.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct TableHint {
-    vni: Option<(Vni, VniIndex)>,
-    dst: Probe,
-    src: Probe,
-}
-
-impl TableHint {
+pub(crate) struct TableHint {
     /// A tunnel packet's VNI (wire id and slot).
-    pub fn vni(&self) -> Option<(Vni, VniIndex)> {
-        self.vni
-    }
-
+    pub(super) vni: Option<(Vni, VniIndex)>,
     /// The inner destination MAC's probe.
-    pub fn dst(&self) -> Probe {
-        self.dst
-    }
-
+    pub(super) dst: Probe,
     /// The inner source MAC's probe.
-    pub fn src(&self) -> Probe {
-        self.src
-    }
+    pub(super) src: Probe,
 }
 
 impl Gateway {
@@ -217,7 +203,7 @@ impl Gateway {
     /// the underlay) and decides nothing: the pipeline checks every header itself and uses a
     /// hint only where its key matches, so a wrong guess costs one useless prefetch.
     #[inline(always)]
-    pub fn hint(&self, frame: &[u8], port: PortIndex, from_underlay: bool) -> TableHint {
+    pub(crate) fn hint(&self, frame: &[u8], port: PortIndex, from_underlay: bool) -> TableHint {
         let (vni, macs) = if from_underlay {
             // Outer Ethernet 14 + IPv4 20, then UDP 8 and the VXLAN VNI at 4..7, or the GRE
             // key (VSID) at 4..7.
@@ -275,7 +261,7 @@ impl Gateway {
     /// Hands the pipeline the first pass's work for the packet it processes next (`hint`);
     /// stays in force until the next call, so the burst loop calls it for every packet.
     #[inline(always)]
-    pub fn use_hint(&mut self, hint: TableHint) {
+    pub(crate) fn use_hint(&mut self, hint: TableHint) {
         self.hint = hint;
     }
 

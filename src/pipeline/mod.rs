@@ -31,6 +31,4 @@ pub mod vlan;
 pub use burst::{BurstRun, MAX_BURST};
 pub use drops::DropReason;
 pub use frame::{Frame, Offload, VecFrame};
-pub use gateway::{
-    Flood, Gateway, GatewayParams, InnerMeta, OffloadCaps, TableHint, Target, Verdict,
-};
+pub use gateway::{Flood, Gateway, GatewayParams, InnerMeta, OffloadCaps, Target, Verdict};

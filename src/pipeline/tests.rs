@@ -24,8 +24,9 @@ use crate::wire::{MacAddr, Vni};
 
 use super::encap::{flow_id, SourcePorts};
 use super::entropy::flow_hash;
+use super::gateway::TableHint;
 use super::learn::REFRESH_TICKS;
-use super::{DropReason, Flood, Gateway, OffloadCaps, Target, VecFrame, Verdict};
+use super::{BurstRun, DropReason, Flood, Gateway, OffloadCaps, Target, VecFrame, Verdict};
 
 // --- building gateways -------------------------------------------------------------------
 
@@ -2522,28 +2523,27 @@ fn a_hint_names_the_vni_and_the_mac_keys_of_the_common_shapes() {
     let g = TestGw::new(BASE);
     let vxlan = vxlan4_packet("10.0.0.2", "10.0.0.1", 0, 5000, &udp4(R9, L3, 0, 60));
     let h = g.gw.hint(&vxlan, 0, true);
-    assert_eq!(h.vni(), Some((Vni::new(5000).unwrap(), g.vni(5000))));
-    assert!(h.dst().is_for(key(&g, 5000, L3)));
-    assert!(h.src().is_for(key(&g, 5000, R9)));
+    assert_eq!(h.vni, Some((Vni::new(5000).unwrap(), g.vni(5000))));
+    assert!(h.dst.is_for(key(&g, 5000, L3)));
+    assert!(h.src.is_for(key(&g, 5000, R9)));
 
     let nvgre = nvgre4_packet("10.0.0.2", "10.0.0.1", 6001, &udp4(R9, R2, 0, 60));
     let h = g.gw.hint(&nvgre, 0, true);
-    assert_eq!(h.vni(), Some((Vni::new(6001).unwrap(), g.vni(6001))));
-    assert!(h.dst().is_for(key(&g, 6001, R2)));
-    assert!(h.src().is_for(key(&g, 6001, R9)));
+    assert_eq!(h.vni, Some((Vni::new(6001).unwrap(), g.vni(6001))));
+    assert!(h.dst.is_for(key(&g, 6001, R2)));
+    assert!(h.src.is_for(key(&g, 6001, R9)));
 
     // Access: untagged on acc1 (VNI 5000), VLAN 201 on acc2 (VNI 6001).
     let h = g.gw.hint(&udp4(H1, R2, 0, 60), ACC1, false);
     assert_eq!(
-        h.vni(),
-        None,
+        h.vni, None,
         "the access VNI is an array index: nothing to keep"
     );
-    assert!(h.dst().is_for(key(&g, 5000, R2)));
-    assert!(h.src().is_for(key(&g, 5000, H1)));
+    assert!(h.dst.is_for(key(&g, 5000, R2)));
+    assert!(h.src.is_for(key(&g, 5000, H1)));
     let h = g.gw.hint(&tag(&udp4(H1, R2, 0, 60), 201), ACC2, false);
-    assert!(h.dst().is_for(key(&g, 6001, R2)));
-    assert!(h.src().is_for(key(&g, 6001, H1)));
+    assert!(h.dst.is_for(key(&g, 6001, R2)));
+    assert!(h.src.is_for(key(&g, 6001, H1)));
 
     // Shapes the first pass does not read give no hint.
     let v6 = vxlan6_packet("fd00::2", "fd00::1", 0, 6000, &udp4(R9, L3, 0, 60));
@@ -2594,27 +2594,34 @@ fn outcome(g: &TestGw, out: Vec<(Verdict, Vec<u8>)>) -> Outcome {
     (out, learned, learned_events(&g.events()))
 }
 
+/// Handles `frames` one at a time on a fresh gateway, each with the hint `pick` gives it
+/// (None: no hint).
+fn handled_alone(
+    frames: &[(Vec<u8>, bool, u8)],
+    pick: &dyn Fn(&TestGw, usize) -> Option<TableHint>,
+) -> Outcome {
+    let mut g = TestGw::new(BASE);
+    let mut out = Vec::new();
+    for (i, (bytes, from_underlay, port)) in frames.iter().enumerate() {
+        let hint = pick(&g, i).unwrap_or_default();
+        g.gw.use_hint(hint);
+        let mut f = VecFrame::new(bytes);
+        let v = if *from_underlay {
+            g.gw.underlay(&mut f)
+        } else {
+            g.gw.access(&mut f, *port)
+        };
+        out.push((v, f.bytes().to_vec()));
+    }
+    outcome(&g, out)
+}
+
 /// The pipeline checks a hint against the packet: a packet handled with its own hint, with
 /// another packet's or with none ends the same, and so do the tables.
 #[test]
 fn a_hint_never_changes_what_happens_to_a_packet() {
     let frames = shape_frames();
-    let run = |pick: &dyn Fn(&TestGw, usize) -> Option<super::TableHint>| {
-        let mut g = TestGw::new(BASE);
-        let mut out = Vec::new();
-        for (i, (bytes, from_underlay, port)) in frames.iter().enumerate() {
-            let hint = pick(&g, i).unwrap_or_default();
-            g.gw.use_hint(hint);
-            let mut f = VecFrame::new(bytes);
-            let v = if *from_underlay {
-                g.gw.underlay(&mut f)
-            } else {
-                g.gw.access(&mut f, *port)
-            };
-            out.push((v, f.bytes().to_vec()));
-        }
-        outcome(&g, out)
-    };
+    let run = |pick: &dyn Fn(&TestGw, usize) -> Option<TableHint>| handled_alone(&frames, pick);
     let hint_of = |g: &TestGw, i: usize| {
         frames
             .get(i)
@@ -2635,21 +2642,10 @@ fn a_hint_never_changes_what_happens_to_a_packet() {
 #[test]
 fn a_burst_ends_as_its_packets_one_at_a_time() {
     let frames = shape_frames();
-    let mut alone = TestGw::new(BASE);
-    let mut out = Vec::new();
-    for (bytes, from_underlay, port) in &frames {
-        let mut f = VecFrame::new(bytes);
-        let v = if *from_underlay {
-            alone.gw.underlay(&mut f)
-        } else {
-            alone.gw.access(&mut f, *port)
-        };
-        out.push((v, f.bytes().to_vec()));
-    }
-    let alone = outcome(&alone, out);
+    let alone = handled_alone(&frames, &|_, _| None);
 
     let mut g = TestGw::new(BASE);
-    let mut run = super::BurstRun::default();
+    let mut run = BurstRun::default();
     let mut out = Vec::new();
     // Bursts as the ports deliver them: the underlay's three, port 1's two, port 2's one,
     // each with an empty slot in front.
