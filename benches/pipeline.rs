@@ -9,6 +9,12 @@
 //!
 //! `cargo bench --bench pipeline` runs them all (a filter after `--` selects some);
 //! `cargo test --benches` runs each once, as a test, on small tables.
+//!
+//! With `VTEPD_BENCH_COUNT=N` in the environment, the first per-packet benchmark the filter
+//! selects runs its body N times inside `counted` instead of being measured, and the process
+//! exits: `scripts/bench/instructions.sh` counts the instructions that takes under
+//! callgrind. A count, unlike a time, does not move with the load on a shared host, so it
+//! shows what a code change did where timings cannot.
 
 use std::hint::black_box;
 use std::sync::{Arc, Mutex};
@@ -241,7 +247,30 @@ fn timed(
 
 /// A per-packet benchmark: `f` handles one packet.
 fn per_packet(b: &mut Bencher, name: &str, mut f: impl FnMut()) {
+    if let Some(n) = count_request() {
+        counted(n, &mut f);
+        println!("{name}: ran {n} times in counted()");
+        std::process::exit(0);
+    }
     b.iter_custom(|iters| timed(name, ("packet", 1), iters, &mut f));
+}
+
+/// `VTEPD_BENCH_COUNT`: how many runs of a benchmark's body to count (see the module doc).
+fn count_request() -> Option<u64> {
+    let v = std::env::var("VTEPD_BENCH_COUNT").ok()?;
+    match v.parse() {
+        Ok(n) if n > 0 => Some(n),
+        _ => panic!("VTEPD_BENCH_COUNT={v}: a positive number of runs"),
+    }
+}
+
+/// The loop an instruction counter measures (callgrind's `--toggle-collect=*counted*`):
+/// never inlined, so its callees' instructions and its own are all it counts.
+#[inline(never)]
+fn counted(n: u64, f: &mut impl FnMut()) {
+    for _ in 0..n {
+        f();
+    }
 }
 
 fn summary() {

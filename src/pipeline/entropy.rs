@@ -32,16 +32,43 @@ fn ports(proto: u8, l4: &[u8]) -> u32 {
 /// The flow hash of an Ethernet frame (one 802.1Q tag is looked through).
 #[inline]
 pub fn flow_hash(frame: &[u8]) -> u32 {
-    let Ok((eth, mut rest)) = ethernet::parse(frame) else {
+    flow_hash_and_tos(frame).0
+}
+
+/// The DSCP/ECN byte of a frame's IPv4/IPv6 packet (0 for anything else), found the way
+/// `flow_hash` finds the packet.
+#[inline]
+pub fn tos(frame: &[u8]) -> u8 {
+    let Some((_, ethertype, l3)) = l3(frame) else {
         return 0;
     };
-    let mut ethertype = eth.ethertype_raw();
+    match (ethertype, l3) {
+        (EtherType::IPV4, [v, tos, ..]) if v >> 4 == 4 => *tos,
+        (EtherType::IPV6, [a, b, ..]) if a >> 4 == 6 => (a << 4) | (b >> 4),
+        _ => 0,
+    }
+}
+
+/// A frame's Ethernet header, EtherType and L3 bytes, past one 802.1Q tag.
+#[inline(always)]
+fn l3(frame: &[u8]) -> Option<(&ethernet::Header, u16, &[u8])> {
+    let (eth, rest) = ethernet::parse(frame).ok()?;
+    let ethertype = eth.ethertype_raw();
     if ethertype == EtherType::VLAN {
         if let Ok((tag, after)) = vlan::parse(rest) {
-            ethertype = tag.ethertype_raw();
-            rest = after;
+            return Some((eth, tag.ethertype_raw(), after));
         }
     }
+    Some((eth, ethertype, rest))
+}
+
+/// `flow_hash` and `tos` from one parse of the frame: encapsulation needs both when the NIC
+/// gave no RSS hash.
+#[inline(always)]
+pub fn flow_hash_and_tos(frame: &[u8]) -> (u32, u8) {
+    let Some((eth, ethertype, rest)) = l3(frame) else {
+        return (0, 0);
+    };
     match ethertype {
         EtherType::IPV4 => {
             if let Ok((ip, payload)) = ipv4::parse(rest) {
@@ -52,7 +79,11 @@ pub fn flow_hash(frame: &[u8]) -> u32 {
                 } else {
                     ports(ip.protocol_raw(), payload)
                 };
-                return mix(addrs, (u64::from(l4) << 8) | u64::from(ip.protocol_raw()));
+                let tos = (ip.dscp() << 2) | ip.ecn();
+                return (
+                    mix(addrs, (u64::from(l4) << 8) | u64::from(ip.protocol_raw())),
+                    tos,
+                );
             }
         }
         EtherType::IPV6 => {
@@ -73,15 +104,21 @@ pub fn flow_hash(frame: &[u8]) -> u32 {
                     hi(s) ^ lo(s).rotate_left(17) ^ hi(d).rotate_left(31) ^ lo(d).rotate_left(47);
                 let l4 = ports(ip.next_header_raw(), payload);
                 let label = u64::from(ip.flow_label());
-                return mix(
-                    addrs,
-                    (u64::from(l4) << 24) ^ (label << 4) ^ u64::from(ip.next_header_raw()),
+                return (
+                    mix(
+                        addrs,
+                        (u64::from(l4) << 24) ^ (label << 4) ^ u64::from(ip.next_header_raw()),
+                    ),
+                    ip.traffic_class(),
                 );
             }
         }
         _ => {}
     }
-    mix(eth.dst.to_u64(), eth.src.to_u64() ^ u64::from(ethertype))
+    (
+        mix(eth.dst.to_u64(), eth.src.to_u64() ^ u64::from(ethertype)),
+        tos(frame),
+    )
 }
 
 #[cfg(test)]
@@ -119,6 +156,41 @@ mod tests {
             16,
             "every 1024-port bucket of the range is used"
         );
+    }
+
+    #[test]
+    fn one_parse_gives_the_hash_and_the_tos() {
+        let mut v4 = udp4(1000);
+        v4[15] = 0xb9; // DSCP 46, ECN 1
+        let mut v6 = Vec::new();
+        PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2])
+            .ipv6([0x20; 16], [0x30; 16], 64)
+            .udp(1000, 80)
+            .write(&mut v6, b"payload")
+            .unwrap();
+        v6[14] = 0x6b; // traffic class 0xb9
+        v6[15] = 0x90;
+        let mut tagged = v4[..12].to_vec();
+        tagged.extend_from_slice(&[0x81, 0x00, 0x00, 0x64]);
+        tagged.extend_from_slice(&v4[12..]);
+        let mut arp = vec![0xff; 6];
+        arp.extend_from_slice(&[2, 0, 0, 0, 0, 1, 0x08, 0x06]);
+        arp.extend_from_slice(&[0; 28]);
+        for (name, frame, want_tos) in [
+            ("ipv4", &v4[..], 0xb9),
+            ("ipv6", &v6[..], 0xb9),
+            ("802.1Q ipv4", &tagged[..], 0xb9),
+            ("arp", &arp[..], 0),
+            ("ipv4 header cut", &v4[..20], 0xb9),
+            ("runt", &v4[..10], 0),
+        ] {
+            assert_eq!(
+                flow_hash_and_tos(frame),
+                (flow_hash(frame), want_tos),
+                "{name}"
+            );
+            assert_eq!(tos(frame), want_tos, "{name}");
+        }
     }
 
     #[test]

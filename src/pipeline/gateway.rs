@@ -22,7 +22,7 @@ use crate::wire::{
 };
 
 use super::encap::{self, OuterTemplate, PacketParams, SourcePorts};
-use super::entropy::flow_hash;
+use super::entropy;
 use super::frame::{Frame, Offload};
 use super::learn::{LearnFilter, REFRESH_TICKS};
 use super::storm::StormControl;
@@ -434,7 +434,7 @@ impl Gateway {
             .tables
             .tunnels
             .get(t)
-            .and_then(|t| t.outer)
+            .and_then(|t| t.outer.as_ref())
             .ok_or(DropReason::NeighborUnresolved)?;
         let vni_id = self
             .tables
@@ -445,9 +445,9 @@ impl Gateway {
         let meta = self.inner_meta(f.data(), f.rss_hash());
         let inner_len = f.data().len();
         if outer.outer_ip_len(inner_len) > usize::from(self.params.mtu) {
-            return self.oversize(f, &outer, vni, vni_id, meta);
+            return self.oversize(f, outer, vni, vni_id, meta);
         }
-        self.encap_in_place(f, &outer, vni_id, meta)?;
+        self.encap_in_place(f, outer, vni_id, meta)?;
         self.count_encap(vni, f.data().len());
         Ok(Verdict::Forward(self.params.underlay_port))
     }
@@ -490,7 +490,7 @@ impl Gateway {
     /// IPv4 tunnel is segmented (NIC TSO or librte_gso); anything else is dropped, since a
     /// VTEP must not fragment (RFC 7348 §4.3).
     fn oversize<F: Frame>(
-        &mut self,
+        &self,
         f: &mut F,
         outer: &OuterTemplate,
         vni: VniIndex,
@@ -537,8 +537,10 @@ impl Gateway {
     /// Entropy and outer TOS for an inner frame.
     #[inline(always)]
     pub fn inner_meta(&self, inner: &[u8], rss: Option<u32>) -> InnerMeta {
-        let entropy = rss.unwrap_or_else(|| flow_hash(inner));
-        let inner_tos = inner_tos(inner);
+        let (entropy, inner_tos) = match rss {
+            Some(hash) => (hash, entropy::tos(inner)),
+            None => entropy::flow_hash_and_tos(inner),
+        };
         let tos = match self.params.dscp {
             DscpPolicy::Inherit => inner_tos,
             // RFC 6040 normal mode: ECN is copied even when DSCP is fixed.
@@ -991,19 +993,6 @@ fn neighbor_discovery(l3: &[u8]) -> Option<(std::net::Ipv6Addr, icmpv6::NdRepr)>
     }
     let nd = icmpv6::NdRepr::parse(payload).ok()?;
     Some((ip.src(), nd))
-}
-
-/// The DSCP/ECN byte of an inner IPv4/IPv6 packet (0 for anything else).
-#[inline(always)]
-fn inner_tos(frame: &[u8]) -> u8 {
-    let Ok((eth, rest)) = ethernet::parse(frame) else {
-        return 0;
-    };
-    match (eth.ethertype_raw(), rest) {
-        (EtherType::IPV4, [v, tos, ..]) if v >> 4 == 4 => *tos,
-        (EtherType::IPV6, [a, b, ..]) if a >> 4 == 6 => (a << 4) | (b >> 4),
-        _ => 0,
-    }
 }
 
 /// RFC 6040 decapsulation: congestion experienced on the outer header is carried to an

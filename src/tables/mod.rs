@@ -78,10 +78,22 @@ impl fmt::Debug for TunnelId {
 /// Index of a port in configuration order (0 is the underlay in gateway mode).
 pub type PortIndex = u8;
 
-/// An FDB key: VNI index in the top 16 bits, MAC in the low 48. One integer compare and one
-/// cheap hash per lookup.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// An FDB key: VNI index in the top 16 bits, MAC in the low 48 (`MacAddr::to_u64`). One
+/// integer compare and one cheap hash per lookup. Ordered by VNI, then MAC.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct FdbKey(u64);
+
+impl Ord for FdbKey {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (self.vni(), self.mac()).cmp(&(other.vni(), other.mac()))
+    }
+}
+
+impl PartialOrd for FdbKey {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
 
 impl FdbKey {
     #[inline(always)]
@@ -97,8 +109,8 @@ impl FdbKey {
 
     #[inline(always)]
     pub fn mac(self) -> MacAddr {
-        let b = self.0.to_be_bytes();
-        MacAddr([b[2], b[3], b[4], b[5], b[6], b[7]])
+        let b = self.0.to_le_bytes();
+        MacAddr([b[0], b[1], b[2], b[3], b[4], b[5]])
     }
 
     #[inline(always)]
@@ -138,5 +150,24 @@ mod tests {
         assert_eq!(k.vni(), VniIndex(0xabcd));
         assert_eq!(k.mac(), mac);
         assert_ne!(k, FdbKey::new(VniIndex(1), mac));
+    }
+
+    #[test]
+    fn fdb_keys_order_by_vni_then_mac() {
+        // The packed integer holds the MAC little-endian; the order must not follow it.
+        let a = MacAddr([0x02, 0, 0, 0, 0, 0xff]);
+        let b = MacAddr([0x03, 0, 0, 0, 0, 0x01]);
+        let mut keys = vec![
+            FdbKey::new(VniIndex(2), a),
+            FdbKey::new(VniIndex(1), b),
+            FdbKey::new(VniIndex(1), a),
+        ];
+        keys.sort();
+        let got: Vec<(VniIndex, MacAddr)> = keys.iter().map(|k| (k.vni(), k.mac())).collect();
+        assert_eq!(
+            got,
+            [(VniIndex(1), a), (VniIndex(1), b), (VniIndex(2), a)],
+            "{keys:?}"
+        );
     }
 }

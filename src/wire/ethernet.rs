@@ -69,11 +69,13 @@ impl MacAddr {
         MacAddr([0x33, 0x33, group[12], group[13], group[14], group[15]])
     }
 
-    /// The address as a 64-bit integer (the top 16 bits zero): a cheap hash key.
+    /// The address as a 64-bit integer (the top 16 bits zero): a cheap hash key. Its bytes
+    /// in wire order, little-endian, so it is the 6 bytes as loaded from a frame, with no
+    /// byte swap (numeric order is not address order: compare `MacAddr`s for that).
     #[inline(always)]
     pub const fn to_u64(self) -> u64 {
         let b = self.0;
-        u64::from_be_bytes([0, 0, b[0], b[1], b[2], b[3], b[4], b[5]])
+        u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], 0, 0])
     }
 }
 
