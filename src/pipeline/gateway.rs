@@ -25,6 +25,7 @@ use super::encap::{self, OuterTemplate, PacketParams, SourcePorts};
 use super::entropy;
 use super::frame::{Frame, Offload};
 use super::learn::{LearnFilter, REFRESH_TICKS};
+use super::shape::TunnelShapes;
 use super::storm::StormControl;
 use super::underlay::{self, LocalAddrs, LocalPacket, TunnelPacket, Underlay};
 use super::{reply, vlan, DropReason};
@@ -109,6 +110,8 @@ pub struct Gateway {
     now: u32,
     /// VPP's last-tunnel cache: consecutive packets of one VNI skip the VNI hash lookup.
     last_vni: Option<(Vni, VniIndex)>,
+    /// The underlay classifier's fast path for tunnel packets shaped like the last ones.
+    shapes: TunnelShapes,
     /// The first pass's work for the packet being processed (`use_hint`).
     hint: TableHint,
 }
@@ -148,6 +151,7 @@ impl Gateway {
             learn_filter: LearnFilter::default(),
             now: 0,
             last_vni: None,
+            shapes: TunnelShapes::default(),
             hint: TableHint::default(),
         }
     }
@@ -554,15 +558,25 @@ impl Gateway {
     /// Handles a packet received on the underlay port.
     #[inline]
     pub fn underlay<F: Frame>(&mut self, f: &mut F) -> Verdict {
-        let class = underlay::classify(
-            f.data(),
-            &self.params.local,
-            self.params.vxlan_port,
-            underlay::NicChecks {
-                ipv4_header: f.rx_ip_checksum_ok(),
-                outer_udp: f.rx_outer_udp_checksum_ok(),
-            },
-        );
+        let ipv4_header = f.rx_ip_checksum_ok();
+        let class = match self.shapes.classify(f.data(), ipv4_header) {
+            Some(t) => Ok(Underlay::Tunnel(t)),
+            None => {
+                let class = underlay::classify(
+                    f.data(),
+                    &self.params.local,
+                    self.params.vxlan_port,
+                    underlay::NicChecks {
+                        ipv4_header,
+                        outer_udp: f.rx_outer_udp_checksum_ok(),
+                    },
+                );
+                if let Ok(Underlay::Tunnel(t)) = &class {
+                    self.shapes.learn(f.data(), t);
+                }
+                class
+            }
+        };
         let r = match class {
             Ok(Underlay::Tunnel(t)) => self.decap(f, t),
             Ok(Underlay::Local(l)) => self.local(f, l),

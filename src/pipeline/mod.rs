@@ -22,6 +22,7 @@ pub mod gateway;
 pub mod learn;
 pub mod reply;
 pub mod segment;
+pub mod shape;
 pub mod storm;
 #[cfg(test)]
 mod tests;
