@@ -19,12 +19,12 @@
 use std::net::{IpAddr, Ipv4Addr};
 
 use crate::config::Encap;
-use crate::wire::{ethernet, gre, ipv4, udp, vxlan, Vni};
+use crate::wire::{ethernet, gre, ipv4, udp, vxlan, IpProtocol, Vni};
 
 use super::underlay::TunnelPacket;
 
-/// Bytes compared: Ethernet, IPv4 without options and the first 6 bytes of UDP + VXLAN
-/// (VXLAN's flags are at 42) or all 8 of GRE.
+/// The bytes compared, as words: Ethernet, IPv4 without options, then UDP and VXLAN up to
+/// its VNI (flags at 42), or GRE.
 const WORDS: usize = 6;
 const SPAN: usize = WORDS * 8;
 
@@ -58,8 +58,9 @@ const fn mask(ranges: &[(usize, usize)], bits: &[(usize, u8)]) -> [u64; WORDS] {
 }
 
 // What every packet of a shape has as the one it was learned from, whatever the tunnel:
-// EtherType and IPv4 version/header length (12..15), no fragment (MF and the offset zero),
-// the protocol and the destination address; the source MAC's group bit (0).
+// EtherType and IPv4 version/header length (12..15), no fragment (MF and the offset zero:
+// the low 6 bits at IP + 6 and all of IP + 7), the protocol and the destination address;
+// the source MAC's group bit (0).
 const COMMON_BITS: [(usize, u8); 2] = [(6, 0x01), (IP + 6, 0x3f)];
 /// VXLAN: also the UDP destination port and the VXLAN flags.
 const VXLAN_MASK: [u64; WORDS] = mask(
@@ -144,10 +145,10 @@ impl TunnelShapes {
     #[inline(always)]
     pub fn classify(&self, frame: &[u8], hw_checksum: Option<bool>) -> Option<TunnelPacket> {
         let w = words(frame)?;
-        // The protocol byte picks the shape: 17 UDP (VXLAN), 47 GRE (NVGRE).
-        let (shape, mask, encap) = match frame.get(IP + 9) {
-            Some(17) => (self.vxlan.as_ref()?, &VXLAN_MASK, Encap::Vxlan),
-            Some(47) => (self.nvgre.as_ref()?, &NVGRE_MASK, Encap::Nvgre),
+        // The protocol byte picks the shape.
+        let (shape, mask, encap) = match *frame.get(IP + 9)? {
+            IpProtocol::UDP => (self.vxlan.as_ref()?, &VXLAN_MASK, Encap::Vxlan),
+            IpProtocol::GRE => (self.nvgre.as_ref()?, &NVGRE_MASK, Encap::Nvgre),
             _ => return None,
         };
         let mut differ = 0u64;
@@ -197,6 +198,7 @@ impl TunnelShapes {
             src: IpAddr::V4(Ipv4Addr::from(src)),
             outer_len,
             inner_len,
+            // ECN field 0b11: congestion experienced.
             ecn_ce: tos & 0x3 == 0x3,
         })
     }
