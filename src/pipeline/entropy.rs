@@ -39,9 +39,12 @@ pub fn flow_hash(frame: &[u8]) -> u32 {
 /// `flow_hash` finds the packet.
 #[inline]
 pub fn tos(frame: &[u8]) -> u8 {
-    let Some((_, ethertype, l3)) = l3(frame) else {
-        return 0;
-    };
+    l3(frame).map_or(0, |(_, ethertype, l3)| tos_of(ethertype, l3))
+}
+
+/// The DSCP/ECN byte of the L3 packet `l3` of type `ethertype` (0 unless IPv4/IPv6).
+#[inline(always)]
+fn tos_of(ethertype: u16, l3: &[u8]) -> u8 {
     match (ethertype, l3) {
         (EtherType::IPV4, [v, tos, ..]) if v >> 4 == 4 => *tos,
         (EtherType::IPV6, [a, b, ..]) if a >> 4 == 6 => (a << 4) | (b >> 4),
@@ -117,7 +120,7 @@ pub fn flow_hash_and_tos(frame: &[u8]) -> (u32, u8) {
     }
     (
         mix(eth.dst.to_u64(), eth.src.to_u64() ^ u64::from(ethertype)),
-        tos(frame),
+        tos_of(ethertype, rest),
     )
 }
 

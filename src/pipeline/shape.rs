@@ -233,6 +233,19 @@ mod tests {
         nvgre: bool,
     }
 
+    /// A VXLAN (or NVGRE) packet from 10.0.0.2 in VNI 5000 with a 60-byte inner frame.
+    fn base(nvgre: bool) -> Vary {
+        Vary {
+            src: [10, 0, 0, 2],
+            vni: 5000,
+            sport: 50000,
+            ttl: 64,
+            tos: 0,
+            inner: 60,
+            nvgre,
+        }
+    }
+
     fn packet(v: Vary, dst: [u8; 4]) -> Vec<u8> {
         let mut inner = vec![2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x08, 0x00];
         inner.resize(v.inner.max(14), 0x45);
@@ -262,14 +275,11 @@ mod tests {
         out
     }
 
+    /// Recomputes the (options-less) IPv4 header checksum, whatever the header now holds.
     fn fix_checksum(p: &mut [u8]) {
-        if p.len() < L4 {
-            return;
+        if let Some(Ok((ip, _))) = p.get_mut(IP..).map(ipv4::parse_mut) {
+            ip.fill_checksum();
         }
-        p[IP + 10] = 0;
-        p[IP + 11] = 0;
-        let sum = crate::wire::checksum::fold(crate::wire::checksum::sum(0, &p[IP..L4]));
-        p[IP + 10..IP + 12].copy_from_slice(&(!sum).to_be_bytes());
     }
 
     fn full(p: &[u8], hw: Option<bool>) -> Result<Underlay, crate::pipeline::DropReason> {
@@ -284,16 +294,7 @@ mod tests {
     fn primed() -> TunnelShapes {
         let mut shapes = TunnelShapes::default();
         for nvgre in [false, true] {
-            let v = Vary {
-                src: [10, 0, 0, 2],
-                vni: 5000,
-                sport: 50000,
-                ttl: 64,
-                tos: 0,
-                inner: 60,
-                nvgre,
-            };
-            let p = packet(v, [10, 0, 0, 1]);
+            let p = packet(base(nvgre), [10, 0, 0, 1]);
             let Ok(Underlay::Tunnel(t)) = full(&p, None) else {
                 panic!("the priming packet classifies")
             };
@@ -325,18 +326,7 @@ mod tests {
 
     #[test]
     fn nothing_is_fast_before_a_shape_is_learned() {
-        let p = packet(
-            Vary {
-                src: [10, 0, 0, 2],
-                vni: 1,
-                sport: 1,
-                ttl: 1,
-                tos: 0,
-                inner: 60,
-                nvgre: false,
-            },
-            [10, 0, 0, 1],
-        );
+        let p = packet(base(false), [10, 0, 0, 1]);
         assert_eq!(TunnelShapes::default().classify(&p, None), None);
     }
 
@@ -451,13 +441,9 @@ mod tests {
         for nvgre in [false, true] {
             for inner in [14, 15, 40] {
                 let v = Vary {
-                    src: [10, 0, 0, 2],
-                    vni: 9,
-                    sport: 7,
-                    ttl: 3,
                     tos: 3,
                     inner,
-                    nvgre,
+                    ..base(nvgre)
                 };
                 let base = packet(v, [10, 0, 0, 1]);
                 let fields: &[usize] = if nvgre { &[IP + 2] } else { &[IP + 2, L4 + 4] };
@@ -481,16 +467,7 @@ mod tests {
 
     #[test]
     fn a_shape_is_not_learned_from_a_packet_with_ip_options() {
-        let v = Vary {
-            src: [10, 0, 0, 2],
-            vni: 7,
-            sport: 1,
-            ttl: 9,
-            tos: 0,
-            inner: 60,
-            nvgre: false,
-        };
-        let p = packet(v, [10, 0, 0, 1]);
+        let p = packet(base(false), [10, 0, 0, 1]);
         let Ok(Underlay::Tunnel(mut t)) = full(&p, None) else {
             panic!()
         };
