@@ -36,6 +36,14 @@ impl Frame for Mbuf {
     }
 
     #[inline(always)]
+    fn narrow(&mut self, start: usize, len: usize) -> bool {
+        match (u16::try_from(start), u16::try_from(len)) {
+            (Ok(start), Ok(len)) => Mbuf::narrow(self, start, len),
+            _ => false,
+        }
+    }
+
+    #[inline(always)]
     fn append(&mut self, len: usize) -> bool {
         u16::try_from(len).is_ok_and(|l| Mbuf::append(self, l).is_some())
     }

@@ -180,6 +180,26 @@ impl Mbuf {
         true
     }
 
+    /// Keeps the `len` bytes at `start` of the first segment: `adj(start)`, then what is
+    /// past `len` trimmed (single-segment packets only, unless nothing is past it), with one
+    /// change of the lengths and none when it fails.
+    #[inline(always)]
+    pub fn narrow(&mut self, start: u16, len: u16) -> bool {
+        let contiguous = self.is_contiguous();
+        let m = self.m_mut();
+        let Some(end) = start.checked_add(len) else {
+            return false;
+        };
+        if end > m.data_len || (end < m.data_len && !contiguous) {
+            return false;
+        }
+        let dropped = m.data_len - len;
+        m.data_off += start;
+        m.data_len = len;
+        m.pkt_len = m.pkt_len.saturating_sub(u32::from(dropped));
+        true
+    }
+
     /// Grows the packet at the end by `len` bytes of tailroom (single-segment packets only).
     pub fn append(&mut self, len: u16) -> Option<&mut [u8]> {
         if !self.is_contiguous() || len > self.tailroom() {
@@ -500,6 +520,23 @@ mod tests {
             assert!(m.adj(4));
             assert_eq!(m.data(), b"payload");
             assert!(!m.adj(8));
+        });
+    }
+
+    #[test]
+    fn narrow_keeps_a_window_of_the_data() {
+        let mut f = FakeMbuf::new(16, b"outer:inner..", 64);
+        f.with(|m| {
+            assert!(!m.narrow(6, 8), "past the end");
+            assert!(!m.narrow(u16::MAX, 2));
+            assert_eq!(
+                m.data(),
+                b"outer:inner..",
+                "a failed narrow changes nothing"
+            );
+            assert!(m.narrow(6, 5));
+            assert_eq!(m.data(), b"inner");
+            assert_eq!((m.pkt_len(), m.headroom()), (5, 22));
         });
     }
 

@@ -77,6 +77,10 @@ pub trait Frame {
     fn adj(&mut self, len: usize) -> bool;
     /// Cuts the packet to `len` bytes (drops trailing padding).
     fn truncate(&mut self, len: usize) -> bool;
+    /// Keeps only the `len` bytes at `start`: `adj(start)` then `truncate(len)` (what
+    /// decapsulation does to drop the outer headers and any trailing padding), but as one
+    /// change of the lengths, and none when it fails.
+    fn narrow(&mut self, start: usize, len: usize) -> bool;
     /// Grows the packet at the end by `len` bytes (contents unspecified).
     fn append(&mut self, len: usize) -> bool;
     /// The NIC's RSS hash of the packet, if it computed one.
@@ -123,6 +127,10 @@ impl<F: Frame + ?Sized> Frame for &mut F {
     #[inline(always)]
     fn truncate(&mut self, len: usize) -> bool {
         (**self).truncate(len)
+    }
+    #[inline(always)]
+    fn narrow(&mut self, start: usize, len: usize) -> bool {
+        (**self).narrow(start, len)
     }
     #[inline(always)]
     fn append(&mut self, len: usize) -> bool {
@@ -232,6 +240,20 @@ impl Frame for VecFrame {
         }
     }
 
+    fn narrow(&mut self, start: usize, len: usize) -> bool {
+        let Some(s) = self.start.checked_add(start) else {
+            return false;
+        };
+        match s.checked_add(len) {
+            Some(end) if end <= self.buf.len() => {
+                self.start = s;
+                self.buf.truncate(end);
+                true
+            }
+            _ => false,
+        }
+    }
+
     fn append(&mut self, len: usize) -> bool {
         self.buf.resize(self.buf.len().saturating_add(len), 0);
         true
@@ -264,5 +286,20 @@ mod tests {
         assert_eq!(f.data(), b"inn");
         assert!(f.prepend(VecFrame::HEADROOM + 1).is_none());
         assert!(!f.adj(4));
+    }
+
+    #[test]
+    fn vec_frame_narrows_to_a_window() {
+        let mut f = VecFrame::new(b"outer:inner..");
+        assert!(!f.narrow(6, 8), "past the end");
+        assert_eq!(
+            f.data(),
+            b"outer:inner..",
+            "a failed narrow changes nothing"
+        );
+        assert!(f.narrow(6, 5));
+        assert_eq!(f.data(), b"inner");
+        assert!(f.narrow(0, 5));
+        assert!(!f.narrow(usize::MAX, 1));
     }
 }

@@ -19,7 +19,7 @@
 use std::net::{IpAddr, Ipv4Addr};
 
 use crate::config::Encap;
-use crate::wire::{ethernet, gre, ipv4, udp, vxlan, IpProtocol, Vni};
+use crate::wire::{checksum, ethernet, gre, ipv4, udp, vxlan, IpProtocol, Vni};
 
 use super::underlay::TunnelPacket;
 
@@ -111,6 +111,23 @@ fn words(frame: &[u8]) -> Option<[u64; WORDS]> {
     Some(out)
 }
 
+/// Whether the IPv4 header checksum verifies, summed from the words already loaded: the
+/// header (bytes 14..34) is the top two bytes of word 1, words 2 and 3, and the low two
+/// bytes of word 4. Words read little-endian sum to the byte-swapped big-endian sum
+/// (RFC 1071 §2(B)), and a sum of all ones reads the same either way round.
+#[inline(always)]
+fn header_checksum_ok(w: &[u64; WORDS]) -> bool {
+    const LOW32: u64 = 0xffff_ffff;
+    let [_, w1, w2, w3, w4, _] = *w;
+    let acc = (w1 >> 48)
+        .wrapping_add(w2 >> 32)
+        .wrapping_add(w2 & LOW32)
+        .wrapping_add(w3 >> 32)
+        .wrapping_add(w3 & LOW32)
+        .wrapping_add(w4 & 0xffff);
+    checksum::fold(acc) == 0xffff
+}
+
 #[inline(always)]
 fn be16(frame: &[u8], at: usize) -> usize {
     match frame.get(at..at.wrapping_add(2)) {
@@ -183,9 +200,7 @@ impl TunnelShapes {
         if inner_len < ethernet::HEADER_LEN {
             return None;
         }
-        let checksum_ok =
-            hw_checksum.unwrap_or_else(|| frame.get(IP..L4).is_some_and(ipv4::verify_checksum));
-        if !checksum_ok {
+        if !hw_checksum.unwrap_or_else(|| header_checksum_ok(&w)) {
             return None;
         }
         let src = frame.get(IP + 12..IP + 16)?;

@@ -1326,6 +1326,42 @@ fn decap_learning_with_a_known_tunnel_installs() {
 }
 
 #[test]
+fn decap_learning_refreshes_in_place_and_follows_a_move_between_vteps() {
+    let mut g = TestGw::new(BASE);
+    let from = |vtep| vxlan4_packet(vtep, "10.0.0.1", 0, 5000, &udp4(R9, BCAST, 0, 60));
+    let (t2, t3) = (
+        g.tunnel("10.0.0.2", Encap::Vxlan),
+        g.tunnel("10.0.0.3", Encap::Vxlan),
+    );
+    g.underlay(&from("10.0.0.3"));
+    assert_eq!(learned_events(&g.events()).len(), 1);
+    // Known where it is: nothing to say within the refresh period, one refresh after it.
+    g.underlay(&from("10.0.0.3"));
+    assert!(g.events().is_empty());
+    g.gw.set_now(REFRESH_TICKS);
+    g.underlay(&from("10.0.0.3"));
+    g.underlay(&from("10.0.0.3"));
+    let events = g.events();
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert!(matches!(events[0], Event::Refreshed(k) if k == key(&g, 5000, R9)));
+    assert_eq!(
+        g.fdb(5000, R9),
+        Some(FdbEntry::learned(Dest::Tunnel(t3), REFRESH_TICKS))
+    );
+    // Seen behind another VTEP: moved there and reported.
+    g.underlay(&from("10.0.0.2"));
+    assert_eq!(
+        g.fdb(5000, R9),
+        Some(FdbEntry::learned(Dest::Tunnel(t2), REFRESH_TICKS))
+    );
+    let at = Location::Remote {
+        vtep: "10.0.0.2".parse().unwrap(),
+        encap: Encap::Vxlan,
+    };
+    assert_eq!(learned_events(&g.events()), vec![(key(&g, 5000, R9), at)]);
+}
+
+#[test]
 fn decap_learning_from_an_unknown_vtep_only_reports() {
     let mut g = TestGw::new(BASE);
     let p = vxlan4_packet("10.0.0.9", "10.0.0.1", 0, 5000, &udp4(R9, BCAST, 0, 60));
@@ -2365,6 +2401,28 @@ fn outer_ce_marks_ecn_capable_inner_packets() {
         let (_, f) = g.underlay(&vxlan6_packet("fd00::2", "fd00::1", outer, 5000, &inner));
         assert_eq!(inner_ipv6_tc(&untag(f.bytes())), after);
     }
+}
+
+/// Decapsulation keeps what it needs of the last packet's VNI; a change to that VNI applies
+/// from the next packet after the update.
+#[test]
+fn a_vni_change_applies_to_the_next_tunnel_packet() {
+    let mut g = TestGw::new(BASE);
+    let id = Vni::new(5000).unwrap();
+    let from_r3 = vxlan4_packet("10.0.0.3", "10.0.0.1", 0, 5000, &udp4(R9, BCAST, 0, 60));
+    assert!(matches!(g.underlay(&from_r3).0, Verdict::Flood(_)));
+    let mut config = g.authority.vni_config(id).unwrap().clone();
+    config.allowed_vteps = Some(vec!["10.0.0.2".parse().unwrap()]);
+    let members = g.gw.tables.vnis.get(g.vni(5000)).unwrap().access.clone();
+    let changes = g.authority.update_vni(&config, members).unwrap();
+    for c in &changes {
+        g.sync.send(g.authority.render(c)).unwrap();
+    }
+    assert!(matches!(g.underlay(&from_r3).0, Verdict::Flood(_)), "not applied yet");
+    g.gw.apply_updates(usize::MAX);
+    assert_eq!(g.underlay(&from_r3).0, Verdict::Drop(DropReason::VtepNotAllowed));
+    let from_r2 = vxlan4_packet("10.0.0.2", "10.0.0.1", 0, 5000, &udp4(R9, BCAST, 0, 60));
+    assert!(matches!(g.underlay(&from_r2).0, Verdict::Flood(_)));
 }
 
 /// A VNI slot reused by a new VNI counts for the new VNI only once this worker holds it,

@@ -217,6 +217,26 @@ impl Fdb {
         self.slots.get(at.0).map(|s| FdbEntry::unpack(s.value))
     }
 
+    /// The refresh tick of a learned (not static) entry that sends to `dest`; None for any
+    /// other. Learning checks every packet's source with this: it compares the packed
+    /// destination, with no entry to unpack.
+    #[inline(always)]
+    pub fn learned_to(&self, at: SlotIndex, dest: Dest) -> Option<u32> {
+        let v = self.slots.get(at.0)?.value;
+        let mask = !0xffff_ffff;
+        (v & mask == FdbEntry::learned(dest, 0).pack()).then_some(v as u32)
+    }
+
+    /// The tunnel of a learned (not static) entry that sends to one, and its refresh tick.
+    #[inline(always)]
+    pub fn learned_tunnel(&self, at: SlotIndex) -> Option<(TunnelId, u32)> {
+        let v = self.slots.get(at.0)?.value;
+        let kind = FdbEntry::STATIC | FdbEntry::TUNNEL;
+        // Tunnel ids are below MAX_TUNNELS (2^16): they fit.
+        (v & kind == FdbEntry::TUNNEL)
+            .then_some((TunnelId((v >> FdbEntry::ID_SHIFT) as u32), v as u32))
+    }
+
     /// Records the tick of the last refresh report (nothing else of the entry changes).
     #[inline(always)]
     pub fn set_refreshed(&mut self, at: SlotIndex, now: u32) {

@@ -18,10 +18,34 @@ pub struct Tunnel {
     pub outer: Option<OuterTemplate>,
 }
 
+/// A tunnel's IPv4 remote and encapsulation as one nonzero integer, so that checking which
+/// tunnel a packet came through is one compare with a flat array (`TunnelTable::leads_to`)
+/// instead of a pointer to follow and an address enum to match. IPv6 remotes have none and
+/// are compared in full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct RemoteKey(u64);
+
+impl RemoteKey {
+    const NONE: u64 = 0;
+    const IPV4: u64 = 1 << 40;
+
+    #[inline(always)]
+    fn of(remote: IpAddr, encap: Encap) -> Option<RemoteKey> {
+        match remote {
+            IpAddr::V4(a) => Some(RemoteKey(
+                Self::IPV4 | (u64::from(u32::from(a)) << 8) | encap as u64,
+            )),
+            IpAddr::V6(_) => None,
+        }
+    }
+}
+
 /// A worker's tunnel table.
 #[derive(Debug)]
 pub struct TunnelTable {
     slots: Vec<Option<Box<Tunnel>>>,
+    /// Each slot's `RemoteKey` (`RemoteKey::NONE`: empty, or an IPv6 remote).
+    keys: Vec<u64>,
     by_remote: FastMap<(IpAddr, Encap), TunnelId>,
 }
 
@@ -29,6 +53,7 @@ impl Default for TunnelTable {
     fn default() -> Self {
         TunnelTable {
             slots: Vec::new(),
+            keys: Vec::new(),
             by_remote: FastMap::with_capacity_and_hasher(1024, Default::default()),
         }
     }
@@ -46,6 +71,18 @@ impl TunnelTable {
         self.by_remote.get(&(remote, encap)).copied()
     }
 
+    /// Whether tunnel `id` leads to `remote` with `encap` (learning's check, on every
+    /// packet, that a MAC is still behind the VTEP it came from).
+    #[inline(always)]
+    pub fn leads_to(&self, id: TunnelId, remote: IpAddr, encap: Encap) -> bool {
+        match RemoteKey::of(remote, encap) {
+            Some(k) => self.keys.get(id.slot()) == Some(&k.0),
+            None => self
+                .get(id)
+                .is_some_and(|t| t.remote == remote && t.encap == encap),
+        }
+    }
+
     /// Installs, replaces (Some) or removes (None) a tunnel; returns the old one. Slots grow
     /// on demand (only between bursts, when an update is applied).
     pub fn set(&mut self, id: TunnelId, tunnel: Option<Box<Tunnel>>) -> Option<Box<Tunnel>> {
@@ -55,8 +92,14 @@ impl TunnelTable {
         }
         if self.slots.len() <= slot {
             self.slots.resize_with(slot.saturating_add(1), || None);
+            self.keys.resize(slot.saturating_add(1), RemoteKey::NONE);
         }
         let new_key = tunnel.as_ref().map(|t| (t.remote, t.encap));
+        if let Some(k) = self.keys.get_mut(slot) {
+            *k = new_key
+                .and_then(|(remote, encap)| RemoteKey::of(remote, encap))
+                .map_or(RemoteKey::NONE, |k| k.0);
+        }
         let old = match self.slots.get_mut(slot) {
             Some(s) => std::mem::replace(s, tunnel),
             None => return None,
@@ -107,5 +150,37 @@ mod tests {
         assert!(t.set(TunnelId(5), None).is_some());
         assert_eq!(t.find(remote, Encap::Vxlan), None);
         assert!(t.is_empty());
+    }
+
+    #[test]
+    fn leads_to_compares_remote_and_encap() {
+        let mut t = TunnelTable::default();
+        let v4: IpAddr = "10.0.0.2".parse().unwrap();
+        let v6: IpAddr = "2001:db8::2".parse().unwrap();
+        let tunnel = |remote, encap| {
+            Some(Box::new(Tunnel {
+                remote,
+                encap,
+                outer: None,
+            }))
+        };
+        t.set(TunnelId(1), tunnel(v4, Encap::Vxlan));
+        t.set(TunnelId(3), tunnel(v6, Encap::Nvgre));
+        assert!(t.leads_to(TunnelId(1), v4, Encap::Vxlan));
+        assert!(!t.leads_to(TunnelId(1), v4, Encap::Nvgre));
+        assert!(!t.leads_to(TunnelId(1), "10.0.0.3".parse().unwrap(), Encap::Vxlan));
+        assert!(t.leads_to(TunnelId(3), v6, Encap::Nvgre));
+        assert!(!t.leads_to(TunnelId(3), v6, Encap::Vxlan));
+        assert!(!t.leads_to(TunnelId(3), v4, Encap::Nvgre));
+        assert!(!t.leads_to(TunnelId(2), v4, Encap::Vxlan), "an empty slot");
+        assert!(!t.leads_to(TunnelId(9), v4, Encap::Vxlan), "past the end");
+        // Replaced and removed tunnels take their keys with them.
+        t.set(
+            TunnelId(1),
+            tunnel("10.0.0.3".parse().unwrap(), Encap::Vxlan),
+        );
+        assert!(!t.leads_to(TunnelId(1), v4, Encap::Vxlan));
+        t.set(TunnelId(1), None);
+        assert!(!t.leads_to(TunnelId(1), "10.0.0.3".parse().unwrap(), Encap::Vxlan));
     }
 }
