@@ -952,7 +952,7 @@ impl Gateway {
     }
 
     /// Installs (where it can) and reports a MAC learned at `at` that the table did not
-    /// have there. Out of line: it runs once per new or moved MAC, not per packet.
+    /// have there (once per new or moved MAC, not per packet).
     #[inline(always)]
     fn learn_new(&mut self, key: FdbKey, at: Location) {
         let (vni, now) = (key.vni(), self.now);

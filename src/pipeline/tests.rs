@@ -2418,9 +2418,15 @@ fn a_vni_change_applies_to_the_next_tunnel_packet() {
     for c in &changes {
         g.sync.send(g.authority.render(c)).unwrap();
     }
-    assert!(matches!(g.underlay(&from_r3).0, Verdict::Flood(_)), "not applied yet");
+    assert!(
+        matches!(g.underlay(&from_r3).0, Verdict::Flood(_)),
+        "not applied yet"
+    );
     g.gw.apply_updates(usize::MAX);
-    assert_eq!(g.underlay(&from_r3).0, Verdict::Drop(DropReason::VtepNotAllowed));
+    assert_eq!(
+        g.underlay(&from_r3).0,
+        Verdict::Drop(DropReason::VtepNotAllowed)
+    );
     let from_r2 = vxlan4_packet("10.0.0.2", "10.0.0.1", 0, 5000, &udp4(R9, BCAST, 0, 60));
     assert!(matches!(g.underlay(&from_r2).0, Verdict::Flood(_)));
 }
