@@ -337,6 +337,17 @@ impl Frame for FuzzFrame {
         true
     }
 
+    fn narrow(&mut self, start: usize, len: usize) -> bool {
+        match start.checked_add(len) {
+            Some(end) if end <= self.end - self.start => {
+                self.start += start;
+                self.end = self.start + len;
+                true
+            }
+            _ => false,
+        }
+    }
+
     fn append(&mut self, len: usize) -> bool {
         match self.end.checked_add(len) {
             Some(end) if end <= self.buf.len() => {
