@@ -10,9 +10,9 @@
 //! `cargo bench --bench pipeline` runs them all (a filter after `--` selects some);
 //! `cargo test --benches` runs each once, as a test, on small tables.
 //!
-//! With `VTEPD_BENCH_COUNT=N` in the environment, the first per-packet benchmark the filter
-//! selects runs its body N times inside `counted` instead of being measured, and the process
-//! exits: `scripts/bench/instructions.sh` counts the instructions that takes under
+//! With `VTEPD_BENCH_COUNT=N` in the environment, the first `packet/` or `burst/` benchmark
+//! the filter selects runs its body N times inside `counted` instead of being measured, and
+//! the process exits: `scripts/bench/instructions.sh` counts the instructions that takes under
 //! callgrind. A count, unlike a time, does not move with the load on a shared host, so it
 //! shows what a code change did where timings cannot.
 
@@ -101,7 +101,12 @@ fn gateway() -> Gateway {
 
 /// The benchmark gateway with room for `capacity` MAC entries.
 fn gateway_with_capacity(capacity: usize) -> Gateway {
-    let config = config::parse(CONFIG).expect("benchmark configuration");
+    gateway_from(CONFIG, capacity)
+}
+
+/// The gateway `config` describes, with room for `capacity` MAC entries.
+fn gateway_from(config: &str, capacity: usize) -> Gateway {
+    let config = config::parse(config).expect("benchmark configuration");
     let Mode::Gateway(g) = config.mode else {
         panic!("not a gateway configuration")
     };
@@ -145,11 +150,17 @@ fn udp6_64(src: [u8; 6], dst: [u8; 6]) -> Vec<u8> {
 
 /// `inner` in VXLAN (VNI 5000) from 10.0.0.2 to the gateway.
 fn vxlan_packet(inner: &[u8]) -> Vec<u8> {
-    let mut payload = vec![0x08, 0, 0, 0, 0x00, 0x13, 0x88, 0];
+    vxlan_packet_from([10, 0, 0, 2], 5000, inner)
+}
+
+/// `inner` in VXLAN (VNI `vni`) from `vtep` to the gateway.
+fn vxlan_packet_from(vtep: [u8; 4], vni: u32, inner: &[u8]) -> Vec<u8> {
+    let [_, a, b, c] = vni.to_be_bytes();
+    let mut payload = vec![0x08, 0, 0, 0, a, b, c, 0];
     payload.extend_from_slice(inner);
     let mut out = Vec::new();
     ep::PacketBuilder::ethernet2(NH_MAC, GW_MAC)
-        .ipv4([10, 0, 0, 2], [10, 0, 0, 1], 64)
+        .ipv4(vtep, [10, 0, 0, 1], 64)
         .udp(51000, 4789)
         .write(&mut out, &payload)
         .expect("packet");
@@ -246,13 +257,18 @@ fn timed(
 }
 
 /// A per-packet benchmark: `f` handles one packet.
-fn per_packet(b: &mut Bencher, name: &str, mut f: impl FnMut()) {
+fn per_packet(b: &mut Bencher, name: &str, f: impl FnMut()) {
+    per_packets(b, name, 1, f)
+}
+
+/// A benchmark whose `f` handles `packets` packets: timed, or counted (`count_request`).
+fn per_packets(b: &mut Bencher, name: &str, packets: usize, mut f: impl FnMut()) {
     if let Some(n) = count_request() {
         counted(n, &mut f);
-        println!("{name}: ran {n} times in counted()");
+        println!("{name}: ran {n} times in counted(), {packets} packets each");
         std::process::exit(0);
     }
-    b.iter_custom(|iters| timed(name, ("packet", 1), iters, &mut f));
+    b.iter_custom(|iters| timed(name, ("packet", packets), iters, &mut f));
 }
 
 /// `VTEPD_BENCH_COUNT`: how many runs of a benchmark's body to count (see the module doc).
@@ -628,6 +644,100 @@ fn populated(n: usize, rng: &mut Rng) -> (Gateway, Vec<Vec<u8>>, Vec<Vec<u8>>) {
     (gw, decap, encap)
 }
 
+/// The fabric bursts' VNIs (VXLAN 5000.., on VLANs 100.. of access port 1) and remote VTEPs
+/// (10.0.0.2..): the shape of `scripts/bench.sh`'s traffic.
+const FABRIC_VNIS: u32 = 4;
+const FABRIC_VTEPS: u8 = 8;
+
+fn fabric_config() -> String {
+    let flood: Vec<String> = (0..FABRIC_VTEPS)
+        .map(|t| format!("\"10.0.0.{}\"", 2 + t))
+        .collect();
+    let mut config = String::from(
+        "[underlay]\nport = \"u0\"\naddresses = [\"10.0.0.1/24\"]\n\
+         next_hop_mac = \"02:00:00:00:00:fe\"\nmtu = 1500\n\n\
+         [[access]]\nport = \"acc1\"\n\n",
+    );
+    for v in 0..FABRIC_VNIS {
+        config += &format!(
+            "[[vni]]\nid = {}\nvlan = {}\nflood = [{}]\n\n",
+            5000 + v,
+            100 + v,
+            flood.join(", ")
+        );
+    }
+    config
+}
+
+/// A 64-byte UDP/IPv4 frame tagged with 802.1Q VLAN `vlan`.
+fn tagged_udp4_64(src: [u8; 6], dst: [u8; 6], vlan: u16) -> Vec<u8> {
+    let mut out = Vec::new();
+    ep::PacketBuilder::ethernet2(src, dst)
+        .single_vlan(ep::VlanId::try_new(vlan).expect("a VLAN id"))
+        .ipv4([192, 168, 1, 1], [192, 168, 1, 2], 64)
+        .udp(1000, 2000)
+        .write(&mut out, &[0x5a; 64 - 46])
+        .expect("frame");
+    out
+}
+
+/// As `populated`, shaped like `scripts/bench.sh`'s traffic instead of one VNI and one
+/// VTEP: `FABRIC_VNIS` VNIs tagged on access port 1 and `FABRIC_VTEPS` remote VTEPs, every
+/// MAC in one VNI and every remote one behind one VTEP, consecutive packets of random VNIs
+/// and VTEPs. What this costs over `populated`'s bursts is what interleaved VNIs, VTEPs and
+/// VLAN tags cost.
+fn populated_fabric(n: usize, rng: &mut Rng) -> (Gateway, Vec<Vec<u8>>, Vec<Vec<u8>>) {
+    let mut gw = gateway_from(&fabric_config(), n + 16);
+    let vnis: Vec<VniIndex> = (0..FABRIC_VNIS)
+        .map(|v| gw.tables.vnis.by_id(Vni::from_u24(5000 + v)).expect("VNI"))
+        .collect();
+    let vteps: Vec<[u8; 4]> = (0..FABRIC_VTEPS).map(|t| [10, 0, 0, 2 + t]).collect();
+    let tunnels: Vec<_> = vteps
+        .iter()
+        .map(|&ip| {
+            gw.tables
+                .tunnels
+                .find(ip.into(), config::Encap::Vxlan)
+                .expect("tunnel")
+        })
+        .collect();
+    // Per VNI and role (to_local, from_remote, from_local, to_remote): (MAC, VTEP).
+    let vni_count = FABRIC_VNIS as usize;
+    let mut roles = vec![[(); 4].map(|_| Vec::new()); vni_count];
+    for (i, mac) in random_macs(n, rng).into_iter().enumerate() {
+        let (v, role) = (i % vni_count, (i / vni_count) % 4);
+        let vtep = (rng.next() % u64::from(FABRIC_VTEPS)) as usize;
+        let dest = if role % 2 == 0 {
+            Dest::Access(1)
+        } else {
+            Dest::Tunnel(tunnels[vtep])
+        };
+        let u = Update::FdbSet(FdbKey::new(vnis[v], mac), FdbEntry::learned(dest, 0));
+        gw.tables.apply(u, 0);
+        roles[v][role].push((mac.0, vtep));
+    }
+    let pick =
+        |set: &[([u8; 6], usize)], rng: &mut Rng| set[(rng.next() % set.len() as u64) as usize];
+    let mut decap = Vec::with_capacity(FLOWS);
+    let mut encap = Vec::with_capacity(FLOWS);
+    for _ in 0..FLOWS {
+        let v = (rng.next() % u64::from(FABRIC_VNIS)) as usize;
+        let [to_local, from_remote, from_local, to_remote] = &roles[v];
+        let (src, vtep) = pick(from_remote, rng);
+        let (dst, _) = pick(to_local, rng);
+        let id = 5000 + v as u32;
+        decap.push(vxlan_packet_from(vteps[vtep], id, &udp4_64(src, dst)));
+        let (src, _) = pick(from_local, rng);
+        let (dst, _) = pick(to_remote, rng);
+        encap.push(tagged_udp4_64(src, dst, 100 + v as u16));
+    }
+    (gw, decap, encap)
+}
+
+/// Builds a gateway holding `n` MACs and the decapsulation and encapsulation packets of the
+/// flows between them.
+type Populate = fn(usize, &mut Rng) -> (Gateway, Vec<Vec<u8>>, Vec<Vec<u8>>);
+
 /// Runs bursts of `BURST` packets from `packets` through the worker's loop, checking
 /// each verdict against `expect`: timed per packet.
 fn burst_bench(
@@ -641,24 +751,22 @@ fn burst_bench(
     let mut run = BurstRun::default();
     let mut frames: Vec<VecFrame> = (0..BURST).map(|_| VecFrame::new(&packets[0])).collect();
     let mut next = 0usize;
-    b.iter_custom(|iters| {
-        timed(name, ("packet", BURST), iters, || {
-            // Borrowed frames: a packet moves through the loop as a pointer, like an mbuf.
-            let mut free = frames.iter_mut();
-            let mut burst: [Option<&mut VecFrame>; BURST] = std::array::from_fn(|_| {
-                let f = free.next()?;
-                f.reset(&packets[next & (FLOWS - 1)]);
-                next = next.wrapping_add(1);
-                Some(f)
-            });
-            run.start(gw, &burst, port, from_underlay);
-            for i in 0..BURST {
-                if let Some(v) = run.next(gw, &mut burst, i) {
-                    debug_assert_eq!(v, expect);
-                    black_box(v);
-                }
+    per_packets(b, name, BURST, || {
+        // Borrowed frames: a packet moves through the loop as a pointer, like an mbuf.
+        let mut free = frames.iter_mut();
+        let mut burst: [Option<&mut VecFrame>; BURST] = std::array::from_fn(|_| {
+            let f = free.next()?;
+            f.reset(&packets[next & (FLOWS - 1)]);
+            next = next.wrapping_add(1);
+            Some(f)
+        });
+        run.start(gw, &burst, port, from_underlay);
+        for i in 0..BURST {
+            if let Some(v) = run.next(gw, &mut burst, i) {
+                debug_assert_eq!(v, expect);
+                black_box(v);
             }
-        })
+        }
     });
 }
 
@@ -675,31 +783,35 @@ fn bursts(c: &mut Criterion) {
         &[(1 << 10, "1K")]
     };
     let mut rng = Rng(0x6275_7273_7432_3032);
+    let traffic: [(&str, Populate); 2] = [("", populated), ("_fabric", populated_fabric)];
     for &(n, label) in sizes {
-        let (mut gw, decap, encap) = populated(n, &mut rng);
-        // Every packet takes the path the benchmark names.
-        for (packets, side, expect) in [
-            (&decap, (0, true), Verdict::Forward(1)),
-            (&encap, (1, false), Verdict::Forward(0)),
-        ] {
-            for p in packets.iter().take(64) {
-                let mut f = VecFrame::new(p);
-                let v = if side.1 {
-                    gw.underlay(&mut f)
-                } else {
-                    gw.access(&mut f, side.0)
-                };
-                assert_eq!(v, expect, "{label}");
+        for (suffix, populate) in traffic {
+            let (mut gw, decap, encap) = populate(n, &mut rng);
+            // Every packet takes the path the benchmark names.
+            for (packets, side, expect) in [
+                (&decap, (0, true), Verdict::Forward(1)),
+                (&encap, (1, false), Verdict::Forward(0)),
+            ] {
+                for p in packets.iter().take(64) {
+                    let mut f = VecFrame::new(p);
+                    let v = if side.1 {
+                        gw.underlay(&mut f)
+                    } else {
+                        gw.access(&mut f, side.0)
+                    };
+                    assert_eq!(v, expect, "{label}");
+                }
             }
-        }
-        for (what, packets, side, expect) in [
-            ("vxlan_decap", &decap, (0, true), Verdict::Forward(1)),
-            ("vxlan_encap", &encap, (1, false), Verdict::Forward(0)),
-        ] {
-            let name = format!("burst/{what}/{label}");
-            group.bench_function(BenchmarkId::new(what, label), |b| {
-                burst_bench(b, &name, &mut gw, packets, side, expect)
-            });
+            for (what, packets, side, expect) in [
+                ("vxlan_decap", &decap, (0, true), Verdict::Forward(1)),
+                ("vxlan_encap", &encap, (1, false), Verdict::Forward(0)),
+            ] {
+                let what = format!("{what}{suffix}");
+                let name = format!("burst/{what}/{label}");
+                group.bench_function(BenchmarkId::new(&what, label), |b| {
+                    burst_bench(b, &name, &mut gw, packets, side, expect)
+                });
+            }
         }
     }
     group.finish();

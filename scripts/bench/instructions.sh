@@ -8,8 +8,9 @@
 # It is not a speed: cycles per packet also depend on how many instructions retire per
 # cycle, on cache misses and on branch prediction (criterion and scripts/bench.sh measure
 # those). Each NAME is a `packet/` benchmark of benches/pipeline.rs (default: all of
-# them); its body (copy the frame into its buffer, run the pipeline on it) runs N times
-# (default 100000) inside `counted`, the only function callgrind counts
+# them), or a `burst/` one named in full (e.g. burst/vxlan_decap_fabric/1K: a burst of 32
+# packets per run); its body (copy the frames into their buffers, run the pipeline on
+# them) runs N times (default 100000) inside `counted`, the only function callgrind counts
 # (VTEPD_BENCH_COUNT, see the bench's module doc). `frame_copy` is that copy alone: a
 # pipeline's own instructions are its row less that one, as the table's last column shows.
 #
@@ -49,22 +50,28 @@ fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
+# count NAME: the instructions per packet of NAME's body, to two decimals.
 count() {
-    local name=$1 out="$work/$1.callgrind"
+    local name=$1 id=$1 file=${1//\//_}
+    case "$name" in */*) ;; *) id=packet/$name ;; esac
+    local out="$work/$file.callgrind" log="$work/$file.log"
     VTEPD_BENCH_COUNT=$runs valgrind --tool=callgrind --callgrind-out-file="$out" \
-        --toggle-collect='*counted*' "$bench" --bench "^packet/$name\$" \
-        >"$work/$name.log" 2>&1 || { cat "$work/$name.log" >&2; die "$name: valgrind failed"; }
-    grep -q "^$name: ran $runs times" "$work/$name.log" || die "$name: no such packet/ benchmark"
-    sed -n 's/^summary: \([0-9]*\)$/\1/p' "$out"
+        --toggle-collect='*counted*' "$bench" --bench "^$id\$" \
+        >"$log" 2>&1 || { cat "$log" >&2; die "$name: valgrind failed"; }
+    local packets
+    packets=$(sed -n "s|^$name: ran $runs times in counted(), \([0-9]*\) packets each\$|\1|p" "$log")
+    [ -n "$packets" ] || die "$name: no such benchmark ($id)"
+    awk -v t="$(sed -n 's/^summary: \([0-9]*\)$/\1/p' "$out")" -v n="$((runs * packets))" \
+        'BEGIN { printf "%.2f\n", t / n }'
 }
 
 copy=$(count frame_copy)
 printf '| benchmark | instructions/packet | less frame_copy |\n| --- | --- | --- |\n'
 for name in "${names[@]}"; do
-    total=$(count "$name")
-    awk -v n="$name" -v t="$total" -v c="$copy" -v r="$runs" 'BEGIN {
-        net = (n == "frame_copy" || n ~ /^(classify|flow_hash)/) ? "—" : sprintf("%.0f", (t - c) / r)
-        printf "| %s | %.0f | %s |\n", n, t / r, net
+    per=$(count "$name")
+    awk -v n="$name" -v p="$per" -v c="$copy" 'BEGIN {
+        net = (n == "frame_copy" || n ~ /^(classify|flow_hash)/) ? "—" : sprintf("%.0f", p - c)
+        printf "| %s | %.0f | %s |\n", n, p, net
     }'
 done
 echo "($runs runs each; commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet 2>/dev/null || echo ', with uncommitted changes'))"
