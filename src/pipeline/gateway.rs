@@ -15,7 +15,7 @@ use crate::dataplane::counters::SharedCounters;
 use crate::tables::fdb::Probe;
 use crate::tables::sync::SyncChannel;
 use crate::tables::update::{Event, Location, Update};
-use crate::tables::vni::{FloodTo, VniState};
+use crate::tables::vni::{Egress, FloodTo, VniSummary};
 use crate::tables::{Dest, FdbKey, PortIndex, Replica, TunnelId, VniIndex};
 use crate::wire::{
     arp, ethernet, icmpv6, ipv4, ipv6, tcp, vlan as dot1q, EtherType, IpProtocol, MacAddr, Vni,
@@ -108,59 +108,21 @@ pub struct Gateway {
     learn_filter: LearnFilter,
     storm: StormControl,
     now: u32,
-    /// VPP's last-tunnel cache: consecutive tunnel packets of one VNI skip its lookup.
-    last_vni: Option<DecapVni>,
+    /// VPP's last-tunnel cache, for tunnel packets the first pass found no VNI for:
+    /// consecutive packets of one VNI skip its lookup.
+    last_vni: Option<VniSummary>,
     /// The underlay classifier's fast path for tunnel packets shaped like the last ones.
     shapes: TunnelShapes,
     /// The first pass's work for the packet being processed (`use_hint`).
     hint: TableHint,
 }
 
-/// What decapsulation needs of a VNI, kept for the next packet of the same VNI (`last_vni`)
-/// so that it reads neither the VNI index nor the VNI's state again. Eight bytes, flags in
-/// one: it travels in a register (as separate bools it went through the stack, and read back
-/// across two stores, stalled decapsulation by ~10 cycles).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct DecapVni {
-    id: Vni,
-    index: VniIndex,
-    encap: Encap,
-    flags: u8,
-}
-
-impl DecapVni {
-    const LEARNING: u8 = 1;
-    const ARP_SUPPRESSION: u8 = 2;
-    /// Neither an allowlist nor a learn-from list: any VTEP may send and be learned from.
-    const OPEN: u8 = 4;
-
-    fn new(id: Vni, index: VniIndex, state: &VniState) -> DecapVni {
-        let flag = |on: bool, bit: u8| if on { bit } else { 0 };
-        DecapVni {
-            id,
-            index,
-            encap: state.encap,
-            flags: flag(state.learning, Self::LEARNING)
-                | flag(state.arp_suppression, Self::ARP_SUPPRESSION)
-                | flag(
-                    state.allowed_vteps.is_none() && state.learn_vteps.is_none(),
-                    Self::OPEN,
-                ),
-        }
-    }
-
-    #[inline(always)]
-    fn has(self, flag: u8) -> bool {
-        self.flags & flag != 0
-    }
-}
-
 /// What a burst's first pass worked out for one packet (`Gateway::hint`): the VNI of a
 /// tunnel packet and the probes of its inner destination and source MACs.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct TableHint {
-    /// A tunnel packet's VNI (wire id and slot).
-    pub(super) vni: Option<(Vni, VniIndex)>,
+    /// A tunnel packet's VNI.
+    pub(super) vni: Option<VniSummary>,
     /// The inner destination MAC's probe.
     pub(super) dst: Probe,
     /// The inner source MAC's probe.
@@ -262,12 +224,10 @@ impl Gateway {
             let (Some(vni), Some(macs)) = (vni, macs) else {
                 return TableHint::default();
             };
-            let id = Vni::from_bytes(vni);
-            let index = match self.last_vni {
-                Some(cached) if cached.id == id => Some(cached.index),
-                _ => self.tables.vnis.by_id(id),
-            };
-            (index.map(|i| (Some(id), i)), macs)
+            // Looked up for every packet: with the VNIs of consecutive packets mixed, as on
+            // a fabric, a last-VNI check here mispredicts more than the probe costs.
+            let vni = self.tables.vnis.summary_by_id(Vni::from_bytes(vni));
+            (vni.map(|v| (Some(v), v.index())), macs)
         } else {
             let Some(macs) = frame.get(..12) else {
                 return TableHint::default();
@@ -283,7 +243,7 @@ impl Gateway {
                 macs,
             )
         };
-        let Some((id, vni)) = vni else {
+        let Some((summary, vni)) = vni else {
             return TableHint::default();
         };
         let mut dst = [0u8; 6];
@@ -295,7 +255,7 @@ impl Gateway {
         self.tables.fdb.prefetch_probe(dst);
         self.tables.fdb.prefetch_probe(src);
         TableHint {
-            vni: id.map(|id| (id, vni)),
+            vni: summary,
             dst,
             src,
         }
@@ -376,8 +336,8 @@ impl Gateway {
             } else {
                 DropReason::UntaggedNoVni
             })?;
-        let (learning, suppress) = match self.tables.vnis.get(vni) {
-            Some(s) => (s.learning, s.arp_suppression),
+        let (learning, suppress) = match self.tables.vnis.summary(vni) {
+            Some(s) => (s.learning(), s.arp_suppression()),
             None => return Err(DropReason::UnmappedVlan),
         };
         if learning {
@@ -451,19 +411,11 @@ impl Gateway {
         vni: VniIndex,
         port: PortIndex,
     ) -> Result<Verdict, DropReason> {
-        let member = self
-            .tables
-            .vnis
-            .get(vni)
-            .and_then(|s| s.member(port))
-            .copied()
-            .ok_or(DropReason::UnmappedVlan)?;
-        if let Some(v) = member.egress_tag() {
-            if !vlan::push(f, v) {
-                return Err(DropReason::NoHeadroom);
-            }
+        match self.tables.vnis.egress(vni, port) {
+            None => Err(DropReason::UnmappedVlan),
+            Some(Egress::Tagged(v)) if !vlan::push(f, v) => Err(DropReason::NoHeadroom),
+            Some(_) => Ok(Verdict::Forward(port)),
         }
-        Ok(Verdict::Forward(port))
     }
 
     #[inline(always)]
@@ -482,8 +434,8 @@ impl Gateway {
         let vni_id = self
             .tables
             .vnis
-            .get(vni)
-            .map(|s| s.id)
+            .summary(vni)
+            .map(|s| s.id())
             .ok_or(DropReason::UnknownVni)?;
         let meta = self.inner_meta(f.data(), f.rss_hash());
         let inner_len = f.data().len();
@@ -627,19 +579,21 @@ impl Gateway {
         }
     }
 
-    /// The VNI of a tunnel packet: the last one's when it is the same, else looked up.
+    /// The VNI of a tunnel packet: the first pass's, else the last packet's when it is the
+    /// same, else looked up.
     #[inline(always)]
-    fn decap_vni(&mut self, id: Vni) -> Option<DecapVni> {
+    fn decap_vni(&mut self, id: Vni) -> Option<VniSummary> {
+        if let Some(hinted) = self.hint.vni {
+            if hinted.id() == id {
+                return Some(hinted);
+            }
+        }
         if let Some(cached) = self.last_vni {
-            if cached.id == id {
+            if cached.id() == id {
                 return Some(cached);
             }
         }
-        let index = match self.hint.vni {
-            Some((hinted, index)) if hinted == id => index,
-            _ => self.tables.vnis.by_id(id)?,
-        };
-        let vni = DecapVni::new(id, index, self.tables.vnis.get(index)?);
+        let vni = self.tables.vnis.summary_by_id(id)?;
         self.last_vni = Some(vni);
         Some(vni)
     }
@@ -656,13 +610,13 @@ impl Gateway {
     #[inline(always)]
     fn decap<F: Frame>(&mut self, f: &mut F, t: TunnelPacket) -> Result<Verdict, DropReason> {
         let v = self.decap_vni(t.vni).ok_or(DropReason::UnknownVni)?;
-        if v.encap != t.encap {
+        if v.encap() != t.encap {
             return Err(DropReason::EncapMismatch);
         }
-        let trusted = v.has(DecapVni::OPEN) || self.vtep_policy(v.index, t.src)?;
-        let vni = v.index;
-        let learning = v.has(DecapVni::LEARNING);
-        let suppress = v.has(DecapVni::ARP_SUPPRESSION);
+        let trusted = v.open() || self.vtep_policy(v.index(), t.src)?;
+        let vni = v.index();
+        let learning = v.learning();
+        let suppress = v.arp_suppression();
         let outer_len = t.outer_len;
         if !f.narrow(outer_len, t.inner_len) {
             return Err(DropReason::InnerTruncated);
@@ -1019,7 +973,7 @@ impl Gateway {
 
     /// The VNI id and the template of a flood's tunnel target (None: unresolved).
     pub fn flood_tunnel(&self, vni: VniIndex, t: TunnelId) -> Option<(Vni, OuterTemplate)> {
-        let id = self.tables.vnis.get(vni)?.id;
+        let id = self.tables.vnis.summary(vni)?.id();
         Some((id, self.tables.tunnels.get(t)?.outer?))
     }
 

@@ -2587,13 +2587,16 @@ fn a_hint_names_the_vni_and_the_mac_keys_of_the_common_shapes() {
     let g = TestGw::new(BASE);
     let vxlan = vxlan4_packet("10.0.0.2", "10.0.0.1", 0, 5000, &udp4(R9, L3, 0, 60));
     let h = g.gw.hint(&vxlan, 0, true);
-    assert_eq!(h.vni, Some((Vni::new(5000).unwrap(), g.vni(5000))));
+    let v = h.vni.unwrap();
+    assert_eq!((v.id(), v.index()), (Vni::new(5000).unwrap(), g.vni(5000)));
     assert!(h.dst.is_for(key(&g, 5000, L3)));
     assert!(h.src.is_for(key(&g, 5000, R9)));
 
     let nvgre = nvgre4_packet("10.0.0.2", "10.0.0.1", 6001, &udp4(R9, R2, 0, 60));
     let h = g.gw.hint(&nvgre, 0, true);
-    assert_eq!(h.vni, Some((Vni::new(6001).unwrap(), g.vni(6001))));
+    let v = h.vni.unwrap();
+    assert_eq!((v.id(), v.index()), (Vni::new(6001).unwrap(), g.vni(6001)));
+    assert_eq!(v.encap(), Encap::Nvgre);
     assert!(h.dst.is_for(key(&g, 6001, R2)));
     assert!(h.src.is_for(key(&g, 6001, R9)));
 
