@@ -3,6 +3,7 @@
 # then shows what came out: the counters and every output frame decoded by tshark.
 # No NIC and no hugepages needed; run as root on Debian 12.
 set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 cd "$VTEPD_ROOT"
 

@@ -1,5 +1,5 @@
 # Shared helpers for vtepd's scripts. Source it; do not run it.
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034 # its variables are for the scripts that source it
 
 VTEPD_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 

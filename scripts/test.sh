@@ -4,14 +4,18 @@
 # DPDK virtual devices (no NIC, no hugepages needed), and a bounded fuzzing pass of every
 # fuzz target ($VTEPD_FUZZ_SECONDS per target, default 45; 0 skips it; scripts/fuzz.sh).
 set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 cd "$VTEPD_ROOT"
 
-ensure_packages "${BUILD_PACKAGES[@]}" "${TRAFFIC_PACKAGES[@]}"
+ensure_packages "${BUILD_PACKAGES[@]}" "${TRAFFIC_PACKAGES[@]}" shellcheck
 ensure_cargo
 
 log "cargo fmt --check"
 cargo fmt --all -- --check
+
+log "shellcheck scripts"
+shellcheck -x scripts/*.sh scripts/*/*.sh
 
 log "cargo clippy (all targets, warnings are errors)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
