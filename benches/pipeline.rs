@@ -5,7 +5,9 @@
 //! the NIC). Besides criterion's own report, each benchmark's time and TSC cycles per
 //! packet are printed in a summary at the end: the TSC is read around every batch criterion
 //! times, and its frequency estimated against `Instant` over the same intervals
-//! (`rte_get_tsc_hz` would need EAL).
+//! (`rte_get_tsc_hz` would need EAL). Next to the mean over every batch it prints the
+//! fastest batch's cycles per packet: on a shared host, a wide gap between the two says
+//! the run was disturbed.
 //!
 //! `cargo bench --bench pipeline` runs them all (a filter after `--` selects some);
 //! `cargo test --benches` runs each once, as a test, on small tables.
@@ -188,6 +190,9 @@ struct Totals {
     iters: u64,
     elapsed: Duration,
     cycles: u64,
+    /// The fewest TSC cycles per unit of any one batch: on a shared host, the batches that
+    /// ran while the neighbours were quiet.
+    fastest: f64,
 }
 
 static TOTALS: Mutex<Vec<Totals>> = Mutex::new(Vec::new());
@@ -212,11 +217,13 @@ fn tsc() -> u64 {
 }
 
 fn record(name: &str, unit: &'static str, iters: u64, elapsed: Duration, cycles: u64) {
+    let per_unit = cycles as f64 / iters.max(1) as f64;
     let mut all = TOTALS.lock().unwrap_or_else(|e| e.into_inner());
     if let Some(t) = all.iter_mut().find(|t| t.name == name) {
         t.iters += iters;
         t.elapsed += elapsed;
         t.cycles += cycles;
+        t.fastest = t.fastest.min(per_unit);
     } else {
         all.push(Totals {
             name: name.to_owned(),
@@ -224,6 +231,7 @@ fn record(name: &str, unit: &'static str, iters: u64, elapsed: Duration, cycles:
             iters,
             elapsed,
             cycles,
+            fastest: per_unit,
         });
     }
 }
@@ -316,10 +324,11 @@ fn summary() {
         let ns = t.elapsed.as_secs_f64() * 1e9 / n;
         if hz > 0.0 {
             println!(
-                "{}: {ns:.1} ns, {:.0} cycles/{}",
+                "{}: {ns:.1} ns, {:.0} cycles/{} (fastest batch {:.0})",
                 t.name,
                 t.cycles as f64 / n,
-                t.unit
+                t.unit,
+                t.fastest
             );
         } else {
             println!("{}: {ns:.1} ns per {}", t.name, t.unit);

@@ -111,7 +111,7 @@ pub struct Gateway {
     /// VPP's last-tunnel cache, for tunnel packets the first pass found no VNI for:
     /// consecutive packets of one VNI skip its lookup.
     last_vni: Option<VniSummary>,
-    /// The underlay classifier's fast path for tunnel packets shaped like the last ones.
+    /// The underlay classifier's fast path for tunnel packets shaped like recent ones.
     shapes: TunnelShapes,
     /// The first pass's work for the packet being processed (`use_hint`).
     hint: TableHint,
