@@ -188,7 +188,9 @@ impl Gateway {
             n = n.saturating_add(1);
         }
         if n > 0 {
+            // Both hold a VNI's flags as they were: the next packet reads the tables again.
             self.last_vni = None;
+            self.hint = TableHint::default();
             let applied = self
                 .sync
                 .updates_applied

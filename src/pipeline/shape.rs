@@ -194,10 +194,11 @@ impl TunnelShapes {
             IpProtocol::GRE => (&self.nvgre, &NVGRE_MASK, Encap::Nvgre),
             _ => return None,
         };
+        // The newest first: written out, the second compare stays off a first-way hit's path.
         let [newest, older] = ways;
-        match newest {
-            Some(s) if s.matches(&w, mask) => {}
-            _ => older.as_ref().filter(|s| s.matches(&w, mask)).map(|_| ())?,
+        let kept = |s: &Option<Shape>| s.as_ref().is_some_and(|s| s.matches(&w, mask));
+        if !kept(newest) && !kept(older) {
+            return None;
         }
         // The IPv4 datagram lies within the frame; trailing padding is allowed.
         let total = be16(frame, IP + 2);

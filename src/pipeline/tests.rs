@@ -2431,6 +2431,30 @@ fn a_vni_change_applies_to_the_next_tunnel_packet() {
     assert!(matches!(g.underlay(&from_r2).0, Verdict::Flood(_)));
 }
 
+/// The first pass's hint carries the VNI's flags; one made before a table update must not
+/// outlive it (the data plane hints within a burst and applies updates between bursts, but
+/// nothing else should rely on that).
+#[test]
+fn a_hint_does_not_outlive_a_table_update() {
+    let mut g = TestGw::new(BASE);
+    let id = Vni::new(5000).unwrap();
+    let from_r3 = vxlan4_packet("10.0.0.3", "10.0.0.1", 0, 5000, &udp4(R9, BCAST, 0, 60));
+    let hint = g.gw.hint(&from_r3, 0, true);
+    assert!(hint.vni.is_some_and(|v| v.open()));
+    let mut config = g.authority.vni_config(id).unwrap().clone();
+    config.allowed_vteps = Some(vec!["10.0.0.2".parse().unwrap()]);
+    let members = g.gw.tables.vnis.get(g.vni(5000)).unwrap().access.clone();
+    for c in &g.authority.update_vni(&config, members).unwrap() {
+        g.sync.send(g.authority.render(c)).unwrap();
+    }
+    g.gw.use_hint(hint);
+    g.gw.apply_updates(usize::MAX);
+    assert_eq!(
+        g.underlay(&from_r3).0,
+        Verdict::Drop(DropReason::VtepNotAllowed)
+    );
+}
+
 /// A VNI slot reused by a new VNI counts for the new VNI only once this worker holds it,
 /// and then from zero: a reader never sees the old VNI's packets under the new id.
 #[test]

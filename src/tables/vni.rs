@@ -4,6 +4,7 @@ use std::net::IpAddr;
 use std::num::NonZeroU64;
 
 use crate::config::Encap;
+use crate::wire::vlan::VID_MASK;
 use crate::wire::Vni;
 
 use super::{PortIndex, TunnelId, VniIndex, MAX_VNIS};
@@ -432,7 +433,9 @@ impl VniTable {
         if let Some(e) = map.get_mut(usize::from(value)) {
             // The first member naming the port wins.
             if *e == EGRESS_NONE {
-                *e = m.egress_tag().map_or(EGRESS_UNTAGGED, |vlan| vlan & 0x0fff);
+                *e = m
+                    .egress_tag()
+                    .map_or(EGRESS_UNTAGGED, |vlan| vlan & VID_MASK);
             }
         }
     }
