@@ -3,7 +3,7 @@
 #
 #   scripts/bench.sh [--quick] [--runs N] [--window S] [--warmup S] [--sizes 64,512,1500]
 #                    [--scenarios LIST] [--workers 1,3] [--packets N] [--huge auto|yes|no]
-#                    [--out DIR] [--no-build] [--keep]
+#                    [--out DIR] [--no-build] [--bin PATH] [--keep]
 #
 # The harness: DPDK virtual devices, the same for every engine. `net_pcap` with
 # rx_pcap=<generated traffic>,infinite_rx=1 replays a capture preloaded into mbufs (one
@@ -45,11 +45,15 @@
 #                    yes: reserve them with scripts/setup-hugepages.sh if needed; no: never
 #   --out DIR        results folder (default /tmp/vtepd-bench); writes <date>.md and <date>.json
 #   --no-build       use the existing release binary
+#   --bin PATH       measure this vtepd binary (implies --no-build)
 #   --keep           keep the work folder (traffic, configurations, process logs)
-#   --force-workers  allow more workers than cores (lcores share CPUs: a functional check of
-#                    the multi-queue harness, not a measurement)
+#   --force-workers  allow workers without a core each besides the main lcore's: as many
+#                    workers as CPUs puts the (mostly sleeping) main lcore on worker N's CPU,
+#                    which still measures scaling on a small machine; more workers than CPUs
+#                    share CPUs (a functional check of the multi-queue harness only)
 #
-# The binary is $CARGO_TARGET_DIR/release/vtepd (./target/release/vtepd by default).
+# The binary is $CARGO_TARGET_DIR/release/vtepd (./target/release/vtepd by default) unless
+# --bin names one.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -58,7 +62,7 @@ cd "$VTEPD_ROOT"
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
 
 runs="" window="" warmup="" sizes="" scenarios="xconnect,vxlan-decap,vxlan-encap,nvgre-decap,nvgre-encap,mixed"
-workers="" packets=8192 huge=auto out=/tmp/vtepd-bench build=1 keep=0 quick=0 force_workers=0
+workers="" packets=8192 huge=auto out=/tmp/vtepd-bench build=1 bin="" keep=0 quick=0 force_workers=0
 while [ $# -gt 0 ]; do
     case "$1" in
         --quick) quick=1 ;;
@@ -72,6 +76,7 @@ while [ $# -gt 0 ]; do
         --huge) huge=${2:?}; shift ;;
         --out) out=${2:?}; shift ;;
         --no-build) build=0 ;;
+        --bin) bin=${2:?}; build=0; shift ;;
         --keep) keep=1 ;;
         --force-workers) force_workers=1 ;;
         -h|--help) usage; exit 0 ;;
@@ -116,7 +121,7 @@ for tool in dpdk-testpmd dpdk-telemetry.py; do
 done
 ensure_cargo
 
-bin="${CARGO_TARGET_DIR:-$VTEPD_ROOT/target}/release/vtepd"
+: "${bin:=${CARGO_TARGET_DIR:-$VTEPD_ROOT/target}/release/vtepd}"
 if [ "$build" -eq 1 ]; then
     log "building vtepd (release)"
     cargo build --release --locked --bin vtepd
@@ -231,7 +236,8 @@ run_one() {
     prefix="$tag-$id"
     local lcores="0-$w"
     if [ $(( w + 1 )) -gt "$ncpu" ]; then
-        # --force-workers: lcores 0..w on CPUs round-robin (a functional check only).
+        # --force-workers: lcores 0..w on CPUs round-robin, so with as many workers as
+        # CPUs the last one shares CPU 0 with the main lcore.
         lcores=$(for (( k = 0; k <= w; k++ )); do printf '%d@%d,' "$k" $(( k % ncpu )); done)
         lcores="--lcores=${lcores%,}"
     else
@@ -291,10 +297,12 @@ rev="$(git describe --always --dirty 2>/dev/null || echo unknown)"
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 log "measuring: runs=$runs warmup=${warmup}s window=${window}s sizes=$sizes workers=$workers; $mem_desc"
 log "load average at start: $load_start (on $ncpu CPUs)"
-for w in "${worker_list[@]}"; do
-    for size in "${size_list[@]}"; do
-        for scenario in "${scenario_list[@]}"; do
-            for (( n = 1; n <= runs; n++ )); do
+# Worker counts alternate inside each run, as the engines do, so that a scaling ratio
+# (N workers against 1) compares runs taken moments apart.
+for size in "${size_list[@]}"; do
+    for scenario in "${scenario_list[@]}"; do
+        for (( n = 1; n <= runs; n++ )); do
+            for w in "${worker_list[@]}"; do
                 run_one testpmd "$scenario" "$size" "$w" "$n"
                 run_one vtepd "$scenario" "$size" "$w" "$n"
             done
@@ -305,8 +313,12 @@ load_end=$(cut -d' ' -f1-3 /proc/loadavg)
 
 oversubscribed=()
 for w in "${worker_list[@]}"; do
-    if [ $(( w + 1 )) -gt "$ncpu" ]; then
-        oversubscribed=(--info "WARNING=--force-workers: $w workers + 1 main lcore on $ncpu CPUs share cores (--lcores): a functional check, not a measurement")
+    if [ "$w" -gt "$ncpu" ]; then
+        oversubscribed=(--info "WARNING=--force-workers: $w workers on $ncpu CPUs share cores (--lcores): a functional check, not a measurement")
+    elif [ "$w" -eq "$ncpu" ] && [ ${#oversubscribed[@]} -eq 0 ]; then
+        # Each worker still has a CPU to itself but for the main lcore, whose threads
+        # (management tick, API) mostly sleep: per-worker cycles hold, totals may be low.
+        oversubscribed=(--info "NOTE=$w workers on $ncpu CPUs (--lcores): the main lcore shares CPU 0 with worker $w; per-worker cycles are its own, the total may be lower than with a core for the main lcore")
     fi
 done
 mkdir -p "$out"
