@@ -58,13 +58,17 @@ fn station(n: u8) -> Mac {
 // --- the lab ------------------------------------------------------------------------------
 
 /// vtepd in a namespace with veth pairs `und`/`und-p`, `acc1`/`acc1-p`, ...: vtepd's port i
-/// reads the first and writes to `outputs[i]`; tests inject on the `-p` end.
+/// reads the first and writes to `outputs[i]`; tests inject on the `-p` end. With more than
+/// one worker, every port has a veth pair per RX queue (`und`, `undq1`, ...: queue q is
+/// worker q's) and a TX file per worker.
 struct Lab {
     // Fields drop in order: vtepd first, then its namespace, then the files.
     vtepd: Option<Running>,
     ns: Netns,
-    peers: Vec<String>,
-    outputs: Vec<PathBuf>,
+    /// `peers[port][queue]`: where to inject for that port's RX queue.
+    peers: Vec<Vec<String>>,
+    /// `outputs[port]`: what each of that port's TX queues wrote.
+    outputs: Vec<Vec<PathBuf>>,
     _scratch: Scratch,
 }
 
@@ -79,25 +83,46 @@ impl Lab {
     /// vtepd with the underlay and `access` access ports; `config` names them `net_pcap0`
     /// (underlay), `net_pcap1`, ...
     fn start(config: &str, access: usize) -> Lab {
+        Lab::start_workers(config, access, 1)
+    }
+
+    /// As `start`, with `workers` workers (all on CPU 1: this machine may have two cores).
+    fn start_workers(config: &str, access: usize, workers: usize) -> Lab {
         let scratch = Scratch::new();
         let ns = Netns::new();
         let mut v = Vtepd::new(&scratch, config);
+        if workers > 1 {
+            let map: Vec<String> = (1..=workers).map(|w| format!("{w}@1")).collect();
+            v = v.lcores(&format!("0@0,{}", map.join(",")));
+        }
         let mut peers = Vec::new();
         let mut outputs = Vec::new();
         let names =
             std::iter::once("und".to_owned()).chain((1..=access).map(|i| format!("acc{i}")));
         for (i, name) in names.enumerate() {
-            let peer = format!("{name}-p");
-            veth(&ns, &name, &ns, &peer);
-            ns.quiet_up(&name);
-            ns.quiet_up(&peer);
-            let out = scratch.path(&format!("{name}-tx.pcap"));
-            v = v.vdev(format!(
-                "net_pcap{i},rx_iface_in={name},tx_pcap={}",
-                out.display()
-            ));
-            peers.push(peer);
-            outputs.push(out);
+            let mut spec = format!("net_pcap{i}");
+            let (mut port_peers, mut port_outputs) = (Vec::new(), Vec::new());
+            for q in 0..workers {
+                let iface = if q == 0 {
+                    name.clone()
+                } else {
+                    format!("{name}q{q}")
+                };
+                let peer = format!("{iface}-p");
+                veth(&ns, &iface, &ns, &peer);
+                ns.quiet_up(&iface);
+                ns.quiet_up(&peer);
+                spec.push_str(&format!(",rx_iface_in={iface}"));
+                port_peers.push(peer);
+            }
+            for q in 0..workers {
+                let out = scratch.path(&format!("{name}-tx{q}.pcap"));
+                spec.push_str(&format!(",tx_pcap={}", out.display()));
+                port_outputs.push(out);
+            }
+            v = v.vdev(spec);
+            peers.push(port_peers);
+            outputs.push(port_outputs);
         }
         let vtepd = ns.vtepd(v);
         Lab {
@@ -111,9 +136,14 @@ impl Lab {
 
     /// Puts `frames` on the wire to vtepd's port `port`, in order.
     fn send(&self, port: usize, frames: &[Vec<u8>]) {
+        self.send_on(port, 0, frames);
+    }
+
+    /// Puts `frames` on the wire to RX queue `queue` of vtepd's port `port`, in order.
+    fn send_on(&self, port: usize, queue: usize, frames: &[Vec<u8>]) {
         let hex: Vec<String> = frames.iter().map(|f| to_hex(f)).collect();
         let script = inject_script();
-        let mut args = vec![PYTHON, &script, &self.peers[port]];
+        let mut args = vec![PYTHON, &script, &self.peers[port][queue]];
         args.extend(hex.iter().map(String::as_str));
         self.ns.ok(&args);
     }
@@ -123,14 +153,23 @@ impl Lab {
         let hex: Vec<String> = frames.iter().map(|f| to_hex(f)).collect();
         let script = inject_script();
         let interval = interval_ms.to_string();
-        let mut args = vec![PYTHON, &script, &self.peers[port], "--interval", &interval];
+        let mut args = vec![
+            PYTHON,
+            &script,
+            &self.peers[port][0],
+            "--interval",
+            &interval,
+        ];
         args.extend(hex.iter().map(String::as_str));
         self.ns.spawn(&args)
     }
 
-    /// Every frame vtepd has sent so far on `port`.
+    /// Every frame vtepd has sent so far on `port` (queue by queue).
     fn output(&self, port: usize) -> Vec<Vec<u8>> {
-        read_pcap_lenient(&self.outputs[port])
+        self.outputs[port]
+            .iter()
+            .flat_map(|f| read_pcap_lenient(f))
+            .collect()
     }
 
     /// Every copy of the frame carrying `token` that vtepd sent, on any port.
@@ -148,7 +187,12 @@ impl Lab {
     /// Sends one frame carrying `token` and returns its copies, once the first one is out
     /// and the others had time to follow.
     fn probe(&self, port: usize, frame: Vec<u8>, token: &[u8]) -> Vec<Copy> {
-        self.send(port, &[frame]);
+        self.probe_on(port, 0, frame, token)
+    }
+
+    /// `probe` through RX queue `queue` of `port` (worker `queue`'s).
+    fn probe_on(&self, port: usize, queue: usize, frame: Vec<u8>, token: &[u8]) -> Vec<Copy> {
+        self.send_on(port, queue, &[frame]);
         wait_until(LIMIT, Duration::from_millis(10), || {
             !self.copies(token).is_empty()
         });
@@ -507,6 +551,64 @@ fn learned_remote_mac_gets_unicast_to_its_vtep() {
     assert_eq!(v.inner, tenant(x, y, &t), "encapsulated frame");
     let out = lab.stop();
     assert_eq!(tables(&out, "learned"), 2, "{}", out.stdout);
+    assert_eq!(stat(&out, &["totals", "dropped"]), 0, "{}", out.stdout);
+}
+
+/// Two workers, each polling its own RX queue of every port: what one learns reaches the
+/// other through the management thread. Worker 0 learns `x` on access port 1, then worker
+/// 1 delivers VXLAN traffic to `x` to that port alone (and learns `h` behind 10.0.0.2 from
+/// it), then worker 0 encapsulates traffic to `h` to 10.0.0.2 alone. Each worker counted
+/// exactly the frames put on its queues, and the report adds both up.
+#[test]
+fn two_workers_forward_by_what_the_other_learned() {
+    if !netns::capable(&[PYTHON]) {
+        return;
+    }
+    let _slot = serial();
+    let lab = Lab::start_workers(&config("", ""), 2, 2);
+    let (x, h, y) = (station(0x0c), station(0x22), station(0x0d));
+    let mut sent = [0u64; 2];
+    let t = token();
+    let c = lab.probe_on(ACC1, 0, tenant(x, station(0xff), &t), &t);
+    sent[0] += 1;
+    assert_flooded_from_access(&c, ACC2);
+    let (t, c) = lab.eventually(
+        "worker 1 delivers VXLAN to the MAC worker 0 learned to its port only",
+        |t| {
+            sent[1] += 1;
+            lab.probe_on(UNDERLAY, 1, vxlan_from(R2, &tenant(h, x, t)), t)
+        },
+        |c| ports(c) == [ACC1],
+    );
+    assert_eq!(c[0].frame, tenant(h, x, &t), "decapsulated frame");
+    let (t, c) = lab.eventually(
+        "worker 0 encapsulates to the MAC worker 1 learned, to its VTEP only",
+        |t| {
+            sent[0] += 1;
+            lab.probe_on(ACC2, 0, tenant(y, h, t), t)
+        },
+        |c| is_single_vxlan_to(c, R2),
+    );
+    let v = single_vxlan_to(&c, R2, NEXT_HOP_MAC);
+    assert_eq!(v.inner, tenant(y, h, &t), "encapsulated frame");
+    let out = lab.stop();
+    let workers = out.report.as_ref().expect("report")["workers"]
+        .as_array()
+        .expect("workers")
+        .clone();
+    let counted: Vec<(u64, u64)> = workers
+        .iter()
+        .map(|w| (w["lcore"].as_u64().unwrap(), w["packets"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(
+        counted,
+        [(1, sent[0]), (2, sent[1])],
+        "(lcore, packets) per worker: each counted its own queues' frames"
+    );
+    assert_eq!(stat(&out, &["totals", "rx_packets"]), sent[0] + sent[1]);
+    // x and y behind access ports, h behind 10.0.0.2: each learned once, whichever worker.
+    assert_eq!(tables(&out, "learned"), 3, "{}", out.stdout);
+    assert_eq!(tables(&out, "moved"), 0);
     assert_eq!(stat(&out, &["totals", "dropped"]), 0, "{}", out.stdout);
 }
 

@@ -86,7 +86,8 @@ impl Outcome {
 
 /// One vtepd invocation.
 pub struct Vtepd {
-    lcores: String,
+    /// EAL's lcore arguments: `-l 0-1` unless `lcores` set a mapping.
+    lcores: [String; 2],
     vdevs: Vec<String>,
     eal_extra: Vec<String>,
     app_args: Vec<String>,
@@ -130,7 +131,7 @@ impl Vtepd {
             )
         };
         Vtepd {
-            lcores: "0-1".into(),
+            lcores: ["-l".into(), "0-1".into()],
             vdevs: Vec::new(),
             eal_extra: Vec::new(),
             app_args: Vec::new(),
@@ -139,6 +140,13 @@ impl Vtepd {
             prefix: format!("vtepd-test-{}-{id}", std::process::id()),
             report: scratch.path(&format!("report-{id}.json")),
         }
+    }
+
+    /// Runs on EAL lcore mapping `map` (`--lcores`, e.g. `0@0,1@1,2@1`: two workers sharing
+    /// CPU 1) instead of `-l 0-1`: more workers than this machine has spare cores.
+    pub fn lcores(mut self, map: &str) -> Vtepd {
+        self.lcores = ["--lcores".into(), map.into()];
+        self
     }
 
     pub fn vdev(mut self, spec: impl Into<String>) -> Vtepd {
@@ -158,7 +166,8 @@ impl Vtepd {
 
     pub fn command(&self) -> Command {
         let mut c = Command::new(vtepd_bin());
-        c.args(["-l", &self.lcores, "--no-huge", "-m", "256", "--no-pci"])
+        c.args(&self.lcores)
+            .args(["--no-huge", "-m", "256", "--no-pci"])
             .args(["--file-prefix", &self.prefix]);
         for v in &self.vdevs {
             c.args(["--vdev", v]);
