@@ -311,14 +311,14 @@ for size in "${size_list[@]}"; do
 done
 load_end=$(cut -d' ' -f1-3 /proc/loadavg)
 
-oversubscribed=()
+layout_note=()
 for w in "${worker_list[@]}"; do
     if [ "$w" -gt "$ncpu" ]; then
-        oversubscribed=(--info "WARNING=--force-workers: $w workers on $ncpu CPUs share cores (--lcores): a functional check, not a measurement")
-    elif [ "$w" -eq "$ncpu" ] && [ ${#oversubscribed[@]} -eq 0 ]; then
+        layout_note=(--info "WARNING=--force-workers: $w workers on $ncpu CPUs share cores (--lcores): a functional check, not a measurement")
+    elif [ "$w" -eq "$ncpu" ] && [ ${#layout_note[@]} -eq 0 ]; then
         # Each worker still has a CPU to itself but for the main lcore, whose threads
         # (management tick, API) mostly sleep: per-worker cycles hold, totals may be low.
-        oversubscribed=(--info "NOTE=$w workers on $ncpu CPUs (--lcores): the main lcore shares CPU 0 with worker $w; per-worker cycles are its own, the total may be lower than with a core for the main lcore")
+        layout_note=(--info "NOTE=$w workers on $ncpu CPUs (--lcores): the main lcore shares CPU 0 with worker $w; per-worker cycles are its own, the total may be lower than with a core for the main lcore")
     fi
 done
 mkdir -p "$out"
@@ -332,5 +332,5 @@ mkdir -p "$out"
     --info "load average (1/5/15 min)=$load_start at start, $load_end at end" \
     --info "kernel TSC estimate=$(dmesg 2>/dev/null | sed -n 's/.*tsc: Detected \([0-9.]*\) MHz.*/\1 MHz/p' | head -1)" \
     --info "settings=runs $runs, warm-up ${warmup}s, window ${window}s, $packets frames per stream, workers $workers" \
-    "${oversubscribed[@]}"
+    "${layout_note[@]}"
 log "results: $out/$stamp.md ($out/$stamp.json has every run)"

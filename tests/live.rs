@@ -112,12 +112,9 @@ impl Lab {
                 veth(&ns, &iface, &ns, &peer);
                 ns.quiet_up(&iface);
                 ns.quiet_up(&peer);
-                spec.push_str(&format!(",rx_iface_in={iface}"));
-                port_peers.push(peer);
-            }
-            for q in 0..workers {
                 let out = scratch.path(&format!("{name}-tx{q}.pcap"));
-                spec.push_str(&format!(",tx_pcap={}", out.display()));
+                spec.push_str(&format!(",rx_iface_in={iface},tx_pcap={}", out.display()));
+                port_peers.push(peer);
                 port_outputs.push(out);
             }
             v = v.vdev(spec);

@@ -28,8 +28,9 @@ pub const PYTHON: &str = "/usr/bin/python3";
 static NEXT: AtomicU32 = AtomicU32::new(0);
 static SWEEP: Once = Once::new();
 
-/// True when this machine can run namespace tests: root, and every tool in `tools` (plus
-/// `ip`) on PATH. Prints why not, so a skipped test is visible in the output.
+/// True when this machine can run namespace tests (and others that need root): root, and
+/// every tool in `tools` (plus `ip`) on PATH. Prints why not, so a skipped test is visible
+/// in the output.
 pub fn capable(tools: &[&str]) -> bool {
     let root = std::fs::read_to_string("/proc/self/status")
         .ok()
@@ -40,7 +41,7 @@ pub fn capable(tools: &[&str]) -> bool {
         })
         .unwrap_or(false);
     if !root {
-        eprintln!("skipped: network namespace tests need root");
+        eprintln!("skipped: this test needs root");
         return false;
     }
     for t in std::iter::once(&"ip").chain(tools) {
