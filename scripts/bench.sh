@@ -3,7 +3,7 @@
 #
 #   scripts/bench.sh [--quick] [--runs N] [--window S] [--warmup S] [--sizes 64,512,1500]
 #                    [--scenarios LIST] [--workers 1,3] [--packets N] [--huge auto|yes|no]
-#                    [--out DIR] [--no-build] [--bin PATH] [--keep]
+#                    [--out DIR] [--no-build] [--bin PATH] [--keep] [--header-swap]
 #
 # The harness: DPDK virtual devices, the same for every engine. `net_pcap` with
 # rx_pcap=<generated traffic>,infinite_rx=1 replays a capture preloaded into mbufs (one
@@ -23,13 +23,17 @@
 #   vxlan-encap, nvgre-encap  access net_pcap0 -> underlay net_null0; destinations are static
 #                             [[fdb]] remote entries, sources learned, UDP source port hashed
 #   mixed                     both directions at once, VXLAN and NVGRE, no static entries:
-#                             learning does the work. A port that receives cannot be a sink, so
-#                             both net_pcap ports write to tx_pcap=/dev/null, for vtepd and for
-#                             the testpmd ceiling alike (libpcap's dumper costs a write per burst).
+#                             learning does the work. Each net_pcap port is given no TX stream,
+#                             so it drops what is sent to it (net_pcap's tx_drop: counted and
+#                             freed, as net_null does), for vtepd and the ceiling alike.
 #   xconnect                  vtepd's cross-connect on the vxlan-decap traffic: its poll loop,
 #                             counters and TX buffering without the pipeline, which splits
 #                             vtepd's cycles into I/O (this vs. the ceiling) and packet work
 #                             (the other scenarios vs. this)
+# With --header-swap a third engine runs in every scenario: dpdk-testpmd's 5tswap forwarding,
+# which parses each packet's Ethernet, VLAN, IP and UDP/TCP headers and swaps their source and
+# destination fields, and nothing else (no lookup, no length change). It shows what touching
+# the headers of every packet costs on this harness, next to the ceiling that touches none.
 # Sizes are the tenant frame on the access port: 802.1Q-tagged, without FCS (as DPDK counts).
 #
 # Options:
@@ -47,6 +51,7 @@
 #   --no-build       use the existing release binary
 #   --bin PATH       measure this vtepd binary (implies --no-build)
 #   --keep           keep the work folder (traffic, configurations, process logs)
+#   --header-swap    also measure dpdk-testpmd --forward-mode=5tswap (see above)
 #   --force-workers  allow workers without a core each besides the main lcore's: as many
 #                    workers as CPUs puts the (mostly sleeping) main lcore on worker N's CPU,
 #                    which still measures scaling on a small machine; more workers than CPUs
@@ -63,6 +68,7 @@ usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
 
 runs="" window="" warmup="" sizes="" scenarios="xconnect,vxlan-decap,vxlan-encap,nvgre-decap,nvgre-encap,mixed"
 workers="" packets=8192 huge=auto out=/tmp/vtepd-bench build=1 bin="" keep=0 quick=0 force_workers=0
+engines=(testpmd vtepd)
 while [ $# -gt 0 ]; do
     case "$1" in
         --quick) quick=1 ;;
@@ -79,6 +85,7 @@ while [ $# -gt 0 ]; do
         --bin) bin=${2:?}; build=0; shift ;;
         --keep) keep=1 ;;
         --force-workers) force_workers=1 ;;
+        --header-swap) engines=(testpmd testpmd-5tswap vtepd) ;;
         -h|--help) usage; exit 0 ;;
         *) die "unknown option $1 (see --help)" ;;
     esac
@@ -209,19 +216,18 @@ mkdir -p "$work/runs" "$work/logs"
 
 # The devices of one scenario: sets vdev_args, sources, sinks.
 harness() {
-    local scenario=$1 size=$2 w=$3 k rx0="" rx1="" tx=""
+    local scenario=$1 size=$2 w=$3 k rx0="" rx1=""
     for (( k = 0; k < w; k++ )); do
         case "$scenario" in
             mixed)
                 rx0+=",rx_pcap=$work/traffic/mixed-underlay-$size-q${k}of$w.pcap"
-                rx1+=",rx_pcap=$work/traffic/mixed-access-$size-q${k}of$w.pcap"
-                tx+=",tx_pcap=/dev/null" ;;
+                rx1+=",rx_pcap=$work/traffic/mixed-access-$size-q${k}of$w.pcap" ;;
             xconnect) rx0+=",rx_pcap=$work/traffic/vxlan-decap-$size-q${k}of$w.pcap" ;;
             *) rx0+=",rx_pcap=$work/traffic/$scenario-$size-q${k}of$w.pcap" ;;
         esac
     done
     if [ "$scenario" = mixed ]; then
-        vdev_args=(--vdev "net_pcap0${rx0}${tx},infinite_rx=1" --vdev "net_pcap1${rx1}${tx},infinite_rx=1")
+        vdev_args=(--vdev "net_pcap0${rx0},infinite_rx=1" --vdev "net_pcap1${rx1},infinite_rx=1")
         sources=net_pcap0,net_pcap1 sinks=net_pcap0,net_pcap1
     else
         vdev_args=(--vdev "net_pcap0${rx0},infinite_rx=1" --vdev "net_null0,no-rx=1")
@@ -229,7 +235,7 @@ harness() {
     fi
 }
 
-# One measurement: engine (testpmd|vtepd), scenario, size, workers, run number.
+# One measurement: engine (testpmd|testpmd-5tswap|vtepd), scenario, size, workers, run number.
 run_one() {
     local engine=$1 scenario=$2 size=$3 w=$4 n=$5
     local id="$engine-$scenario-$size-w$w-r$n" prefix api="" pid rc=0 load
@@ -250,8 +256,10 @@ run_one() {
     local eal=($lcores --no-pci --file-prefix "$prefix" "${mem_args[@]}" "${vdev_args[@]}")
     local cmd logf="$work/logs/$id.log"
     load=$(cut -d' ' -f1-3 /proc/loadavg)
-    if [ "$engine" = testpmd ]; then
-        cmd=(dpdk-testpmd "${eal[@]}" -- --forward-mode=io --auto-start --nb-cores="$w"
+    if [ "$engine" != vtepd ]; then
+        local mode=io
+        [ "$engine" = testpmd-5tswap ] && mode=5tswap
+        cmd=(dpdk-testpmd "${eal[@]}" -- --forward-mode="$mode" --auto-start --nb-cores="$w"
              --rxq="$w" --txq="$w" --total-num-mbufs="$mbufs" --record-core-cycles)
         # Non-interactive testpmd forwards until a line arrives on stdin (or it closes): its
         # own fifo, held open here, so nothing left over from another run can stop it early.
@@ -275,7 +283,7 @@ run_one() {
         echo "  $id: measurement failed: $(cat "$work/runs/$id.err")" >&2
         tail -5 "$logf" | sed 's/^/    /' >&2
     fi
-    if [ "$engine" = testpmd ]; then
+    if [ "$engine" != vtepd ]; then
         echo >&"$fifo_fd"          # "Press enter to exit"
         wait_exit "$pid" 200 || rc=$?
         exec {fifo_fd}>&-
@@ -303,8 +311,9 @@ for size in "${size_list[@]}"; do
     for scenario in "${scenario_list[@]}"; do
         for (( n = 1; n <= runs; n++ )); do
             for w in "${worker_list[@]}"; do
-                run_one testpmd "$scenario" "$size" "$w" "$n"
-                run_one vtepd "$scenario" "$size" "$w" "$n"
+                for engine in "${engines[@]}"; do
+                    run_one "$engine" "$scenario" "$size" "$w" "$n"
+                done
             done
         done
     done

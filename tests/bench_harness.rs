@@ -1,7 +1,8 @@
 //! scripts/bench.sh end to end, as a smoke pass: generated traffic replayed by net_pcap into
-//! net_null, counters read through DPDK telemetry and the API, the report, for testpmd and
-//! vtepd with one worker and with two (one RX queue each, `--force-workers` on this small
-//! machine). It measures nothing (a debug build on a shared machine): it checks that every
+//! net_null (the mixed run: into net_pcap ports that drop what they send), counters read
+//! through DPDK telemetry and the API, the report, for testpmd (io and the 5tswap header-swap
+//! reference) and vtepd with one worker and with two (one RX queue each, `--force-workers` on
+//! this small machine). It measures nothing (a debug build on a shared machine): it checks that every
 //! run worked, that vtepd lost no packet and no mbuf, and that every worker had traffic.
 //!
 //! Needs root and dpdk-testpmd; skipped (with a message) without them.
@@ -18,6 +19,7 @@ use serde_json::Value;
 
 const SCENARIOS: [&str; 3] = ["xconnect", "vxlan-decap", "mixed"];
 const WORKERS: [u64; 2] = [1, 2];
+const ENGINES: [&str; 3] = ["testpmd", "testpmd-5tswap", "vtepd"];
 
 #[test]
 fn every_engine_scenario_and_worker_count_runs_clean() {
@@ -38,7 +40,7 @@ fn every_engine_scenario_and_worker_count_runs_clean() {
             "2048",
         ])
         .args(["--scenarios", &SCENARIOS.join(","), "--workers", "1,2"])
-        .args(["--force-workers", "--out"])
+        .args(["--force-workers", "--header-swap", "--out"])
         .arg(scratch.dir.path())
         .output()
         .expect("run scripts/bench.sh");
@@ -64,7 +66,7 @@ fn every_engine_scenario_and_worker_count_runs_clean() {
         })
         .collect();
     let mut expected = BTreeSet::new();
-    for engine in ["testpmd", "vtepd"] {
+    for engine in ENGINES {
         for s in SCENARIOS {
             for w in WORKERS {
                 expected.insert((engine.to_owned(), s.to_owned(), w));

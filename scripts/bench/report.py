@@ -14,7 +14,8 @@ Definitions (also written into the results):
 - Gb/s wire: L2 plus 24 bytes per frame (FCS 4, preamble and SFD 8, inter-frame gap 12).
 - cycles/pkt: vtepd: TSC cycles its workers spent in busy polls per received packet, from its
   own counters (GET /api/v1/workers: the difference of cycles_per_packet x packets over the
-  window, divided by the difference of packets). testpmd: TSC Hz x forwarding cores / Mpps,
+  window, divided by the difference of packets). testpmd (io, the ceiling, and 5tswap, the
+  header-swap reference of --header-swap): TSC Hz x forwarding cores / Mpps,
   which assumes its forwarding cores spend every cycle on the traffic (a saturated poll-mode
   core does: it never sleeps, and its polls are never empty). TSC Hz is EAL's
   (rte_get_tsc_hz(), reported by vtepd's GET /api/v1/status and testpmd's "MHz Clock" line).
@@ -33,6 +34,11 @@ import statistics
 import sys
 
 WIRE_OVERHEAD = 24  # FCS 4 + preamble/SFD 8 + inter-frame gap 12
+ENGINE_LABELS = {
+    "testpmd": "testpmd (ceiling)",
+    "testpmd-5tswap": "testpmd 5tswap (header swap)",
+    "vtepd": "vtepd",
+}
 
 
 def load(path):
@@ -64,7 +70,7 @@ def record(args):
             log = f.read()
     except OSError:
         log = ""
-    if args.engine == "testpmd":
+    if args.engine != "vtepd":
         g = re.search(r"CPU cycles/packet=([0-9.]+) .* at ([0-9]+) MHz Clock", log)
         if g:
             rec["testpmd_core_cycles_per_packet"] = float(g.group(1))
@@ -130,7 +136,7 @@ def fmt(x, spec=".2f"):
 
 def line(args):
     r = records(args.last)[-1]
-    head = "  %-7s %-11s %4dB w%d run %d" % (r["engine"], r["scenario"], r["size"], r["workers"], r["run"])
+    head = "  %-14s %-11s %4dB w%d run %d" % (r["engine"], r["scenario"], r["size"], r["workers"], r["run"])
     if not r["ok"]:
         print("%s: FAILED (%s)" % (head, r.get("error", "")))
         return
@@ -217,8 +223,8 @@ def table(args):
             continue
         ceiling = sums.get((w, scenario, size, "testpmd"))
         ratio = s["mpps"] / ceiling["mpps"] if ceiling and ceiling["mpps"] else None
-        label = "testpmd (ceiling)" if engine == "testpmd" else "vtepd"
-        cyc = fmt(s["cycles"], ".0f") + (" (TSC/pps)" if engine == "testpmd" else " (workers)")
+        label = ENGINE_LABELS.get(engine, engine)
+        cyc = fmt(s["cycles"], ".0f") + (" (workers)" if engine == "vtepd" else " (TSC/pps)")
         rows.append("| %d | %s | %d | %s | %s | %.3f | %d/%d: %.3f-%.3f | %.2f | %.2f | %s | %s | %s | %s |" % (
             w, scenario, size, s["frames"], label, s["mpps"], s["n"], s["of"], s["min"], s["max"],
             s["gbps_l2"], s["gbps_wire"], fmt(ratio, ".2f"), cyc, fmt(s["tsc"], ".0f"),
@@ -231,8 +237,8 @@ def table(args):
             for c in checks_for(r):
                 checks.append("- vtepd %s %dB w%d run %d: %s" % (r["scenario"], r["size"], r["workers"], r["run"], c))
         elif not r["ok"] or r["exit"] != 0:
-            checks.append("- testpmd %s %dB w%d run %d: %s" % (r["scenario"], r["size"], r["workers"], r["run"],
-                                                              r.get("error") or "exit status %s" % r["exit"]))
+            checks.append("- %s %s %dB w%d run %d: %s" % (r["engine"], r["scenario"], r["size"], r["workers"],
+                                                         r["run"], r.get("error") or "exit status %s" % r["exit"]))
 
     pcapgen = ["# traffic and configurations (into the work folder, removed at exit unless --keep)\n%s"
                % args.pcapgen] if args.pcapgen else []
@@ -265,12 +271,15 @@ def table(args):
            "Harness: DPDK virtual devices, no NIC. net_pcap replays generated traffic "
            "(rx_pcap=...,infinite_rx=1, preloaded into mbufs; one rx_pcap per RX queue/worker) "
            "into the engine, net_null,no-rx=1 is the sink; for the mixed run both net_pcap ports "
-           "receive and transmit into tx_pcap=/dev/null, for testpmd and vtepd alike. The replay "
-           "itself (mbuf allocation and a copy per frame in net_pcap's RX) runs on the measured "
-           "core, so the ceiling is testpmd's io forwarding on the same devices and cores, and "
-           "'vs ceiling' is vtepd's Mpps over testpmd's. Sizes: the tenant frame on the access "
-           "port, 802.1Q-tagged, without FCS; the tunnels carry it untagged plus 50 bytes "
-           "(VXLAN/IPv4) or 42 (NVGRE/IPv4).", "",
+           "receive and, given no TX stream, drop and count what they transmit (net_pcap's "
+           "tx_drop), for testpmd and vtepd alike. The replay itself (mbuf allocation and a copy "
+           "per frame in net_pcap's RX) runs on the measured core, so the ceiling is testpmd's io "
+           "forwarding on the same devices and cores, and 'vs ceiling' is an engine's Mpps over "
+           "testpmd io's. testpmd 5tswap (--header-swap) parses every packet's Ethernet, VLAN, IP "
+           "and UDP/TCP headers and swaps their source and destination fields: what touching the "
+           "headers costs here, with no lookup. Sizes: the tenant frame on the access port, "
+           "802.1Q-tagged, without FCS; the tunnels carry it untagged plus 50 bytes (VXLAN/IPv4) "
+           "or 42 (NVGRE/IPv4).", "",
            "## Checks", ""]
     md += checks or ["- nothing unexpected: no drops, no flooding after warm-up, out = in, no mbuf "
                      "left at exit, every process exited cleanly"]
@@ -303,7 +312,7 @@ def main():
     sub = ap.add_subparsers(dest="cmd", required=True)
     p = sub.add_parser("record")
     p.add_argument("--run", required=True)
-    p.add_argument("--engine", required=True, choices=["testpmd", "vtepd"])
+    p.add_argument("--engine", required=True, choices=sorted(ENGINE_LABELS))
     p.add_argument("--scenario", required=True)
     p.add_argument("--size", type=int, required=True)
     p.add_argument("--workers", type=int, required=True)
