@@ -3,7 +3,7 @@
 #
 #   scripts/bench.sh [--quick] [--runs N] [--window S] [--warmup S] [--sizes 64,512,1500]
 #                    [--scenarios LIST] [--workers 1,3] [--packets N] [--huge auto|yes|no]
-#                    [--out DIR] [--no-build] [--bin PATH] [--keep] [--header-swap]
+#                    [--out DIR] [--no-build] [--bin PATH] [--keep] [--header-swap] [--burst N]
 #
 # The harness: DPDK virtual devices, the same for every engine. `net_pcap` with
 # rx_pcap=<generated traffic>,infinite_rx=1 replays a capture preloaded into mbufs (one
@@ -52,6 +52,8 @@
 #   --bin PATH       measure this vtepd binary (implies --no-build)
 #   --keep           keep the work folder (traffic, configurations, process logs)
 #   --header-swap    also measure dpdk-testpmd --forward-mode=5tswap (see above)
+#   --burst N        packets per RX/TX burst, 1..64, for every engine (vtepd's workers.burst,
+#                    testpmd's --burst; default 32, both engines' own default)
 #   --force-workers  allow workers without a core each besides the main lcore's: as many
 #                    workers as CPUs puts the (mostly sleeping) main lcore on worker N's CPU,
 #                    which still measures scaling on a small machine; more workers than CPUs
@@ -68,7 +70,7 @@ usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
 
 runs="" window="" warmup="" sizes="" scenarios="xconnect,vxlan-decap,vxlan-encap,nvgre-decap,nvgre-encap,mixed"
 workers="" packets=8192 huge=auto out=/tmp/vtepd-bench build=1 bin="" keep=0 quick=0 force_workers=0
-engines=(testpmd vtepd)
+engines=(testpmd vtepd) burst=32
 while [ $# -gt 0 ]; do
     case "$1" in
         --quick) quick=1 ;;
@@ -86,6 +88,7 @@ while [ $# -gt 0 ]; do
         --keep) keep=1 ;;
         --force-workers) force_workers=1 ;;
         --header-swap) engines=(testpmd testpmd-5tswap vtepd) ;;
+        --burst) burst=${2:?}; shift ;;
         -h|--help) usage; exit 0 ;;
         *) die "unknown option $1 (see --help)" ;;
     esac
@@ -105,6 +108,9 @@ fi
 [[ "$warmup" =~ ^[0-9]+(\.[0-9]+)?$ ]] || die "--warmup: seconds"
 [[ "$sizes" =~ ^[0-9]+(,[0-9]+)*$ ]] || die "--sizes: comma-separated frame sizes"
 [[ "$workers" =~ ^[0-9]+(,[0-9]+)*$ ]] || die "--workers: comma-separated worker counts"
+if ! [[ "$burst" =~ ^[0-9]+$ ]] || [ "$burst" -lt 1 ] || [ "$burst" -gt 64 ]; then
+    die "--burst: 1..64"
+fi
 case "$huge" in auto|yes|no) ;; *) die "--huge: auto, yes or no" ;; esac
 IFS=, read -r -a size_list <<< "$sizes"
 IFS=, read -r -a scenario_list <<< "$scenarios"
@@ -260,7 +266,7 @@ run_one() {
         local mode=io
         [ "$engine" = testpmd-5tswap ] && mode=5tswap
         cmd=(dpdk-testpmd "${eal[@]}" -- --forward-mode="$mode" --auto-start --nb-cores="$w"
-             --rxq="$w" --txq="$w" --total-num-mbufs="$mbufs" --record-core-cycles)
+             --rxq="$w" --txq="$w" --total-num-mbufs="$mbufs" --burst="$burst" --record-core-cycles)
         # Non-interactive testpmd forwards until a line arrives on stdin (or it closes): its
         # own fifo, held open here, so nothing left over from another run can stop it early.
         mkfifo "$work/$id.stdin"
@@ -269,7 +275,8 @@ run_one() {
     else
         local port conf="$work/runs/$id.toml"
         port=$(free_port)
-        sed "s/^listen = .*/listen = \"127.0.0.1:$port\"/" "$work/traffic/$scenario.toml" > "$conf"
+        sed -e "s/^listen = .*/listen = \"127.0.0.1:$port\"/" -e "s/^mbufs = .*/&\nburst = $burst/" \
+            "$work/traffic/$scenario.toml" > "$conf"
         api="http://127.0.0.1:$port"
         cmd=("$bin" "${eal[@]}" -- -c "$conf" --log warn --final-stats "$work/runs/$id.final.json")
         "${cmd[@]}" < /dev/null > "$logf" 2>&1 &
@@ -340,6 +347,6 @@ mkdir -p "$out"
     --info "memory=$mem_desc" \
     --info "load average (1/5/15 min)=$load_start at start, $load_end at end" \
     --info "kernel TSC estimate=$(dmesg 2>/dev/null | sed -n 's/.*tsc: Detected \([0-9.]*\) MHz.*/\1 MHz/p' | head -1)" \
-    --info "settings=runs $runs, warm-up ${warmup}s, window ${window}s, $packets frames per stream, workers $workers" \
+    --info "settings=runs $runs, warm-up ${warmup}s, window ${window}s, $packets frames per stream, workers $workers, burst $burst" \
     "${layout_note[@]}"
 log "results: $out/$stamp.md ($out/$stamp.json has every run)"
