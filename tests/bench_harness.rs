@@ -2,8 +2,9 @@
 //! net_null (the mixed run: into net_pcap ports that drop what they send), counters read
 //! through DPDK telemetry and the API, the report, for testpmd (io and the 5tswap header-swap
 //! reference) and vtepd with one worker and with two (one RX queue each, `--force-workers` on
-//! this small machine). It measures nothing (a debug build on a shared machine): it checks that every
-//! run worked, that vtepd lost no packet and no mbuf, and that every worker had traffic.
+//! this small machine), at a burst size other than the default. It measures nothing (a debug
+//! build on a shared machine): it checks that every run worked, that vtepd lost no packet and
+//! no mbuf, and that every worker had traffic.
 //!
 //! Needs root and dpdk-testpmd; skipped (with a message) without them.
 
@@ -40,7 +41,7 @@ fn every_engine_scenario_and_worker_count_runs_clean() {
             "2048",
         ])
         .args(["--scenarios", &SCENARIOS.join(","), "--workers", "1,2"])
-        .args(["--force-workers", "--header-swap", "--out"])
+        .args(["--force-workers", "--header-swap", "--burst", "16", "--out"])
         .arg(scratch.dir.path())
         .output()
         .expect("run scripts/bench.sh");
@@ -54,6 +55,8 @@ fn every_engine_scenario_and_worker_count_runs_clean() {
         .unwrap_or_else(|| panic!("no JSON report written:\n{log}"));
     let report: Value = serde_json::from_str(&std::fs::read_to_string(json).unwrap()).unwrap();
     let runs = report["runs"].as_array().expect("runs");
+    let settings = report["info"]["settings"].as_str().expect("settings");
+    assert!(settings.ends_with("burst 16"), "{settings}");
 
     let seen: BTreeSet<(String, String, u64)> = runs
         .iter()
@@ -112,6 +115,17 @@ fn every_engine_scenario_and_worker_count_runs_clean() {
                 .iter()
                 .all(|c| c.as_f64().is_some_and(|c| c > 0.0)),
             "{what}: a worker without traffic (its queue got no flows?): {r:#}"
+        );
+        // The replay fills nearly every burst: each worker's bursts average just under
+        // --burst (never above: 32, the default, would show).
+        let bursts = r["per_worker_average_burst"]
+            .as_array()
+            .expect("per_worker_average_burst");
+        assert!(
+            bursts
+                .iter()
+                .all(|b| b.as_f64().is_some_and(|b| (15.0..=16.0).contains(&b))),
+            "{what}: bursts not of 16 packets: {r:#}"
         );
     }
 }

@@ -101,7 +101,8 @@ def sample(tel, ids, api, pid, tasks):
     if api:
         workers = http_json(api + "/api/v1/workers")
         s["workers"] = [{"lcore": w["lcore"], "packets": w["packets"],
-                         "cycles": w["cycles_per_packet"] * w["packets"]} for w in workers]
+                         "cycles": w["cycles_per_packet"] * w["packets"],
+                         "average_burst": w["average_burst"]} for w in workers]
         stats = http_json(api + "/api/v1/stats")
         s["drops"] = stats.get("drops", {})
         gw = stats.get("gateway") or {}
@@ -216,7 +217,8 @@ def main():
             p = w["packets"] - wa[w["lcore"]]["packets"]
             c = w["cycles"] - wa[w["lcore"]]["cycles"]
             workers.append({"lcore": w["lcore"], "packets": p, "cycles": c,
-                            "cycles_per_packet": c / p if p else None})
+                            "cycles_per_packet": c / p if p else None,
+                            "average_burst": w["average_burst"]})
         out["workers"] = workers
         out["worker_packets"] = sum(w["packets"] for w in workers)
         out["worker_cycles"] = sum(w["cycles"] for w in workers)

@@ -116,6 +116,7 @@ def record(args):
             rec.update({
                 "cycles_per_packet": wc / wp if wp else None,
                 "per_worker_cycles": [w["cycles_per_packet"] for w in m.get("workers", [])],
+                "per_worker_average_burst": [w["average_burst"] for w in m.get("workers", [])],
                 "drops": m.get("drops", {}), "gateway": m.get("gateway", {}),
                 "tx_dropped": m.get("tx_dropped", 0), "fdb_entries": m.get("fdb_entries"),
                 "learned_macs": m.get("learned_macs"),
