@@ -138,27 +138,17 @@ impl Lab {
 
     /// Puts `frames` on the wire to RX queue `queue` of vtepd's port `port`, in order.
     fn send_on(&self, port: usize, queue: usize, frames: &[Vec<u8>]) {
-        let hex: Vec<String> = frames.iter().map(|f| to_hex(f)).collect();
-        let script = inject_script();
-        let mut args = vec![PYTHON, &script, &self.peers[port][queue]];
-        args.extend(hex.iter().map(String::as_str));
-        self.ns.ok(&args);
+        let args = inject_args(&self.peers[port][queue], &[], frames);
+        self.ns
+            .ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
     }
 
     /// Sends `frames` to port `port` in the background, `interval_ms` apart.
     fn stream(&self, port: usize, interval_ms: u32, frames: &[Vec<u8>]) -> netns::Bg {
-        let hex: Vec<String> = frames.iter().map(|f| to_hex(f)).collect();
-        let script = inject_script();
         let interval = interval_ms.to_string();
-        let mut args = vec![
-            PYTHON,
-            &script,
-            &self.peers[port][0],
-            "--interval",
-            &interval,
-        ];
-        args.extend(hex.iter().map(String::as_str));
-        self.ns.spawn(&args)
+        let args = inject_args(&self.peers[port][0], &["--interval", &interval], frames);
+        self.ns
+            .spawn(&args.iter().map(String::as_str).collect::<Vec<_>>())
     }
 
     /// Every frame vtepd has sent so far on `port` (queue by queue).
@@ -242,11 +232,16 @@ impl Lab {
     }
 }
 
-fn inject_script() -> String {
-    format!(
+/// The injector's command line: `frames` onto interface `peer`, after `options`.
+fn inject_args(peer: &str, options: &[&str], frames: &[Vec<u8>]) -> Vec<String> {
+    let script = format!(
         "{}/tests/traffic/live/inject.py",
         env!("CARGO_MANIFEST_DIR")
-    )
+    );
+    let mut args = vec![PYTHON.to_owned(), script, peer.to_owned()];
+    args.extend(options.iter().map(|o| (*o).to_owned()));
+    args.extend(frames.iter().map(|f| to_hex(f)));
+    args
 }
 
 fn to_hex(f: &[u8]) -> String {
