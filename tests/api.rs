@@ -272,7 +272,7 @@ fn vni_routes_round_trip_and_refusals_name_the_field() {
     assert_eq!(
         added,
         json!({"id": 6000, "encap": "vxlan", "vlan": 600, "flood": ["10.0.0.3"],
-               "learning": true, "arp_suppression": false})
+               "learning": true, "arp_suppression": false, "control": "static"})
     );
     assert_eq!(ids(&api.get_ok("/api/v1/vnis")), [5000, 5100, 6000]);
     let v = api.get_ok("/api/v1/vnis/6000");
@@ -533,7 +533,7 @@ fn fdb_arp_and_flush_round_trip() {
     assert_eq!(
         e,
         json!({"vni": 5000, "mac": m1, "port": null, "remote": "10.0.0.7", "static": true,
-               "idle_secs": null})
+               "origin": "static", "idle_secs": null})
     );
     api.expect(
         201,
@@ -551,9 +551,9 @@ fn fdb_arp_and_flush_round_trip() {
     assert_eq!(
         all,
         json!([
-            {"vni": 5000, "mac": m1, "port": null, "remote": "10.0.0.7", "static": true, "idle_secs": null},
-            {"vni": 5100, "mac": m2, "port": "net_null1", "remote": null, "static": true, "idle_secs": null},
-            {"vni": 5100, "mac": m3, "port": null, "remote": "10.0.0.2", "static": true, "idle_secs": null},
+            {"vni": 5000, "mac": m1, "port": null, "remote": "10.0.0.7", "static": true, "origin": "static", "idle_secs": null},
+            {"vni": 5100, "mac": m2, "port": "net_null1", "remote": null, "static": true, "origin": "static", "idle_secs": null},
+            {"vni": 5100, "mac": m3, "port": null, "remote": "10.0.0.2", "static": true, "origin": "static", "idle_secs": null},
         ])
     );
     assert_eq!(
@@ -1128,7 +1128,7 @@ fn changing_the_encapsulation_keeps_static_entries() {
         ),
     );
     let fdb = json!([{"vni": 6000, "mac": m, "port": null, "remote": "10.0.0.7", "static": true,
-                      "idle_secs": null}]);
+                      "origin": "static", "idle_secs": null}]);
     let arp = json!([{"vni": 6000, "ip": "192.168.6.1", "mac": m, "static": true}]);
     assert_eq!(api.get_ok("/api/v1/fdb?vni=6000"), fdb);
     let r = api.send(

@@ -341,8 +341,10 @@ fn changes_through_vtepctl_reach_the_tables() {
     assert_eq!(
         strip_idle(&api.get_ok("/api/v1/fdb?vni=6000")),
         json!([
-            {"vni": 6000, "mac": "02:00:00:00:06:01", "port": null, "remote": "10.0.0.2", "static": true},
-            {"vni": 6000, "mac": "02:00:00:00:06:02", "port": "net_null1", "remote": null, "static": true},
+            {"vni": 6000, "mac": "02:00:00:00:06:01", "port": null, "remote": "10.0.0.2", "static": true,
+             "origin": "static"},
+            {"vni": 6000, "mac": "02:00:00:00:06:02", "port": "net_null1", "remote": null, "static": true,
+             "origin": "static"},
         ])
     );
     said(

@@ -54,7 +54,7 @@ fuzz_target!(init: { base(); mgmt_pool(); }, |data: &[u8]| {
         for v in &g.vnis {
             let json = admin::vni_json(v);
             assert_eq!(
-                config::vni_from_json(json.clone(), &g.underlay).as_ref(),
+                config::vni_from_json(json.clone(), g).as_ref(),
                 Ok(v),
                 "the API's view of a VNI does not read back: {json}"
             );

@@ -854,7 +854,7 @@ pub fn static_state(a: &Authority) -> BTreeSet<String> {
         s.insert(format!("vni {id} {v:?}"));
     }
     for (key, r) in a.fdb() {
-        if r.is_static {
+        if r.is_static() {
             let vni = a.vni_id(key.vni()).map(|v| v.get());
             s.insert(format!("fdb {vni:?} {} {:?}", key.mac(), r.at));
         }

@@ -13,7 +13,9 @@ use std::process::ExitCode;
 use clap::{Args, CommandFactory, Parser, Subcommand};
 use serde_json::{json, Value};
 
-use vtepd::control::api::model::{ArpView, FdbView, PortView, StatusView, VniView, WorkerView};
+use vtepd::control::api::model::{
+    ArpView, EvpnView, FdbView, PortView, StatusView, VniView, WorkerView,
+};
 
 #[derive(Debug, Parser)]
 #[command(name = "vtepctl", version = vtepd::cli::LONG_VERSION, about = "Inspect and change a running vtepd")]
@@ -97,6 +99,8 @@ enum Show {
     Ports,
     Workers,
     Stats,
+    /// BGP EVPN: per VNI, the remote VTEPs and MACs from routes and the local MACs exported.
+    Evpn,
 }
 
 /// The settings `vni add|set` and `vni update` take alike.
@@ -154,6 +158,10 @@ struct VniSpec {
     /// Learn MACs behind remote VTEPs only from those in --flood.
     #[arg(long)]
     learn_only_from_flood: bool,
+    /// Control plane of the VNI's remote MACs and flood list: static or evpn (default: the
+    /// gateway's `[evpn] vnis`).
+    #[arg(long, value_parser = ["static", "evpn"])]
+    control: Option<String>,
 }
 
 impl VniSpec {
@@ -166,6 +174,9 @@ impl VniSpec {
             "learn_only_from_flood": self.learn_only_from_flood,
         });
         if let Some(obj) = v.as_object_mut() {
+            if let Some(c) = &self.control {
+                obj.insert("control".into(), json!(c));
+            }
             for (name, value) in self.values.given() {
                 if let Some(x) = value {
                     obj.insert(name.into(), x);
@@ -200,6 +211,8 @@ struct VniUpdate {
     arp_suppression: Option<bool>,
     #[arg(long)]
     learn_only_from_flood: Option<bool>,
+    #[arg(long, value_parser = ["static", "evpn"])]
+    control: Option<String>,
     /// Settings to remove, comma separated: vlan, multicast-group, allowed-vteps, max-macs,
     /// bum-rate-pps.
     #[arg(long, value_delimiter = ',')]
@@ -232,6 +245,7 @@ impl VniUpdate {
             "learn_only_from_flood": self
                 .learn_only_from_flood
                 .unwrap_or(current.learn_only_from_flood),
+            "control": self.control.as_deref().unwrap_or(&current.control),
         });
         if let Some(obj) = v.as_object_mut() {
             for ((name, given), (_, was)) in self.values.given().into_iter().zip(now.given()) {
@@ -388,6 +402,67 @@ fn parse<T: serde::de::DeserializeOwned>(v: Value) -> Result<T, String> {
     serde_json::from_value(v).map_err(|e| format!("unexpected answer from vtepd: {e}"))
 }
 
+fn evpn(e: EvpnView) -> String {
+    let c = e.counters;
+    let mut out = format!(
+        "EVPN namespace {}, FRR {}\nroutes: {} MACs installed, {} withdrawn, {} moved here, {} moved away, \
+         {} refused (static), {} flood list changes\nexported: {} written, {} removed, {} errors; \
+         netlink: {} messages, {} re-reads\n\n",
+        e.namespace,
+        if e.frr_running { "running" } else { "NOT running" },
+        c.macs_installed,
+        c.macs_withdrawn,
+        c.moved_local,
+        c.moved_remote,
+        c.refused_static,
+        c.flood_updates,
+        c.exported,
+        c.export_withdrawn,
+        c.export_errors,
+        c.kernel_messages,
+        c.resyncs,
+    );
+    let mut rows = Vec::new();
+    for v in &e.vnis {
+        rows.push(vec![
+            v.vni.to_string(),
+            "flood".into(),
+            if v.flood_vteps.is_empty() {
+                "-".into()
+            } else {
+                v.flood_vteps.join(",")
+            },
+            String::new(),
+        ]);
+        for m in &v.remote_macs {
+            rows.push(vec![
+                v.vni.to_string(),
+                "remote".into(),
+                m.mac.clone(),
+                format!("vtep {}", m.vtep),
+            ]);
+        }
+        for m in &v.local_macs {
+            rows.push(vec![
+                v.vni.to_string(),
+                "local".into(),
+                m.clone(),
+                "exported".into(),
+            ]);
+        }
+        for b in &v.remote_bindings {
+            rows.push(vec![
+                v.vni.to_string(),
+                "ip".into(),
+                b.ip.clone(),
+                b.mac.clone(),
+            ]);
+        }
+    }
+    out.push_str(&table(&["vni", "kind", "entry", "where"], rows));
+    out
+}
+
 fn human(what: &Show, v: Value) -> Result<String, String> {
     Ok(match what {
         Show::Status => {
@@ -450,11 +525,7 @@ fn human(what: &Show, v: Value) -> Result<String, String> {
                                 .map(|p| format!("port {p}"))
                                 .or(f.remote.map(|r| format!("vtep {r}")))
                                 .unwrap_or_default(),
-                            if f.is_static {
-                                "static".into()
-                            } else {
-                                "learned".into()
-                            },
+                            f.origin,
                             or_dash(f.idle_secs),
                         ]
                     })
@@ -481,6 +552,7 @@ fn human(what: &Show, v: Value) -> Result<String, String> {
                     .collect(),
             )
         }
+        Show::Evpn => evpn(parse(v)?),
         Show::Ports => {
             let rows: Vec<PortView> = parse(v)?;
             table(
@@ -630,6 +702,7 @@ fn run(cli: Cli) -> Result<(), String> {
                 Show::Ports => "/api/v1/ports".to_owned(),
                 Show::Workers => "/api/v1/workers".to_owned(),
                 Show::Stats => "/api/v1/stats".to_owned(),
+                Show::Evpn => "/api/v1/evpn".to_owned(),
             };
             let v = client.call("GET", &path, None)?;
             if cli.json {

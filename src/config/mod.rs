@@ -3,6 +3,7 @@
 //! Every error names the key it is about (`vni[1].flood[0]`) and why, in one line, so an
 //! operator can fix the file without reading code. See docs/CONFIG.md for every key.
 
+mod evpn;
 mod schema;
 mod validate;
 
@@ -103,6 +104,40 @@ pub struct GatewayConfig {
     pub vnis: Vec<VniConfig>,
     pub fdb: Vec<StaticFdb>,
     pub arp: Vec<StaticArp>,
+    /// BGP EVPN through FRR in a shadow namespace (None: no VNI is under EVPN control).
+    pub evpn: Option<EvpnConfig>,
+}
+
+/// `[evpn]`: where FRR sees vtepd's state (docs/EVPN.md).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EvpnConfig {
+    /// The Linux network namespace vtepd owns and mirrors its EVPN VNIs into.
+    pub namespace: String,
+    /// `vnis = "all"`: every VNI without a `control` key is under EVPN control.
+    pub all_vnis: bool,
+}
+
+/// The namespace EVPN uses when `[evpn] namespace` is not given.
+pub const DEFAULT_EVPN_NAMESPACE: &str = "vtepd";
+
+/// Which control plane fills a VNI's remote MACs and flood list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Control {
+    /// Configuration and the API (`flood`, `[[fdb]]`), plus data-plane learning.
+    #[default]
+    Static,
+    /// BGP EVPN: type 2 routes give remote MACs, type 3 the flood list; remote MACs are not
+    /// learned from the data plane.
+    Evpn,
+}
+
+impl fmt::Display for Control {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Control::Static => "static",
+            Control::Evpn => "evpn",
+        })
+    }
 }
 
 /// An address with its prefix length, as in `10.0.0.1/24`.
@@ -249,6 +284,7 @@ pub struct VniConfig {
     pub bum_rate_pps: Option<u32>,
     /// Learn MACs (and snoop bindings) behind remote VTEPs only from those in `flood`.
     pub learn_only_from_flood: bool,
+    pub control: Control,
 }
 
 /// Where a static FDB entry points.

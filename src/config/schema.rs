@@ -22,6 +22,7 @@ pub struct File {
     pub tables: Tables,
     #[serde(default)]
     pub api: Api,
+    pub evpn: Option<Evpn>,
 }
 
 /// A port named by DPDK device name or by port id.
@@ -104,6 +105,7 @@ pub struct Vni {
     pub max_macs: Option<i64>,
     pub bum_rate_pps: Option<i64>,
     pub learn_only_from_flood: Option<bool>,
+    pub control: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -153,4 +155,11 @@ pub struct Api {
     pub listen: Option<String>,
     pub token: Option<String>,
     pub token_file: Option<String>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Evpn {
+    pub namespace: Option<String>,
+    pub vnis: Option<String>,
 }

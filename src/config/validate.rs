@@ -6,8 +6,9 @@ use std::ops::RangeInclusive;
 
 use super::schema::{self, Dscp, File};
 use super::{
-    AccessConfig, Config, ConfigError, DscpPolicy, Encap, FdbDest, GatewayConfig, IpCidr, Mode,
-    StaticArp, StaticFdb, TablesConfig, UnderlayConfig, VniConfig, WorkersConfig,
+    AccessConfig, Config, ConfigError, Control, DscpPolicy, Encap, EvpnConfig, FdbDest,
+    GatewayConfig, IpCidr, Mode, StaticArp, StaticFdb, TablesConfig, UnderlayConfig, VniConfig,
+    WorkersConfig,
 };
 use crate::wire::{MacAddr, Vni};
 
@@ -56,6 +57,7 @@ fn validate(file: File) -> Result<Config, ConfigError> {
                 ("vni", file.vni.is_empty()),
                 ("fdb", file.fdb.is_empty()),
                 ("arp", file.arp.is_empty()),
+                ("evpn", file.evpn.is_none()),
             ];
             if let Some((key, _)) = gateway_keys.iter().find(|(_, empty)| !empty) {
                 return Err(ConfigError::invalid(
@@ -65,7 +67,14 @@ fn validate(file: File) -> Result<Config, ConfigError> {
             }
             xconnect(x)?
         }
-        (None, Some(u)) => Mode::Gateway(gateway(u, file.access, file.vni, file.fdb, file.arp)?),
+        (None, Some(u)) => Mode::Gateway(gateway(
+            u,
+            file.access,
+            file.vni,
+            file.fdb,
+            file.arp,
+            file.evpn.as_ref(),
+        )?),
         (None, None) => {
             return Err(ConfigError::invalid(
                 "underlay",
@@ -231,8 +240,10 @@ fn gateway(
     vnis: Vec<schema::Vni>,
     fdb: Vec<schema::Fdb>,
     arp: Vec<schema::Arp>,
+    evpn_section: Option<&schema::Evpn>,
 ) -> Result<GatewayConfig, ConfigError> {
     let underlay = underlay(u)?;
+    let section = evpn_section.map(super::evpn::section).transpose()?;
 
     let mut ports_seen: HashMap<String, String> = HashMap::new();
     ports_seen.insert(underlay.port.clone(), "underlay.port".into());
@@ -240,8 +251,22 @@ fn gateway(
     let vnis = vnis
         .into_iter()
         .enumerate()
-        .map(|(i, v)| vni(&format!("vni[{i}]"), v, &underlay))
+        .map(|(i, v)| vni(&format!("vni[{i}]"), v, &underlay, section.as_ref()))
         .collect::<Result<Vec<_>, _>>()?;
+    if let Some(i) = vnis.iter().position(|v| v.control == Control::Evpn) {
+        if underlay.source_v4().is_none() {
+            return Err(ConfigError::invalid(
+                format!("vni[{i}].control"),
+                "EVPN needs an IPv4 address in underlay.addresses (FRR's EVPN VTEPs are IPv4)",
+            ));
+        }
+    }
+    // A VNI under EVPN control turns EVPN on with the default namespace.
+    let evpn = section.or_else(|| {
+        vnis.iter()
+            .any(|v| v.control == Control::Evpn)
+            .then(EvpnConfig::default)
+    });
     let mut by_id: HashMap<Vni, usize> = HashMap::new();
     let mut by_vlan: HashMap<u16, Vni> = HashMap::new();
     for (i, v) in vnis.iter().enumerate() {
@@ -366,6 +391,7 @@ fn gateway(
         vnis,
         fdb: static_fdb,
         arp: static_arp,
+        evpn,
     })
 }
 
@@ -442,12 +468,26 @@ fn from_json<T: serde::de::DeserializeOwned>(
     })
 }
 
-/// A VNI given as JSON (the API's `POST /api/v1/vnis`), checked like a `[[vni]]` table.
+/// A VNI given as JSON (the API's `POST /api/v1/vnis`), checked like a `[[vni]]` table of
+/// `existing`'s file.
 pub fn vni_from_json(
     value: serde_json::Value,
-    underlay: &UnderlayConfig,
+    existing: &GatewayConfig,
 ) -> Result<VniConfig, ConfigError> {
-    vni("vni", from_json("vni", value)?, underlay)
+    let v = vni(
+        "vni",
+        from_json("vni", value)?,
+        &existing.underlay,
+        existing.evpn.as_ref(),
+    )?;
+    if v.control == Control::Evpn && existing.evpn.is_none() {
+        // The namespace is set up at start: EVPN cannot be switched on by a call.
+        return Err(ConfigError::invalid(
+            "vni.control",
+            "EVPN is not running in this vtepd (no [evpn] and no EVPN VNI at start)",
+        ));
+    }
+    Ok(v)
 }
 
 /// A static MAC entry given as JSON, checked like an `[[fdb]]` table against `existing`.
@@ -632,7 +672,12 @@ fn check_remote(key: &str, remote: IpAddr, underlay: &UnderlayConfig) -> Result<
     Ok(())
 }
 
-fn vni(key: &str, v: schema::Vni, underlay: &UnderlayConfig) -> Result<VniConfig, ConfigError> {
+fn vni(
+    key: &str,
+    v: schema::Vni,
+    underlay: &UnderlayConfig,
+    evpn: Option<&EvpnConfig>,
+) -> Result<VniConfig, ConfigError> {
     let encap = match v.encap.as_deref() {
         None | Some("vxlan") => Encap::Vxlan,
         Some("nvgre") => Encap::Nvgre,
@@ -724,12 +769,21 @@ fn vni(key: &str, v: schema::Vni, underlay: &UnderlayConfig) -> Result<VniConfig
             "needs a `flood` list to learn from (a multicast VNI has no list of VTEPs)",
         ));
     }
+    let control = super::evpn::control(
+        key,
+        v.control.as_deref(),
+        encap,
+        multicast_group.is_some(),
+        learn_only_from_flood,
+        evpn,
+    )?;
     Ok(VniConfig {
         id,
         encap,
         vlan,
         flood,
         multicast_group,
+        control,
         learning: v.learning.unwrap_or(true),
         arp_suppression: v.arp_suppression.unwrap_or(false),
         allowed_vteps,

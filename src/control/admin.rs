@@ -113,7 +113,7 @@ pub fn add_vni(
     body: serde_json::Value,
 ) -> Result<VniConfig, AdminError> {
     let g = gateway(config)?;
-    let v = config::vni_from_json(body, &g.underlay)?;
+    let v = config::vni_from_json(body, g)?;
     if g.vnis.iter().any(|o| o.id == v.id) {
         return Err(AdminError::new(
             409,
@@ -151,7 +151,7 @@ pub fn replace_vni(
             Some(_) => {}
         }
     }
-    let v = config::vni_from_json(body, &g.underlay)?;
+    let v = config::vni_from_json(body, g)?;
     let pos = g
         .vnis
         .iter()
@@ -390,7 +390,7 @@ fn apply_plan(
         changes.extend(m.authority.add_vni(v, members(v, &ports))?);
     }
     for f in &plan.fdb_removed {
-        if m.authority.mac(f.vni, f.mac).is_some_and(|r| r.is_static) {
+        if m.authority.mac(f.vni, f.mac).is_some_and(|r| r.is_static()) {
             changes.extend(m.authority.remove_fdb(f.vni, f.mac)?);
         }
     }
@@ -420,6 +420,7 @@ pub fn vni_json(v: &VniConfig) -> serde_json::Value {
         "flood": v.flood.iter().map(ToString::to_string).collect::<Vec<_>>(),
         "learning": v.learning,
         "arp_suppression": v.arp_suppression,
+        "control": v.control.to_string(),
     });
     if let Some(obj) = o.as_object_mut() {
         if let Some(vlan) = v.vlan {

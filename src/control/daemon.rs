@@ -15,6 +15,7 @@ use crate::dataplane::{BurstHandler, SharedCounters, TxPorts, Worker};
 use crate::dpdk::{self, DpdkError, Eal, Launched, LcoreId};
 
 use super::api::{self, ApiServer};
+use super::evpn::Evpn;
 use super::gateway::{self as gw, GatewayError};
 use super::management::{DataPlane, Limits, Management};
 use super::report::Report;
@@ -41,6 +42,8 @@ pub enum RunError {
     Gateway(#[from] GatewayError),
     #[error("api.listen: cannot serve the API on {0}")]
     Api(std::io::Error),
+    #[error(transparent)]
+    Evpn(#[from] super::evpn::EvpnError),
 }
 
 impl RunError {
@@ -48,6 +51,7 @@ impl RunError {
         match self {
             RunError::Setup(e) => e.is_usage_error(),
             RunError::Gateway(GatewayError::Tables(_)) => true,
+            RunError::Evpn(e) => e.is_usage_error(),
             _ => false,
         }
     }
@@ -99,7 +103,17 @@ pub fn run(eal: &Eal, config: Config, opts: &RunOptions) -> Result<Report, RunEr
         ),
         Mode::Gateway(g) => gw::plan(eal, &config, g, &lcores, &plumbing, &counters)
             .map_err(RunError::from)
-            .and_then(|plan| {
+            .and_then(|mut plan| {
+                if let Some(e) = &g.evpn {
+                    let evpn = Evpn::start(
+                        e,
+                        &g.underlay,
+                        plan.manager.underlay_mac(),
+                        dpdk::main_lcore(eal).cpu(),
+                        &plan.manager.authority,
+                    )?;
+                    plan.manager.attach_evpn(evpn);
+                }
                 manager = Some(plan.manager);
                 plumbing.extra_pools.extend(plan.pools);
                 let mut handlers = plan.handlers.into_iter();
@@ -169,6 +183,7 @@ pub fn run(eal: &Eal, config: Config, opts: &RunOptions) -> Result<Report, RunEr
     // Let the management thread apply what the workers reported last (for the report).
     if let Some(m) = mgmt.manager.as_mut() {
         m.tick();
+        m.stop_evpn();
     }
     let mut report = mgmt.report();
     drop(mgmt);

@@ -9,6 +9,7 @@ use crate::config::{Config, Mode};
 use crate::dataplane::setup::Plumbing;
 use crate::dataplane::{CounterSnapshot, SharedCounters};
 use crate::dpdk::{self, LcoreId, Mempool};
+use crate::tables::authority::Origin;
 use crate::tables::update::Location;
 use crate::tables::{FdbKey, PortIndex};
 
@@ -224,6 +225,15 @@ impl<'a> Management<'a> {
             ApiOp::ListFdb { vni } => Ok(ApiReply::json(200, &self.fdb(vni))),
             ApiOp::ListArp { vni } => Ok(ApiReply::json(200, &self.arp(vni))),
             ApiOp::Reload => self.reload().map(|r| ApiReply::json(200, &r)),
+            ApiOp::Evpn => match self.evpn() {
+                Some(v) => Ok(ApiReply::json(200, &v)),
+                None => Err(AdminError {
+                    status: 404,
+                    message:
+                        "EVPN is not configured (no [evpn] and no VNI with control = \"evpn\")"
+                            .into(),
+                }),
+            },
             op => self.change(op),
         };
         result.unwrap_or_else(|e| ApiReply::error(e.status, e.message))
@@ -273,6 +283,7 @@ impl<'a> Management<'a> {
                         port,
                         remote,
                         is_static: true,
+                        origin: "static".to_owned(),
                         idle_secs: None,
                     },
                 ))
@@ -441,6 +452,7 @@ impl<'a> Management<'a> {
                     max_macs: v.max_macs,
                     bum_rate_pps: v.bum_rate_pps,
                     learn_only_from_flood: v.learn_only_from_flood,
+                    control: v.control.to_string(),
                     macs: m.authority.learned_in(v.id),
                     encap_packets: sum(&|c| c.encap_packets.get()),
                     encap_bytes: sum(&|c| c.encap_bytes.get()),
@@ -485,8 +497,10 @@ impl<'a> Management<'a> {
                     mac: key.mac().to_string(),
                     port,
                     remote,
-                    is_static: r.is_static,
-                    idle_secs: (!r.is_static).then(|| now.saturating_sub(r.last_seen)),
+                    is_static: r.is_static(),
+                    origin: r.origin.as_str().to_owned(),
+                    idle_secs: (r.origin == Origin::Learned)
+                        .then(|| now.saturating_sub(r.last_seen)),
                 })
             })
             .collect();
@@ -596,6 +610,11 @@ impl<'a> Management<'a> {
     }
 
     /// The Prometheus exposition.
+    pub fn evpn(&self) -> Option<super::api::model::EvpnView> {
+        let m = self.manager.as_ref()?;
+        Some(super::evpn::view::view(m.evpn()?, &m.authority))
+    }
+
     pub fn metrics(&self) -> String {
         let r = self.report();
         let extra = metrics::Extra {
@@ -633,6 +652,7 @@ impl<'a> Management<'a> {
                 .as_ref()
                 .map_or(0, |m| m.authority.binding_count()),
             vnis: self.manager.as_ref().map_or(0, |m| m.authority.vni_count()),
+            evpn: self.evpn(),
         };
         metrics::render(&r, &extra)
     }

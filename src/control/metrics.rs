@@ -21,6 +21,7 @@ pub struct Extra {
     pub tunnels: usize,
     pub bindings: usize,
     pub vnis: usize,
+    pub evpn: Option<super::api::model::EvpnView>,
 }
 
 struct Writer {
@@ -455,7 +456,118 @@ pub fn render(r: &Report, x: &Extra) -> String {
             w.sample(name, &[], value);
         }
     }
+    if let Some(e) = &x.evpn {
+        evpn(&mut w, e);
+    }
     w.out
+}
+
+fn evpn(w: &mut Writer, e: &super::api::model::EvpnView) {
+    let c = &e.counters;
+    for (name, help, value) in [
+        (
+            "vtepd_evpn_macs_installed_total",
+            "Remote MACs installed or moved by EVPN type 2 routes.",
+            c.macs_installed,
+        ),
+        (
+            "vtepd_evpn_macs_withdrawn_total",
+            "Remote MACs removed because their type 2 route was withdrawn.",
+            c.macs_withdrawn,
+        ),
+        (
+            "vtepd_evpn_moved_remote_total",
+            "Learned local MACs moved to a remote VTEP by a route (MAC mobility).",
+            c.moved_remote,
+        ),
+        (
+            "vtepd_evpn_moved_local_total",
+            "EVPN MACs seen again on a local port (re-advertised with a higher sequence).",
+            c.moved_local,
+        ),
+        (
+            "vtepd_evpn_refused_static_total",
+            "Routes for a MAC or binding that is static here (the static entry stays).",
+            c.refused_static,
+        ),
+        (
+            "vtepd_evpn_flood_updates_total",
+            "Flood list changes from type 3 routes.",
+            c.flood_updates,
+        ),
+        (
+            "vtepd_evpn_bindings_installed_total",
+            "IP bindings installed from type 2 MAC/IP routes.",
+            c.bindings_installed,
+        ),
+        (
+            "vtepd_evpn_bindings_withdrawn_total",
+            "IP bindings removed because their route was withdrawn.",
+            c.bindings_withdrawn,
+        ),
+        (
+            "vtepd_evpn_import_refused_total",
+            "Route changes the tables refused (full table, own address).",
+            c.import_refused,
+        ),
+        (
+            "vtepd_evpn_netlink_messages_total",
+            "Netlink messages read from the EVPN namespace.",
+            c.kernel_messages,
+        ),
+        (
+            "vtepd_evpn_netlink_resyncs_total",
+            "Full re-reads of the namespace after netlink messages were lost.",
+            c.resyncs,
+        ),
+        (
+            "vtepd_evpn_exported_total",
+            "Local MACs and bindings written into the namespace for FRR to advertise.",
+            c.exported,
+        ),
+        (
+            "vtepd_evpn_export_withdrawn_total",
+            "Local MACs and bindings removed from the namespace (aged, moved away).",
+            c.export_withdrawn,
+        ),
+        (
+            "vtepd_evpn_export_errors_total",
+            "Writes into the namespace the kernel refused.",
+            c.export_errors,
+        ),
+    ] {
+        w.family(name, "counter", help);
+        w.sample(name, &[], value);
+    }
+    w.family(
+        "vtepd_evpn_frr_running",
+        "gauge",
+        "1 when zebra and bgpd run in the EVPN namespace.",
+    );
+    w.sample("vtepd_evpn_frr_running", &[], u8::from(e.frr_running));
+    for (name, help, get) in [
+        (
+            "vtepd_evpn_remote_macs",
+            "MACs behind remote VTEPs from type 2 routes, per VNI.",
+            (|v: &super::api::model::EvpnVniView| v.remote_macs.len())
+                as fn(&super::api::model::EvpnVniView) -> usize,
+        ),
+        (
+            "vtepd_evpn_flood_vteps",
+            "VTEPs in the flood list from type 3 routes, per VNI.",
+            |v| v.flood_vteps.len(),
+        ),
+        (
+            "vtepd_evpn_local_macs",
+            "Local MACs exported for FRR to advertise, per VNI.",
+            |v| v.local_macs.len(),
+        ),
+    ] {
+        w.family(name, "gauge", help);
+        for v in &e.vnis {
+            w.sample(name, &[("vni", &v.vni.to_string())], get(v));
+        }
+    }
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@ pub mod admin;
 pub mod api;
 pub mod console;
 pub mod daemon;
+pub mod evpn;
 pub mod gateway;
 pub mod management;
 pub mod metrics;

@@ -18,6 +18,7 @@ use crate::tables::update::{Event, Update};
 use crate::tables::Replica;
 use crate::wire::MacAddr;
 
+use super::evpn::Evpn;
 use super::multicast;
 use super::neighbor::{self, Action, Resolver};
 
@@ -58,6 +59,8 @@ pub struct TableManager {
     groups: Vec<std::net::IpAddr>,
     next_membership: Instant,
     joined: bool,
+    /// BGP EVPN through FRR, when configured.
+    evpn: Option<Evpn>,
     pub stats: SyncStats,
 }
 
@@ -88,8 +91,27 @@ impl TableManager {
             groups: Vec::new(),
             next_membership: now,
             joined: false,
+            evpn: None,
             stats: SyncStats::default(),
         }
+    }
+
+    /// Hands EVPN its table changes from now on (and the routes it imports to the tables).
+    pub fn attach_evpn(&mut self, evpn: Evpn) {
+        self.evpn = Some(evpn);
+    }
+
+    pub fn underlay_mac(&self) -> MacAddr {
+        self.underlay_mac
+    }
+
+    pub fn evpn(&self) -> Option<&Evpn> {
+        self.evpn.as_ref()
+    }
+
+    /// Stops EVPN: the namespace's devices go, and FRR withdraws their routes.
+    pub fn stop_evpn(&mut self) {
+        self.evpn = None;
     }
 
     /// Changes how long learned MACs live (a reload).
@@ -154,6 +176,9 @@ impl TableManager {
                 self.event(ev, secs, now, &mut changes);
             }
         }
+        if let Some(e) = self.evpn.as_mut() {
+            changes.extend(e.import(&mut self.authority));
+        }
         if now >= self.next_aging {
             let aged = self.authority.expire(secs, self.mac_age_secs);
             if !aged.is_empty() {
@@ -214,6 +239,9 @@ impl TableManager {
         }
         let mut seen = HashSet::with_capacity(changes.len());
         let unique: Vec<&Change> = changes.iter().filter(|c| seen.insert(**c)).collect();
+        if let Some(e) = self.evpn.as_mut() {
+            e.observe(changes, &self.authority);
+        }
         for (w, ch) in self.channels.iter().enumerate() {
             let Some(backlog) = self.backlog.get_mut(w) else {
                 continue;

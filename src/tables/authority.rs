@@ -9,7 +9,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 
-use crate::config::{Encap, UnderlayConfig, VniConfig};
+use crate::config::{Control, Encap, UnderlayConfig, VniConfig};
 use crate::pipeline::encap::{OuterTemplate, TemplateParams};
 use crate::wire::{MacAddr, Vni};
 
@@ -53,15 +53,51 @@ pub enum TableError {
     NoSourceAddress(IpAddr),
     #[error("no entry for {0}")]
     NotFound(String),
+    #[error("VNI {0} is not under EVPN control")]
+    NotEvpn(Vni),
+    #[error("{0} is this gateway's own VTEP address")]
+    OwnAddress(IpAddr),
+}
+
+mod evpn;
+
+pub use evpn::EvpnStats;
+
+/// Who put an entry (a MAC or an IP binding) into the tables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Origin {
+    /// Configuration or the API: never ages, never moves.
+    Static,
+    /// Seen by a worker (MAC learning, ARP/ND snooping): ages.
+    Learned,
+    /// A BGP EVPN route, through FRR: stays until the route is withdrawn.
+    Evpn,
+}
+
+impl Origin {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Origin::Static => "static",
+            Origin::Learned => "learned",
+            Origin::Evpn => "evpn",
+        }
+    }
 }
 
 /// One MAC as the management thread knows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MacRecord {
     pub at: Location,
-    pub is_static: bool,
+    pub origin: Origin,
     /// Management-clock seconds when traffic from it was last reported.
     pub last_seen: u64,
+}
+
+impl MacRecord {
+    pub fn is_static(&self) -> bool {
+        self.origin == Origin::Static
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -71,6 +107,8 @@ struct VniRecord {
     members: Vec<AccessMember>,
     /// Tunnels the flood list (or multicast group) holds a reference on.
     flood: FloodTo,
+    /// VTEPs of the VNI's EVPN type 3 routes: flooded to with the configured `flood` list.
+    evpn_flood: Vec<IpAddr>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -83,6 +121,7 @@ struct TunnelRecord {
 #[derive(Debug, Clone, Copy)]
 struct BindingRecord {
     binding: Binding,
+    origin: Origin,
     last_seen: u64,
 }
 
@@ -118,6 +157,7 @@ pub struct Authority {
     /// Resolved underlay neighbours (next hops and on-link VTEPs).
     neighbors: HashMap<IpAddr, MacAddr>,
     pub stats: AuthorityStats,
+    pub evpn_stats: EvpnStats,
 }
 
 impl Authority {
@@ -138,6 +178,7 @@ impl Authority {
             bindings: HashMap::new(),
             neighbors: HashMap::new(),
             stats: AuthorityStats::default(),
+            evpn_stats: EvpnStats::default(),
         }
     }
 
@@ -195,7 +236,7 @@ impl Authority {
         }
         let index = self.free_vni.pop().ok_or(TableError::TooManyVnis)?;
         let mut changes = Vec::new();
-        let flood = match self.flood_tunnels(config, &mut changes) {
+        let flood = match self.flood_tunnels(config, &[], &mut changes) {
             Ok(f) => f,
             Err(e) => {
                 self.free_vni.push(index);
@@ -209,6 +250,7 @@ impl Authority {
                 config: config.clone(),
                 members,
                 flood,
+                evpn_flood: Vec::new(),
             },
         );
         self.vni_by_index.insert(index, config.id);
@@ -224,8 +266,13 @@ impl Authority {
         config: &VniConfig,
         members: Vec<AccessMember>,
     ) -> Result<Vec<Change>, TableError> {
-        let (index, old_encap) = match self.vnis.get(&config.id) {
-            Some(r) => (r.index, r.config.encap),
+        let (index, old_encap, old_control, evpn_flood) = match self.vnis.get(&config.id) {
+            Some(r) => (
+                r.index,
+                r.config.encap,
+                r.config.control,
+                r.evpn_flood.clone(),
+            ),
             None => return Err(TableError::UnknownVni(config.id)),
         };
         if old_encap != config.encap {
@@ -233,20 +280,27 @@ impl Authority {
             changes.extend(self.add_vni(config, members)?);
             return Ok(changes);
         }
+        // Leaving EVPN control drops what EVPN put in.
+        let leaves_evpn = old_control == Control::Evpn && config.control != Control::Evpn;
+        let evpn_flood = if leaves_evpn { Vec::new() } else { evpn_flood };
         // New flood tunnels first (a failure leaves everything as it was), then the VNI,
         // then the tunnels only the old flood list used.
         let mut changes = Vec::new();
-        let flood = self.flood_tunnels(config, &mut changes)?;
+        let flood = self.flood_tunnels(config, &evpn_flood, &mut changes)?;
         let old_flood = match self.vnis.get_mut(&config.id) {
             Some(r) => {
                 r.config = config.clone();
                 r.members = members;
+                r.evpn_flood = evpn_flood;
                 std::mem::replace(&mut r.flood, flood)
             }
             None => return Err(TableError::UnknownVni(config.id)),
         };
         changes.push(Change::Vni(index));
         self.release_flood(&old_flood, &mut changes);
+        if leaves_evpn {
+            self.purge_evpn(index, &mut changes);
+        }
         Ok(changes)
     }
 
@@ -273,20 +327,29 @@ impl Authority {
         Ok(changes)
     }
 
+    /// The tunnels a VNI floods to: its group, or its `flood` list with the VTEPs EVPN
+    /// added (`evpn_flood`), each once.
     fn flood_tunnels(
         &mut self,
         config: &VniConfig,
+        evpn_flood: &[IpAddr],
         changes: &mut Vec<Change>,
     ) -> Result<FloodTo, TableError> {
         if let Some(group) = config.multicast_group {
             let id = self.acquire_tunnel(group, config.encap, changes)?;
             return Ok(FloodTo::Group(id));
         }
-        if config.flood.is_empty() {
+        let mut remotes: Vec<IpAddr> = config.flood.clone();
+        for r in evpn_flood {
+            if !remotes.contains(r) {
+                remotes.push(*r);
+            }
+        }
+        if remotes.is_empty() {
             return Ok(FloodTo::None);
         }
-        let mut ids = Vec::with_capacity(config.flood.len());
-        for remote in &config.flood {
+        let mut ids = Vec::with_capacity(remotes.len());
+        for remote in &remotes {
             match self.acquire_tunnel(*remote, config.encap, changes) {
                 Ok(id) => ids.push(id),
                 Err(e) => {
@@ -472,12 +535,12 @@ impl Authority {
             key,
             MacRecord {
                 at,
-                is_static: true,
+                origin: Origin::Static,
                 last_seen: 0,
             },
         );
         if let Some(old) = old {
-            if !old.is_static {
+            if old.origin == Origin::Learned {
                 self.count_learned(index, -1);
             }
             self.release_location(old.at, &mut changes);
@@ -494,7 +557,7 @@ impl Authority {
             .fdb
             .remove(&key)
             .ok_or_else(|| TableError::NotFound(format!("{mac} in VNI {vni}")))?;
-        if !old.is_static {
+        if old.origin == Origin::Learned {
             self.count_learned(index, -1);
         }
         let mut changes = vec![Change::Fdb(key)];
@@ -534,15 +597,17 @@ impl Authority {
         let vni = self
             .vni_id(key.vni())
             .ok_or(TableError::UnknownVni(Vni::from_u24(0)))?;
-        let (learning, max_macs) = match self.vnis.get(&vni) {
-            Some(r) => (r.config.learning, r.config.max_macs),
+        let (learning, max_macs, control) = match self.vnis.get(&vni) {
+            Some(r) => (r.config.learning, r.config.max_macs, r.config.control),
             None => return Err(TableError::UnknownVni(vni)),
         };
-        if !learning {
+        // Under EVPN, MACs behind remote VTEPs come from the control plane only.
+        let remote = matches!(at, Location::Remote { .. });
+        if !learning || (control == Control::Evpn && remote) {
             return Err(TableError::LearningDisabled(vni));
         }
         match self.fdb.get_mut(&key) {
-            Some(rec) if rec.is_static => {
+            Some(rec) if rec.is_static() => {
                 self.stats.refused_static = self.stats.refused_static.wrapping_add(1);
                 return Err(TableError::Static(format!("{} in VNI {vni}", key.mac())));
             }
@@ -569,13 +634,19 @@ impl Authority {
             key,
             MacRecord {
                 at,
-                is_static: false,
+                origin: Origin::Learned,
                 last_seen: now,
             },
         );
         match old {
             Some(old) => {
                 self.stats.moved = self.stats.moved.wrapping_add(1);
+                if old.origin == Origin::Evpn {
+                    // A MAC EVPN placed at a remote VTEP now talks on a local port: exported,
+                    // it is advertised with a higher sequence (RFC 7432 §15).
+                    self.evpn_stats.moved_local = self.evpn_stats.moved_local.wrapping_add(1);
+                    self.count_learned(key.vni(), 1);
+                }
                 self.release_location(old.at, &mut changes);
             }
             None => {
@@ -605,7 +676,9 @@ impl Authority {
         let expired: Vec<FdbKey> = self
             .fdb
             .iter()
-            .filter(|(_, r)| !r.is_static && now.saturating_sub(r.last_seen) >= max_age)
+            .filter(|(_, r)| {
+                r.origin == Origin::Learned && now.saturating_sub(r.last_seen) >= max_age
+            })
             .map(|(k, _)| *k)
             .collect();
         let mut changes = Vec::new();
@@ -620,7 +693,9 @@ impl Authority {
         let stale: Vec<(VniIndex, IpAddr)> = self
             .bindings
             .iter()
-            .filter(|(_, r)| !r.binding.is_static && now.saturating_sub(r.last_seen) >= max_age)
+            .filter(|(_, r)| {
+                r.origin == Origin::Learned && now.saturating_sub(r.last_seen) >= max_age
+            })
             .map(|(k, _)| *k)
             .collect();
         for k in stale {
@@ -636,7 +711,7 @@ impl Authority {
         let keys: Vec<FdbKey> = self
             .fdb
             .iter()
-            .filter(|(k, r)| k.vni() == index && (!learned_only || !r.is_static))
+            .filter(|(k, r)| k.vni() == index && (!learned_only || r.origin == Origin::Learned))
             .map(|(k, _)| *k)
             .collect();
         let mut changes = vec![Change::FdbFlush {
@@ -645,7 +720,7 @@ impl Authority {
         }];
         for key in keys {
             if let Some(old) = self.fdb.remove(&key) {
-                if !old.is_static {
+                if old.origin == Origin::Learned {
                     self.count_learned(index, -1);
                 }
                 self.release_location(old.at, &mut changes);
@@ -680,6 +755,7 @@ impl Authority {
                     mac,
                     is_static: true,
                 },
+                origin: Origin::Static,
                 last_seen: 0,
             },
         );
@@ -748,6 +824,7 @@ impl Authority {
                             mac,
                             is_static: false,
                         },
+                        origin: Origin::Learned,
                         last_seen: now,
                     },
                 );
@@ -778,10 +855,15 @@ impl Authority {
                             allowed_vteps: r.config.allowed_vteps.clone(),
                             max_macs: r.config.max_macs,
                             bum_rate_pps: r.config.bum_rate_pps,
-                            learn_vteps: r
-                                .config
-                                .learn_only_from_flood
-                                .then(|| r.config.flood.clone()),
+                            // EVPN VNIs learn from no remote VTEP: the control plane
+                            // tells where remote MACs are.
+                            learn_vteps: match r.config.control {
+                                Control::Evpn => Some(Vec::new()),
+                                Control::Static => r
+                                    .config
+                                    .learn_only_from_flood
+                                    .then(|| r.config.flood.clone()),
+                            },
                         })
                     });
                 Update::Vni(index, state)
@@ -809,7 +891,7 @@ impl Authority {
             Location::Access(p) => Dest::Access(p),
             Location::Remote { vtep, encap } => Dest::Tunnel(self.tunnels.get(&(vtep, encap))?.id),
         };
-        Some(if r.is_static {
+        Some(if r.is_static() {
             FdbEntry::fixed(dest)
         } else {
             FdbEntry::learned(dest, 0)
@@ -868,7 +950,7 @@ mod tests {
         }
     }
 
-    fn vni(id: u32, flood: &[&str]) -> VniConfig {
+    pub(super) fn vni(id: u32, flood: &[&str]) -> VniConfig {
         VniConfig {
             id: Vni::new(id).unwrap(),
             encap: Encap::Vxlan,
@@ -881,21 +963,22 @@ mod tests {
             max_macs: None,
             bum_rate_pps: None,
             learn_only_from_flood: false,
+            control: Control::Static,
         }
     }
 
-    fn mac(n: u8) -> MacAddr {
+    pub(super) fn mac(n: u8) -> MacAddr {
         MacAddr([2, 0, 0, 0, 0, n])
     }
 
-    fn remote(ip: &str) -> Location {
+    pub(super) fn remote(ip: &str) -> Location {
         Location::Remote {
             vtep: ip.parse().unwrap(),
             encap: Encap::Vxlan,
         }
     }
 
-    fn authority() -> Authority {
+    pub(super) fn authority() -> Authority {
         Authority::new(underlay(), mac(0xaa), 1024)
     }
 

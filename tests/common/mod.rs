@@ -247,8 +247,17 @@ impl Running {
     }
 
     /// Sends SIGINT and waits for the exit.
-    pub fn stop(mut self) -> Outcome {
-        self.signal("INT");
+    pub fn stop(self) -> Outcome {
+        self.end("INT")
+    }
+
+    /// Kills it with SIGKILL, as a crash would (nothing of its own cleanup runs), and waits.
+    pub fn crash(self) -> Outcome {
+        self.end("KILL")
+    }
+
+    fn end(mut self, sig: &str) -> Outcome {
+        self.signal(sig);
         let child = std::mem::replace(&mut self.child, dummy_child());
         let stderr = self.stderr.take();
         let mut out = finish(child, Duration::from_secs(30), &self.report, &self.prefix);

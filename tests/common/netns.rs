@@ -90,6 +90,55 @@ pub fn wait_until(limit: Duration, every: Duration, mut f: impl FnMut() -> bool)
     }
 }
 
+/// A namespace name of this test process that nothing has made yet, for a program that
+/// makes the namespace itself (vtepd's EVPN namespace): deleted on drop if it exists then,
+/// and swept like the others if the test process dies.
+#[derive(Debug)]
+pub struct NameOnly {
+    name: String,
+}
+
+impl NameOnly {
+    pub fn new() -> NameOnly {
+        SWEEP.call_once(sweep_stale);
+        let name = format!(
+            "{PREFIX}{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::SeqCst)
+        );
+        destroy(&name);
+        NameOnly { name }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn exists(&self) -> bool {
+        Path::new(NETNS_DIR).join(&self.name).exists()
+    }
+
+    /// `ip -n NS args...`; panics if it fails.
+    pub fn ip(&self, args: &[&str]) -> String {
+        let mut c = Command::new("ip");
+        c.args(["-n", &self.name]).args(args);
+        check(c)
+    }
+
+    /// `bridge -n NS args...`; panics if it fails.
+    pub fn bridge(&self, args: &[&str]) -> String {
+        let mut c = Command::new("bridge");
+        c.args(["-n", &self.name]).args(args);
+        check(c)
+    }
+}
+
+impl Drop for NameOnly {
+    fn drop(&mut self) {
+        destroy(&self.name);
+    }
+}
+
 /// A network namespace of this test process, deleted on drop.
 #[derive(Debug)]
 pub struct Netns {

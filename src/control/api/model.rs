@@ -35,6 +35,9 @@ pub struct VniView {
     pub max_macs: Option<u32>,
     pub bum_rate_pps: Option<u32>,
     pub learn_only_from_flood: bool,
+    /// `"static"` or `"evpn"`: which control plane fills the remote MACs and flood list.
+    #[serde(default = "static_control")]
+    pub control: String,
     /// Learned MACs.
     pub macs: u32,
     pub encap_packets: u64,
@@ -49,6 +52,10 @@ pub struct VniView {
     pub learn_refused: u64,
 }
 
+fn static_control() -> String {
+    "static".to_owned()
+}
+
 /// A MAC entry: behind an access port or a remote VTEP.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct FdbView {
@@ -58,6 +65,9 @@ pub struct FdbView {
     pub remote: Option<String>,
     #[serde(rename = "static")]
     pub is_static: bool,
+    /// `"static"`, `"learned"` or `"evpn"` (a BGP EVPN route).
+    #[serde(default = "static_control")]
+    pub origin: String,
     /// Seconds since traffic from it was last reported (learned entries).
     pub idle_secs: Option<u64>,
 }
@@ -117,4 +127,54 @@ pub struct ReloadView {
 pub struct FlushView {
     pub vni: u32,
     pub removed: usize,
+}
+
+/// `GET /api/v1/evpn`: the EVPN state, per VNI and in total.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct EvpnView {
+    pub namespace: String,
+    /// zebra and bgpd run in the namespace.
+    pub frr_running: bool,
+    pub vnis: Vec<EvpnVniView>,
+    pub counters: EvpnCounters,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct EvpnVniView {
+    pub vni: u32,
+    /// VTEPs from type 3 routes (flooded to together with the configured `flood`).
+    pub flood_vteps: Vec<String>,
+    /// MACs from type 2 routes, with their VTEP.
+    pub remote_macs: Vec<EvpnMacView>,
+    /// MACs on local ports written into the namespace for FRR to advertise.
+    pub local_macs: Vec<String>,
+    /// IP bindings from type 2 MAC/IP routes.
+    pub remote_bindings: Vec<ArpView>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct EvpnMacView {
+    pub mac: String,
+    pub vtep: String,
+}
+
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct EvpnCounters {
+    pub macs_installed: u64,
+    pub macs_withdrawn: u64,
+    pub moved_remote: u64,
+    pub moved_local: u64,
+    pub refused_static: u64,
+    pub flood_updates: u64,
+    pub bindings_installed: u64,
+    pub bindings_withdrawn: u64,
+    /// Route changes read from the namespace, and those the tables refused.
+    pub imported: u64,
+    pub import_refused: u64,
+    pub kernel_messages: u64,
+    pub resyncs: u64,
+    /// Local MACs and bindings written into the namespace, and removed from it.
+    pub exported: u64,
+    pub export_withdrawn: u64,
+    pub export_errors: u64,
 }

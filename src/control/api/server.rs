@@ -44,6 +44,7 @@ pub enum ApiOp {
     AddArp(serde_json::Value),
     DeleteArp { vni: u32, ip: String },
     Reload,
+    Evpn,
 }
 
 /// An answer: status code, body, content type.
@@ -307,7 +308,7 @@ fn query_vni(query: Option<&str>) -> Result<Option<u32>, ApiReply> {
 fn known_path(rest: &[&str]) -> bool {
     matches!(
         rest,
-        ["status" | "ports" | "workers" | "stats" | "reload" | "vnis" | "fdb" | "arp"]
+        ["status" | "ports" | "workers" | "stats" | "reload" | "vnis" | "fdb" | "arp" | "evpn"]
             | ["vnis", _]
             | ["vnis", _, "flood" | "allowed_vteps" | "flush"]
             | ["fdb" | "arp", _, _]
@@ -336,6 +337,7 @@ pub fn route(method: &str, url: &str, body: &str) -> Result<ApiOp, ApiReply> {
             ("GET", ["ports"]) => Ok(ApiOp::Ports),
             ("GET", ["workers"]) => Ok(ApiOp::Workers),
             ("GET", ["stats"]) => Ok(ApiOp::Stats),
+            ("GET", ["evpn"]) => Ok(ApiOp::Evpn),
             ("POST", ["reload"]) => Ok(ApiOp::Reload),
             ("GET", ["vnis"]) => Ok(ApiOp::ListVnis),
             ("POST", ["vnis"]) => Ok(ApiOp::AddVni(json_body(body)?)),
@@ -388,6 +390,8 @@ mod tests {
             Ok(ApiOp::GetVni(5000))
         );
         assert_eq!(route("GET", "/metrics", ""), Ok(ApiOp::Metrics));
+        assert_eq!(route("GET", "/api/v1/evpn", ""), Ok(ApiOp::Evpn));
+        assert_eq!(route("POST", "/api/v1/evpn", "").unwrap_err().status, 405);
         assert_eq!(
             route("GET", "/api/v1/fdb?vni=7", ""),
             Ok(ApiOp::ListFdb { vni: Some(7) })
