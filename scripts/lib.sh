@@ -7,6 +7,8 @@ VTEPD_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD_PACKAGES=(dpdk libdpdk-dev dpdk-dev pkg-config libclang-dev clang gcc make)
 # ... to generate and check traffic in the demo and the tests.
 TRAFFIC_PACKAGES=(python3 python3-scapy tshark iproute2 iputils-ping tcpdump ethtool)
+# ... to run BGP EVPN peers (FRR route reflectors and VTEPs) in the EVPN tests; nsenter.
+EVPN_PACKAGES=(frr util-linux)
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }

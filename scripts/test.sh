@@ -8,7 +8,7 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 cd "$VTEPD_ROOT"
 
-ensure_packages "${BUILD_PACKAGES[@]}" "${TRAFFIC_PACKAGES[@]}" shellcheck
+ensure_packages "${BUILD_PACKAGES[@]}" "${TRAFFIC_PACKAGES[@]}" "${EVPN_PACKAGES[@]}" shellcheck
 ensure_cargo
 
 log "cargo fmt --check"

@@ -831,12 +831,13 @@ fn script(name: &str) -> String {
 /// tests/traffic/api/netns_proxy.py: the API of a vtepd inside a namespace, on a loopback
 /// port of the test's own namespace. Killed on drop.
 #[derive(Debug)]
-struct Proxy {
+pub struct Proxy {
     child: Child,
 }
 
 impl Proxy {
-    fn start(ns: &Netns, port: u16) -> (Proxy, u16) {
+    /// The proxy, and the loopback port here that reaches `port` in `ns`.
+    pub fn start(ns: &Netns, port: u16) -> (Proxy, u16) {
         let mut child = Command::new(PYTHON)
             .arg(script("netns_proxy.py"))
             .arg(ns.name())

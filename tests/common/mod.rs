@@ -6,6 +6,7 @@
 
 pub mod api;
 pub mod balance;
+pub mod frr;
 pub mod netns;
 pub mod traffic;
 

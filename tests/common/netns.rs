@@ -335,7 +335,24 @@ impl Netns {
     /// Starts vtepd in this namespace; returns once it is forwarding. Same as
     /// `Vtepd::spawn`, with `Vtepd::command()` wrapped by `wrap`.
     pub fn vtepd(&self, v: Vtepd) -> Running {
-        let mut c = self.wrap(&v.command());
+        let c = self.wrap(&v.command());
+        self.start_vtepd(c, v)
+    }
+
+    /// `vtepd`, entering only this network namespace (`nsenter --net`), not the private
+    /// mount namespace `ip netns exec` makes: the namespaces vtepd itself creates (EVPN's)
+    /// are then visible to everyone, as with a vtepd in the root namespace.
+    pub fn vtepd_net_only(&self, v: Vtepd) -> Running {
+        let inner = v.command();
+        let mut c = Command::new("nsenter");
+        c.arg(format!("--net={NETNS_DIR}/{}", self.name))
+            .arg("--")
+            .arg(inner.get_program())
+            .args(inner.get_args());
+        self.start_vtepd(c, v)
+    }
+
+    fn start_vtepd(&self, mut c: Command, v: Vtepd) -> Running {
         c.stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
