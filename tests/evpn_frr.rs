@@ -19,6 +19,7 @@
 
 mod common;
 
+use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -26,18 +27,19 @@ use common::api::{Api, Proxy};
 use common::frr::Frr;
 use common::netns::{capable, veth, wait_until, NameOnly, Netns};
 use common::{serial, Running, Scratch, Vtepd};
-use serde_json::Value;
+use serde_json::{json, Value};
 
 const VNI: u32 = 100;
 const H1_MAC: &str = "02:00:00:00:01:01";
+const H2_MAC: &str = "02:00:00:00:02:02";
 const H3_MAC: &str = "02:00:00:00:03:03";
 
-fn gateway_config(namespace: &str) -> String {
+fn gateway_config(vtep: &str, namespace: &str) -> String {
     format!(
         r#"
 [underlay]
 port = "net_af_packet0"
-addresses = ["10.0.0.1/24"]
+addresses = ["{vtep}/24"]
 
 [[access]]
 port = "net_af_packet1"
@@ -57,7 +59,8 @@ fn repo(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
 }
 
-/// The sample gateway config for another router id (the Linux VTEP's).
+/// The sample gateway config for another router (the Linux VTEP's, gateway B's): its router
+/// id is its VTEP address.
 fn frr_config(s: &Scratch, name: &str, router_id: &str) -> PathBuf {
     let text = std::fs::read_to_string(repo("config/frr/gateway.conf")).unwrap();
     s.write(
@@ -77,13 +80,19 @@ fn plug(fab: &Netns, ns: &str, port: &str, inner: &str) {
     fab.ip(&["link", "set", port, "master", "fab", "up"]);
 }
 
+/// A tenant host: `eth0` with a fixed MAC and address.
+fn host(ns: &Netns, mac: &str, addr: &str) {
+    ns.ip(&["link", "set", "eth0", "address", mac]);
+    ns.quiet_up("eth0");
+    ns.addr("eth0", addr);
+}
+
+/// The fabric segment with the route reflector and the Linux VTEP (h3 behind it).
 struct Fabric {
     fab: Netns,
     rr: Netns,
     lv: Netns,
     h3: Netns,
-    gw: Netns,
-    h1: Netns,
 }
 
 fn fabric() -> Fabric {
@@ -92,8 +101,6 @@ fn fabric() -> Fabric {
         rr: Netns::new(),
         lv: Netns::new(),
         h3: Netns::new(),
-        gw: Netns::new(),
-        h1: Netns::new(),
     };
     f.fab.ip(&["link", "add", "fab", "type", "bridge"]);
     f.fab.quiet_up("fab");
@@ -126,34 +133,118 @@ fn fabric() -> Fabric {
     for dev in ["br100", "vxlan100", "h3"] {
         f.lv.quiet_up(dev);
     }
-    f.h3.ip(&["link", "set", "eth0", "address", H3_MAC]);
-    f.h3.quiet_up("eth0");
-    f.h3.addr("eth0", "192.168.100.3/24");
-    // vtepd's ports: the underlay on the fabric, the access port to h1.
-    plug(&f.fab, f.gw.name(), "f-gw", "und");
-    f.gw.quiet_up("und");
-    veth(&f.gw, "acc", &f.h1, "eth0");
-    f.gw.quiet_up("acc");
-    f.h1.ip(&["link", "set", "eth0", "address", H1_MAC]);
-    f.h1.quiet_up("eth0");
-    f.h1.addr("eth0", "192.168.100.1/24");
+    host(&f.h3, H3_MAC, "192.168.100.3/24");
     f
 }
 
-fn vtepd(s: &Scratch, gw: &Netns, shadow: &NameOnly) -> (Running, Api, Proxy) {
-    let v = Vtepd::new(s, &gateway_config(shadow.name()))
-        .vdev("net_af_packet0,iface=und")
-        .vdev("net_af_packet1,iface=acc");
-    let url = v.api_url().expect("harness-chosen API port");
-    let port: u16 = url.rsplit(':').next().and_then(|p| p.parse().ok()).unwrap();
-    let running = gw.vtepd_net_only(v);
-    // The API listens on gw's loopback: reached through a proxy.
-    let (proxy, local) = Proxy::start(gw, port);
-    (
-        running,
-        Api::new(format!("http://127.0.0.1:{local}")),
-        proxy,
-    )
+/// A vtepd gateway on the fabric with FRR in its namespace (peering over a management
+/// interface there), and a tenant host on its access port.
+struct Gateway {
+    vtep: String,
+    /// The gateway's own namespace (its ports), kept for its life.
+    _ns: Netns,
+    host: Netns,
+    shadow: NameOnly,
+    // Taken by the stop methods while failure dumps still borrow the gateway.
+    vtepd: RefCell<Option<Running>>,
+    api: Api,
+    _proxy: Proxy,
+    frr: RefCell<Option<Frr>>,
+}
+
+impl Gateway {
+    /// Gateway `n` (1, 2): VTEP 10.0.0.n, management address 10.0.0.1n.
+    fn start(s: &Scratch, f: &Fabric, n: u8, host_mac: &str, host_addr: &str) -> Gateway {
+        let vtep = format!("10.0.0.{n}");
+        let (ns, tenant) = (Netns::new(), Netns::new());
+        plug(&f.fab, ns.name(), &format!("f-gw{n}"), "und");
+        ns.quiet_up("und");
+        veth(&ns, "acc", &tenant, "eth0");
+        ns.quiet_up("acc");
+        host(&tenant, host_mac, host_addr);
+        let shadow = NameOnly::new();
+        let v = Vtepd::new(s, &gateway_config(&vtep, shadow.name()))
+            .vdev("net_af_packet0,iface=und")
+            .vdev("net_af_packet1,iface=acc");
+        let url = v.api_url().expect("harness-chosen API port");
+        let port: u16 = url.rsplit(':').next().and_then(|p| p.parse().ok()).unwrap();
+        let vtepd = ns.vtepd_net_only(v);
+        // The API listens on the gateway namespace's loopback: reached through a proxy.
+        let (proxy, local) = Proxy::start(&ns, port);
+        // FRR's own way to the reflector: a management interface in vtepd's namespace.
+        plug(&f.fab, shadow.name(), &format!("f-mg{n}"), "mgmt");
+        shadow.ip(&["addr", "add", &format!("10.0.0.1{n}/24"), "dev", "mgmt"]);
+        shadow.ip(&["link", "set", "mgmt", "up"]);
+        let frr = Frr::start(shadow.name(), &frr_config(s, &format!("gw{n}"), &vtep));
+        Gateway {
+            vtep,
+            _ns: ns,
+            host: tenant,
+            shadow,
+            vtepd: RefCell::new(Some(vtepd)),
+            api: Api::new(format!("http://127.0.0.1:{local}")),
+            _proxy: proxy,
+            frr: RefCell::new(Some(frr)),
+        }
+    }
+
+    /// Kills FRR in the gateway's namespace, as a crash would.
+    fn kill_frr(&self) {
+        self.frr.take().expect("FRR runs").kill();
+    }
+
+    /// Where the gateway's tables have `mac`: (origin, remote VTEP or port).
+    fn mac(&self, mac: &str) -> Option<(String, String)> {
+        self.api
+            .get_ok(&format!("/api/v1/fdb?vni={VNI}"))
+            .as_array()?
+            .iter()
+            .find(|e| e["mac"] == mac)
+            .map(|e| {
+                let at = e["remote"].as_str().or(e["port"].as_str()).unwrap_or("");
+                (e["origin"].as_str().unwrap_or("").to_owned(), at.to_owned())
+            })
+    }
+
+    fn evpn(&self) -> Value {
+        self.api.get_ok("/api/v1/evpn")
+    }
+
+    fn vni(&self) -> Value {
+        self.api.get_ok(&format!("/api/v1/vnis/{VNI}"))
+    }
+
+    fn dump(&self) -> String {
+        if self.vtepd.borrow().is_none() {
+            return format!("gateway {}: stopped\n", self.vtep);
+        }
+        format!(
+            "gateway {}: FRR\n{}\n{}\nvtepd evpn: {:#}\nvtepd fdb: {:#}\n",
+            self.vtep,
+            self.frr
+                .borrow()
+                .as_ref()
+                .map(|f| f.vtysh("show bgp l2vpn evpn summary") + &f.logs())
+                .unwrap_or_default(),
+            self.shadow.bridge(&["fdb", "show"]),
+            self.evpn(),
+            self.api.get_ok("/api/v1/fdb"),
+        )
+    }
+
+    fn stop_vtepd(&self) -> common::Outcome {
+        let out = self.vtepd.take().expect("vtepd runs").stop();
+        out.assert_success();
+        out
+    }
+}
+
+impl Drop for Gateway {
+    /// vtepd before its FRR, as an operator would; the namespace goes with the guard.
+    fn drop(&mut self) {
+        drop(self.vtepd.take());
+        drop(self.frr.take());
+    }
 }
 
 /// Waits for `f`, or fails with `dump()` (the routers' and vtepd's views).
@@ -212,17 +303,13 @@ fn type2(mac: &str) -> String {
     format!("[2]:[0]:[48]:[{mac}]")
 }
 
-fn vni_view(api: &Api) -> Value {
-    api.get_ok(&format!("/api/v1/vnis/{VNI}"))
-}
-
-fn evpn_view(api: &Api) -> Value {
-    api.get_ok("/api/v1/evpn")["vnis"][0].clone()
-}
-
 fn ping_ok(from: &Netns, to: &str) -> bool {
     let p = from.ping(to, 3);
     p.status.success() && String::from_utf8_lossy(&p.stdout).contains(" 0% packet loss")
+}
+
+fn lv_fdb(f: &Fabric) -> String {
+    f.lv.ok(&["bridge", "fdb", "show", "dev", "vxlan100"])
 }
 
 #[test]
@@ -235,22 +322,13 @@ fn vtepd_and_a_linux_vtep_exchange_type_2_and_3_routes_through_a_reflector() {
     let f = fabric();
     let rr = Frr::start(f.rr.name(), &repo("config/frr/route-reflector.conf"));
     let lv = Frr::start(f.lv.name(), &frr_config(&s, "linux-vtep", "10.0.0.3"));
-
-    let shadow = NameOnly::new();
-    let (gateway, api, _proxy) = vtepd(&s, &f.gw, &shadow);
-    // FRR's own way to the reflector: a management interface in vtepd's namespace.
-    plug(&f.fab, shadow.name(), "f-mg", "mgmt");
-    shadow.ip(&["addr", "add", "10.0.0.11/24", "dev", "mgmt"]);
-    shadow.ip(&["link", "set", "mgmt", "up"]);
-    let gw_frr = Frr::start(shadow.name(), &repo("config/frr/gateway.conf"));
+    let a = Gateway::start(&s, &f, 1, H1_MAC, "192.168.100.1/24");
     let dump = || {
         format!(
-            "reflector:\n{}\ngateway FRR:\n{}\n{}\nlinux VTEP fdb:\n{}\nvtepd evpn: {:#}",
+            "reflector:\n{}\n{}linux VTEP fdb:\n{}",
             rr.vtysh("show bgp l2vpn evpn route"),
-            gw_frr.vtysh("show bgp l2vpn evpn summary"),
-            gw_frr.logs(),
-            f.lv.ok(&["bridge", "fdb", "show", "dev", "vxlan100"]),
-            api.get_ok("/api/v1/evpn"),
+            a.dump(),
+            lv_fdb(&f),
         )
     };
 
@@ -267,22 +345,24 @@ fn vtepd_and_a_linux_vtep_exchange_type_2_and_3_routes_through_a_reflector() {
     eventually(
         20,
         "vtepd's flood list from the Linux VTEP's type 3 route",
-        || evpn_view(&api)["flood_vteps"] == serde_json::json!(["10.0.0.3"]),
+        || a.evpn()["vnis"][0]["flood_vteps"] == json!(["10.0.0.3"]),
         dump,
     );
     eventually(
         20,
         "the Linux VTEP floods to vtepd",
-        || {
-            f.lv.ok(&["bridge", "fdb", "show", "dev", "vxlan100"])
-                .contains("00:00:00:00:00:00 dst 10.0.0.1")
-        },
+        || lv_fdb(&f).contains("00:00:00:00:00:00 dst 10.0.0.1"),
         dump,
     );
-    assert_eq!(api.get_ok("/api/v1/evpn")["frr_running"], true);
+    assert_eq!(a.evpn()["frr_running"], true);
 
     // The hosts reach each other across vtepd and the kernel VTEP.
-    eventually(30, "h1 pings h3", || ping_ok(&f.h1, "192.168.100.3"), dump);
+    eventually(
+        30,
+        "h1 pings h3",
+        || ping_ok(&a.host, "192.168.100.3"),
+        dump,
+    );
 
     // h1's MAC, learned on vtepd's access port, is advertised: type 2 with vtepd's RD, the
     // VNI's RT, the VXLAN encapsulation community, VNI 100, next hop the VTEP address.
@@ -316,38 +396,30 @@ fn vtepd_and_a_linux_vtep_exchange_type_2_and_3_routes_through_a_reflector() {
     eventually(
         20,
         "h1's MAC at the Linux VTEP",
-        || {
-            f.lv.ok(&["bridge", "fdb", "show", "dev", "vxlan100"])
-                .contains(&format!("{H1_MAC} dst 10.0.0.1"))
-        },
+        || lv_fdb(&f).contains(&format!("{H1_MAC} dst 10.0.0.1")),
         dump,
     );
     // h3's MAC came to vtepd by its type 2 route, not by learning.
-    let h3 = api
-        .get_ok(&format!("/api/v1/fdb?vni={VNI}"))
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["mac"] == H3_MAC)
-        .cloned()
-        .unwrap_or_else(|| panic!("h3's MAC not at vtepd\n{}", dump()));
-    assert_eq!(h3["origin"], "evpn");
-    assert_eq!(h3["remote"], "10.0.0.3");
-    assert_eq!(evpn_view(&api)["local_macs"], serde_json::json!([H1_MAC]));
+    assert_eq!(
+        a.mac(H3_MAC),
+        Some(("evpn".into(), "10.0.0.3".into())),
+        "{}",
+        dump()
+    );
+    assert_eq!(a.evpn()["vnis"][0]["local_macs"], json!([H1_MAC]));
 
     // Both MACs known on both sides: unicast, no flooding at vtepd.
-    let flooded = vni_view(&api)["flood_copies"].as_u64().unwrap();
-    assert!(ping_ok(&f.h1, "192.168.100.3"), "{}", dump());
+    let flooded = a.vni()["flood_copies"].as_u64().unwrap();
+    assert!(ping_ok(&a.host, "192.168.100.3"), "{}", dump());
     assert!(ping_ok(&f.h3, "192.168.100.1"), "{}", dump());
     assert_eq!(
-        vni_view(&api)["flood_copies"].as_u64().unwrap(),
+        a.vni()["flood_copies"].as_u64().unwrap(),
         flooded,
         "known unicast was flooded"
     );
 
     // vtepd stops: its devices go, zebra withdraws its routes, the others remove them.
-    let out = gateway.stop();
-    out.assert_success();
+    let out = a.stop_vtepd();
     eventually(
         30,
         "vtepd's routes withdrawn at the reflector",
@@ -361,17 +433,214 @@ fn vtepd_and_a_linux_vtep_exchange_type_2_and_3_routes_through_a_reflector() {
     eventually(
         20,
         "vtepd's entries removed at the Linux VTEP",
-        || {
-            !f.lv
-                .ok(&["bridge", "fdb", "show", "dev", "vxlan100"])
-                .contains("10.0.0.1")
-        },
-        || f.lv.ok(&["bridge", "fdb", "show", "dev", "vxlan100"]),
+        || !lv_fdb(&f).contains("10.0.0.1"),
+        || lv_fdb(&f),
     );
     // FRR still runs in the namespace: kept for the next vtepd, and said so.
-    assert!(shadow.exists());
+    assert!(a.shadow.exists());
     assert!(out.stderr.contains("kept"), "{}", out.stderr);
-    gw_frr.stop();
+    drop(a);
+    lv.stop();
+    rr.stop();
+}
+
+/// Both VTEPs' type 3 routes are on the reflector and each has the others in its flood list.
+fn wait_for_flood_lists(rr: &Frr, f: &Fabric, gateways: &[&Gateway], dump: &dyn Fn() -> String) {
+    eventually(
+        60,
+        "type 3 routes of every VTEP on the reflector",
+        || {
+            gateways
+                .iter()
+                .map(|g| g.vtep.as_str())
+                .chain(["10.0.0.3"])
+                .all(|v| has_route(rr, &type3(v), v))
+        },
+        dump,
+    );
+    for g in gateways {
+        let mut others: Vec<&str> = gateways
+            .iter()
+            .map(|o| o.vtep.as_str())
+            .filter(|v| *v != g.vtep)
+            .chain(["10.0.0.3"])
+            .collect();
+        others.sort();
+        eventually(
+            20,
+            &format!("{}'s flood list from the type 3 routes", g.vtep),
+            || g.evpn()["vnis"][0]["flood_vteps"] == json!(others),
+            dump,
+        );
+        eventually(
+            20,
+            &format!("the Linux VTEP floods to {}", g.vtep),
+            || lv_fdb(f).contains(&format!("00:00:00:00:00:00 dst {}", g.vtep)),
+            dump,
+        );
+    }
+}
+
+#[test]
+fn two_gateways_share_macs_a_moved_mac_converges_and_a_stopped_gateway_is_withdrawn() {
+    if !capable(&["ping", "nsenter", "vtysh", "bridge"]) {
+        return;
+    }
+    let _slot = serial();
+    let s = Scratch::new();
+    let f = fabric();
+    let rr = Frr::start(f.rr.name(), &repo("config/frr/route-reflector.conf"));
+    let lv = Frr::start(f.lv.name(), &frr_config(&s, "linux-vtep", "10.0.0.3"));
+    let a = Gateway::start(&s, &f, 1, H1_MAC, "192.168.100.1/24");
+    let b = Gateway::start(&s, &f, 2, H2_MAC, "192.168.100.2/24");
+    let dump = || {
+        format!(
+            "reflector:\n{}\n{}{}linux VTEP fdb:\n{}",
+            rr.vtysh("show bgp l2vpn evpn route detail"),
+            a.dump(),
+            b.dump(),
+            lv_fdb(&f),
+        )
+    };
+    wait_for_flood_lists(&rr, &f, &[&a, &b], &dump);
+
+    // h1 behind A and h2 behind B reach each other; each gateway learns its own host and
+    // gets the other's by its type 2 route; the Linux VTEP gets both.
+    eventually(
+        30,
+        "h1 pings h2",
+        || ping_ok(&a.host, "192.168.100.2"),
+        dump,
+    );
+    assert!(ping_ok(&f.h3, "192.168.100.1"), "{}", dump());
+    for (at, mac, vtep) in [(&b, H1_MAC, "10.0.0.1"), (&a, H2_MAC, "10.0.0.2")] {
+        eventually(
+            20,
+            &format!("{mac} installed at {} behind {vtep}", at.vtep),
+            || at.mac(mac) == Some(("evpn".into(), vtep.into())),
+            dump,
+        );
+        eventually(
+            20,
+            &format!("{mac} at the Linux VTEP behind {vtep}"),
+            || lv_fdb(&f).contains(&format!("{mac} dst {vtep}")),
+            dump,
+        );
+    }
+    // Known unicast between the gateways: no flood copies on either.
+    let flooded = (
+        a.vni()["flood_copies"].clone(),
+        b.vni()["flood_copies"].clone(),
+    );
+    assert!(ping_ok(&a.host, "192.168.100.2"), "{}", dump());
+    assert!(ping_ok(&b.host, "192.168.100.1"), "{}", dump());
+    assert_eq!(
+        (
+            a.vni()["flood_copies"].clone(),
+            b.vni()["flood_copies"].clone()
+        ),
+        flooded,
+        "known unicast was flooded"
+    );
+
+    // h1 moves to B's rack: same MAC and address, now on B's access port (h2's host takes
+    // over h1's identity). Its first frames there make B learn it over A's route; B's FRR
+    // advertises it with a higher sequence and A gives it up.
+    a.host.ip(&["link", "set", "eth0", "down"]);
+    b.host.ip(&["addr", "flush", "dev", "eth0"]);
+    host(&b.host, H1_MAC, "192.168.100.1/24");
+    eventually(
+        30,
+        "the moved host reaches h3",
+        || ping_ok(&b.host, "192.168.100.3"),
+        dump,
+    );
+    eventually(
+        20,
+        "h1's route from B with a higher sequence on the reflector",
+        || {
+            routes(&rr).iter().any(|(_, p, nh, ext)| {
+                p == &type2(H1_MAC) && nh == "10.0.0.2" && ext.contains("MM:")
+            })
+        },
+        dump,
+    );
+    eventually(
+        20,
+        "A's own route for h1 withdrawn",
+        || !has_route(&rr, &type2(H1_MAC), "10.0.0.1"),
+        dump,
+    );
+    eventually(
+        20,
+        "h1 is remote behind B at A",
+        || a.mac(H1_MAC) == Some(("evpn".into(), "10.0.0.2".into())),
+        dump,
+    );
+    eventually(
+        20,
+        "h1 behind B at the Linux VTEP",
+        || lv_fdb(&f).contains(&format!("{H1_MAC} dst 10.0.0.2")),
+        dump,
+    );
+    assert_eq!(
+        b.mac(H1_MAC).map(|(origin, _)| origin),
+        Some("learned".into())
+    );
+    assert_eq!(a.evpn()["counters"]["moved_remote"], 1, "{}", dump());
+    assert_eq!(b.evpn()["counters"]["moved_local"], 1, "{}", dump());
+    // Converged: no loss.
+    assert!(ping_ok(&f.h3, "192.168.100.1"), "{}", dump());
+
+    // Gateway A stops: its type 3 route goes, B and the Linux VTEP stop flooding to it.
+    a.stop_vtepd();
+    eventually(
+        30,
+        "A's type 3 route withdrawn",
+        || !has_route(&rr, &type3("10.0.0.1"), "10.0.0.1"),
+        dump,
+    );
+    eventually(
+        20,
+        "B floods only to the Linux VTEP",
+        || b.evpn()["vnis"][0]["flood_vteps"] == json!(["10.0.0.3"]),
+        dump,
+    );
+    eventually(
+        20,
+        "the Linux VTEP no longer floods to A",
+        || !lv_fdb(&f).contains("dst 10.0.0.1"),
+        dump,
+    );
+
+    // FRR dies at B: vtepd notices and says so, and keeps the entries zebra left in the
+    // kernel, as a Linux VTEP would (the fabric, its session gone, forgets B meanwhile).
+    b.kill_frr();
+    eventually(
+        10,
+        "B sees FRR gone",
+        || b.evpn()["frr_running"] == false,
+        dump,
+    );
+    assert_eq!(
+        b.mac(H3_MAC),
+        Some(("evpn".into(), "10.0.0.3".into())),
+        "{}",
+        dump()
+    );
+    assert_eq!(
+        b.evpn()["vnis"][0]["flood_vteps"],
+        json!(["10.0.0.3"]),
+        "{}",
+        dump()
+    );
+    let out = b.stop_vtepd();
+    assert!(
+        out.stderr.contains("FRR stopped in namespace"),
+        "{}",
+        out.stderr
+    );
+    drop((a, b));
     lv.stop();
     rr.stop();
 }

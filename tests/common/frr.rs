@@ -62,6 +62,24 @@ impl Frr {
         self.halt();
     }
 
+    /// Kills the daemons with SIGKILL, as a crash would, zebra first: a zebra that outlives
+    /// bgpd removes the routes bgpd gave it, a dead one leaves its kernel entries. Then
+    /// scripts/frr.sh clears their files.
+    pub fn kill(mut self) {
+        for d in ["zebra", "bgpd"] {
+            let pidfile = format!("/run/frr/{}/{d}.pid", self.namespace);
+            if let Some(pid) = std::fs::read_to_string(&pidfile)
+                .ok()
+                .and_then(|p| p.trim().parse::<i32>().ok())
+            {
+                let _ = Command::new("kill")
+                    .args(["-KILL", &pid.to_string()])
+                    .output();
+            }
+        }
+        self.halt();
+    }
+
     fn halt(&mut self) {
         if self.running {
             self.running = false;
