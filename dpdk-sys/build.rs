@@ -70,6 +70,7 @@ const FUNCTIONS: &[&str] = &[
     "rte_rdtsc",
     "rte_rdtsc_precise",
     "rte_socket_id",
+    "rte_dev_probe",
     "rte_strerror",
     "rte_version",
     "rte_gso_segment",

@@ -111,8 +111,15 @@ fn the_namespace_mirrors_evpn_vnis_and_carries_routes_both_ways() {
     let underlay_mac = api.get_ok("/api/v1/ports")[0]["mac"].clone();
     assert_eq!(vtep0["address"], underlay_mac);
     assert!(vtep0["ifalias"].as_str().unwrap().starts_with("vtepd pid="));
+    // BGP over the underlay (the default): the VTEP address with its subnet, on-link
+    // through the exception path, and no TCP segment larger than the MTU.
     let addrs = ns.ip(&["-4", "-br", "addr", "show", "dev", "vtep0"]);
-    assert!(addrs.contains("10.0.0.1/32"), "{addrs}");
+    assert!(addrs.contains("10.0.0.1/24"), "{addrs}");
+    assert_eq!(vtep0["gso_max_segs"], 1, "{vtep0}");
+    assert_eq!(
+        api.get_ok("/api/v1/evpn")["exception"]["from_kernel_dropped"],
+        0
+    );
 
     // The EVPN VNI's three devices, as zebra needs them; none for the static VNI.
     let vx = link(&ns, "vxlan5000");

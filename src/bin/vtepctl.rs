@@ -422,6 +422,18 @@ fn evpn(e: EvpnView) -> String {
         c.kernel_messages,
         c.resyncs,
     );
+    match e.exception {
+        Some(x) => out.push_str(&format!(
+            "BGP over the underlay (exception path): {} packets ({} bytes) into the namespace, \
+             {} out of it; {} refused by the namespace, {} not sent (queue full)\n\n",
+            x.to_kernel_packets,
+            x.to_kernel_bytes,
+            x.from_kernel_packets,
+            x.to_kernel_dropped,
+            x.from_kernel_dropped,
+        )),
+        None => out.push_str("BGP through an interface of FRR's own in the namespace\n\n"),
+    }
     let mut rows = Vec::new();
     for v in &e.vnis {
         rows.push(vec![

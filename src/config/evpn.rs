@@ -2,13 +2,17 @@
 //! mirrors them for FRR (docs/EVPN.md).
 
 use super::schema;
-use super::{ConfigError, Control, Encap, EvpnConfig, DEFAULT_EVPN_NAMESPACE};
+use super::validate::int;
+use super::{
+    BgpVia, ConfigError, Control, Encap, EvpnConfig, ExceptionLimits, DEFAULT_EVPN_NAMESPACE,
+};
 
 impl Default for EvpnConfig {
     fn default() -> Self {
         EvpnConfig {
             namespace: DEFAULT_EVPN_NAMESPACE.to_owned(),
             all_vnis: false,
+            bgp_via: BgpVia::Underlay(ExceptionLimits::default()),
         }
     }
 }
@@ -50,9 +54,51 @@ pub(super) fn section(e: &schema::Evpn) -> Result<EvpnConfig, ConfigError> {
             ))
         }
     };
+    let limit = |key: &str, given: Option<i64>, default: u32| {
+        given.map_or(Ok(default), |v| {
+            int(&format!("evpn.{key}"), v, 1..=100_000_000)
+        })
+    };
+    let defaults = ExceptionLimits::default();
+    let limits = ExceptionLimits {
+        established_pps: limit(
+            "exception_established_pps",
+            e.exception_established_pps,
+            defaults.established_pps,
+        )?,
+        new_pps: limit("exception_new_pps", e.exception_new_pps, defaults.new_pps)?,
+    };
+    let bgp_via = match e.bgp_via.as_deref() {
+        None | Some("underlay") => BgpVia::Underlay(limits),
+        Some("namespace") => {
+            if let Some(key) = [
+                ("exception_established_pps", e.exception_established_pps),
+                ("exception_new_pps", e.exception_new_pps),
+            ]
+            .iter()
+            .find_map(|(k, v)| v.map(|_| k))
+            {
+                return Err(ConfigError::invalid(
+                    format!("evpn.{key}"),
+                    "has no meaning with bgp_via = \"namespace\": there is no exception path",
+                ));
+            }
+            BgpVia::Namespace
+        }
+        Some(other) => {
+            return Err(ConfigError::invalid(
+                "evpn.bgp_via",
+                format!(
+                    "{other:?}: expected \"underlay\" (BGP through vtepd's underlay port) or \
+                     \"namespace\" (an interface of FRR's own in the namespace)"
+                ),
+            ))
+        }
+    };
     Ok(EvpnConfig {
         namespace,
         all_vnis,
+        bgp_via,
     })
 }
 
@@ -105,7 +151,7 @@ pub(super) fn control(
 
 #[cfg(test)]
 mod tests {
-    use crate::config::{parse, Control, Mode};
+    use crate::config::{parse, BgpVia, Control, ExceptionLimits, Mode};
 
     const BASE: &str = r#"
 [underlay]
@@ -179,6 +225,40 @@ encap = "nvgre"
             "vni[0].control: \"bgp\": expected \"static\" or \"evpn\""
         );
         assert!(err(&format!("{BASE}\n[evpn]\nasn = 65000\n")).starts_with("evpn.asn"));
+        assert!(err(&format!("{BASE}\n[evpn]\nbgp_via = \"mgmt\"\n"))
+            .starts_with("evpn.bgp_via: \"mgmt\": expected \"underlay\""));
+        assert_eq!(
+            err(&format!("{BASE}\n[evpn]\nexception_new_pps = 0\n")),
+            "evpn.exception_new_pps: 0 is out of range 1..=100000000"
+        );
+        assert!(err(&format!(
+            "{BASE}\n[evpn]\nbgp_via = \"namespace\"\nexception_new_pps = 10\n"
+        ))
+        .starts_with("evpn.exception_new_pps: has no meaning with bgp_via = \"namespace\""));
+    }
+
+    #[test]
+    fn bgp_goes_over_the_underlay_port_unless_told_otherwise() {
+        let (_, e) = controls(&format!("{BASE}\n[evpn]\n"));
+        assert_eq!(
+            e.unwrap().bgp_via,
+            BgpVia::Underlay(ExceptionLimits {
+                established_pps: 20_000,
+                new_pps: 1_000
+            })
+        );
+        let (_, e) = controls(&format!(
+            "{BASE}\n[evpn]\nexception_established_pps = 5000\nexception_new_pps = 50\n"
+        ));
+        assert_eq!(
+            e.unwrap().bgp_via,
+            BgpVia::Underlay(ExceptionLimits {
+                established_pps: 5000,
+                new_pps: 50
+            })
+        );
+        let (_, e) = controls(&format!("{BASE}\n[evpn]\nbgp_via = \"namespace\"\n"));
+        assert_eq!(e.unwrap().bgp_via, BgpVia::Namespace);
     }
 
     #[test]

@@ -115,6 +115,38 @@ pub struct EvpnConfig {
     pub namespace: String,
     /// `vnis = "all"`: every VNI without a `control` key is under EVPN control.
     pub all_vnis: bool,
+    /// How FRR reaches its BGP peers.
+    pub bgp_via: BgpVia,
+}
+
+/// `[evpn] bgp_via`: the way FRR in the namespace reaches its peers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BgpVia {
+    /// Through vtepd's underlay port: the exception path carries what the namespace's
+    /// kernel sends and receives at the VTEP addresses, policed per class.
+    Underlay(ExceptionLimits),
+    /// Through an interface of its own the operator moves into the namespace (a
+    /// management NIC); vtepd carries nothing for the kernel.
+    Namespace,
+}
+
+/// The exception path's policers, packets per second for the whole gateway (each worker
+/// polices its share).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExceptionLimits {
+    /// Established traffic: TCP segments other than a bare SYN, BFD, ARP/ND replies.
+    pub established_pps: u32,
+    /// Everything else: connection attempts (a bare SYN), other UDP, ICMP, other protocols.
+    pub new_pps: u32,
+}
+
+impl Default for ExceptionLimits {
+    fn default() -> Self {
+        ExceptionLimits {
+            established_pps: 20_000,
+            new_pps: 1_000,
+        }
+    }
 }
 
 /// The namespace EVPN uses when `[evpn] namespace` is not given.
@@ -343,5 +375,26 @@ impl Default for TablesConfig {
             mac_age_secs: 300,
             fdb_capacity: 65536,
         }
+    }
+}
+
+#[cfg(test)]
+mod samples {
+    /// Every sample in config/ parses: they are what operators start from.
+    #[test]
+    fn every_sample_configuration_parses() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
+        let mut checked = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "toml") {
+                let text = std::fs::read_to_string(&path).unwrap();
+                if let Err(e) = crate::config::parse(&text) {
+                    panic!("{}: {e}", path.display());
+                }
+                checked += 1;
+            }
+        }
+        assert!(checked >= 7, "only {checked} samples in {}", dir.display());
     }
 }

@@ -162,4 +162,7 @@ pub struct Api {
 pub struct Evpn {
     pub namespace: Option<String>,
     pub vnis: Option<String>,
+    pub bgp_via: Option<String>,
+    pub exception_established_pps: Option<i64>,
+    pub exception_new_pps: Option<i64>,
 }

@@ -172,7 +172,11 @@ fn xconnect(x: schema::Xconnect) -> Result<Mode, ConfigError> {
     }
 }
 
-fn int<T: TryFrom<i64>>(key: &str, v: i64, range: RangeInclusive<i64>) -> Result<T, ConfigError> {
+pub(super) fn int<T: TryFrom<i64>>(
+    key: &str,
+    v: i64,
+    range: RangeInclusive<i64>,
+) -> Result<T, ConfigError> {
     if !range.contains(&v) {
         return Err(ConfigError::invalid(
             key,

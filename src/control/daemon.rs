@@ -111,6 +111,7 @@ pub fn run(eal: &Eal, config: Config, opts: &RunOptions) -> Result<Report, RunEr
                         plan.manager.underlay_mac(),
                         dpdk::main_lcore(eal).cpu(),
                         &plan.manager.authority,
+                        plan.exception.take().map(|q| (dpdk::Hotplug::new(eal), q)),
                     )?;
                     plan.manager.attach_evpn(evpn);
                 }

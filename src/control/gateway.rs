@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use crossbeam::queue::ArrayQueue;
 
-use crate::config::{Config, FdbDest, GatewayConfig};
+use crate::config::{BgpVia, Config, FdbDest, GatewayConfig};
 use crate::dataplane::gateway::{GatewayHandler, ReplicationPools};
 use crate::dataplane::setup::Plumbing;
 use crate::dataplane::SharedCounters;
@@ -21,12 +21,16 @@ use crate::tables::update::Location;
 use crate::tables::PortIndex;
 use crate::wire::MacAddr;
 
+use super::evpn::exception::ExceptionQueues;
 use super::tables::TableManager;
 
 /// Updates and events a worker's queues hold.
 const SYNC_QUEUE: usize = 65536;
 /// Management-originated packets waiting for a worker.
 const SLOW_PATH_QUEUE: usize = 1024;
+/// Packets for the EVPN namespace's kernel waiting for the exception thread: a few
+/// milliseconds of the default policers.
+const TO_KERNEL_QUEUE: usize = 1024;
 /// Buffers for copies' private headers and for references to shared payloads, per socket.
 const REPLICATION_POOL: u32 = 16383;
 /// Data room of a header buffer: the largest outer header stack plus headroom.
@@ -108,6 +112,10 @@ pub fn params(g: &GatewayConfig, underlay_mac: MacAddr, offload: OffloadCaps) ->
         source_ports: SourcePorts::new(g.underlay.source_ports.0, g.underlay.source_ports.1),
         offload,
         workers: 1,
+        exception: match g.evpn.as_ref().map(|e| e.bgp_via) {
+            Some(BgpVia::Underlay(limits)) => Some(limits),
+            Some(BgpVia::Namespace) | None => None,
+        },
     }
 }
 
@@ -175,6 +183,8 @@ pub struct GatewayPlan {
     /// The replication pools (headers and indirect buffers of flood copies and GSO
     /// segments), for the mempool accounting next to the ports' pools.
     pub pools: Vec<Mempool>,
+    /// The queues of the exception path, when BGP goes over the underlay.
+    pub exception: Option<ExceptionQueues>,
 }
 
 impl std::fmt::Debug for GatewayPlan {
@@ -246,6 +256,11 @@ pub fn plan(
         .map(|_| SyncChannel::new(SYNC_QUEUE, SYNC_QUEUE))
         .collect();
     let slow_path = Arc::new(ArrayQueue::new(SLOW_PATH_QUEUE));
+    let exception = params.exception.map(|_| ExceptionQueues {
+        to_kernel: Arc::new(ArrayQueue::new(TO_KERNEL_QUEUE)),
+        to_underlay: Arc::clone(&slow_path),
+        pool: mgmt_pool,
+    });
     let mut manager = TableManager::new(
         authority,
         channels.clone(),
@@ -268,7 +283,13 @@ pub fn plan(
             Arc::clone(channel),
             Arc::clone(c),
         );
-        handlers.push(GatewayHandler::new(gw, pool, Arc::clone(&slow_path), hz));
+        handlers.push(GatewayHandler::new(
+            gw,
+            pool,
+            Arc::clone(&slow_path),
+            exception.as_ref().map(|e| Arc::clone(&e.to_kernel)),
+            hz,
+        ));
     }
     tracing::info!(
         "gateway: {} VNI(s), {} tunnel(s), {} static MAC(s), {} static binding(s); VTEP {}",
@@ -291,5 +312,6 @@ pub fn plan(
         handlers,
         manager,
         pools,
+        exception,
     })
 }

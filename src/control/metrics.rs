@@ -415,6 +415,11 @@ pub fn render(r: &Report, x: &Extra) -> String {
                 g.local.nd_replies,
             ),
             (
+                "vtepd_local_to_kernel_total",
+                "Packets for the VTEP addresses handed to the exception path (the EVPN namespace's kernel).",
+                g.local.to_kernel,
+            ),
+            (
                 "vtepd_replicas_total",
                 "Extra packets made by flooding and segmentation.",
                 g.replicas,
@@ -545,6 +550,32 @@ fn evpn(w: &mut Writer, e: &super::api::model::EvpnView) {
         "1 when zebra and bgpd run in the EVPN namespace.",
     );
     w.sample("vtepd_evpn_frr_running", &[], u8::from(e.frr_running));
+    if let Some(x) = &e.exception {
+        for (name, help, into_kernel, out_of_kernel) in [
+            (
+                "vtepd_evpn_exception_packets_total",
+                "Packets through the exception path: in = into the namespace's kernel, out = from it to the underlay.",
+                x.to_kernel_packets,
+                x.from_kernel_packets,
+            ),
+            (
+                "vtepd_evpn_exception_bytes_total",
+                "Bytes through the exception path, by direction.",
+                x.to_kernel_bytes,
+                x.from_kernel_bytes,
+            ),
+            (
+                "vtepd_evpn_exception_dropped_total",
+                "Packets the exception thread could not pass on: in = the namespace refused them, out = the slow-path queue was full (policed and queue-full drops on workers are vtepd_drops_total's exception_*).",
+                x.to_kernel_dropped,
+                x.from_kernel_dropped,
+            ),
+        ] {
+            w.family(name, "counter", help);
+            w.sample(name, &[("direction", "in")], into_kernel);
+            w.sample(name, &[("direction", "out")], out_of_kernel);
+        }
+    }
     for (name, help, get) in [
         (
             "vtepd_evpn_remote_macs",

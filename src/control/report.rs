@@ -64,6 +64,8 @@ pub struct LocalReport {
     pub echo_replies: u64,
     pub nd_replies: u64,
     pub absorbed: u64,
+    /// Handed to the exception path, for the kernel in the EVPN namespace.
+    pub to_kernel: u64,
 }
 
 /// Adds the gateway's tables and per-VNI counters to a report.
@@ -108,6 +110,7 @@ pub fn add_gateway(report: &mut Report, m: &TableManager, workers: &[SharedCount
             echo_replies: sum(&|w| w.local.echo_replies.get()),
             nd_replies: sum(&|w| w.local.nd_replies.get()),
             absorbed: sum(&|w| w.local.absorbed.get()),
+            to_kernel: sum(&|w| w.local.to_kernel.get()),
         },
         replicas: sum(&|w| w.replicas.get()),
         generated: sum(&|w| w.generated.get()),
@@ -276,8 +279,8 @@ impl Report {
             );
             let _ = writeln!(
                 out,
-                "  local: {} ARP replies, {} echo replies, {} ND replies, {} absorbed; {} neighbour requests sent",
-                g.local.arp_replies, g.local.echo_replies, g.local.nd_replies, g.local.absorbed, g.generated
+                "  local: {} ARP replies, {} echo replies, {} ND replies, {} absorbed, {} to the EVPN namespace's kernel; {} generated (neighbour requests, the kernel's own packets)",
+                g.local.arp_replies, g.local.echo_replies, g.local.nd_replies, g.local.absorbed, g.local.to_kernel, g.generated
             );
         }
         for w in &self.workers {

@@ -117,6 +117,8 @@ pub struct LocalCounters {
     pub nd_replies: Counter,
     /// Replies and advertisements absorbed (they resolve next hops).
     pub absorbed: Counter,
+    /// Packets handed to the exception path, for the kernel in the EVPN namespace.
+    pub to_kernel: Counter,
 }
 
 /// Everything one worker counts.

@@ -45,8 +45,11 @@ pub struct GatewayHandler {
     segments: Box<[Option<Mbuf>; MAX_SEGMENTS]>,
     /// The burst being handled.
     burst: BurstRun,
-    /// Packets the management thread originates (ARP/ND requests), sent on the underlay.
+    /// Packets the management thread originates (ARP/ND requests, what the EVPN
+    /// namespace's kernel sends), sent on the underlay.
     slow_path: Arc<ArrayQueue<Mbuf>>,
+    /// Packets for the EVPN namespace's kernel (the exception path), when it is on.
+    to_kernel: Option<Arc<ArrayQueue<Mbuf>>>,
     tsc_per_tick: u64,
 }
 
@@ -55,6 +58,7 @@ impl GatewayHandler {
         gw: Gateway,
         pools: ReplicationPools,
         slow_path: Arc<ArrayQueue<Mbuf>>,
+        to_kernel: Option<Arc<ArrayQueue<Mbuf>>>,
         tsc_hz: u64,
     ) -> GatewayHandler {
         let underlay = usize::from(gw.params.underlay_port);
@@ -67,6 +71,7 @@ impl GatewayHandler {
             segments: Box::new(std::array::from_fn(|_| None)),
             burst: BurstRun::default(),
             slow_path,
+            to_kernel,
             tsc_per_tick: tsc_hz
                 .checked_div(u64::from(crate::pipeline::learn::TICKS_PER_SEC))
                 .unwrap_or(0)
@@ -86,8 +91,22 @@ impl GatewayHandler {
             Verdict::Forward(port) => tx.send(usize::from(port), m),
             Verdict::Drop(reason) => tx.drop_packet(m, reason),
             Verdict::Consumed => drop(m),
+            Verdict::Exception => self.exception(m, tx),
             Verdict::Flood(f) => self.flood(f, m, tx),
             Verdict::Segment(port) => self.segment(m, usize::from(port), tx),
+        }
+    }
+
+    /// Hands a packet to the exception thread, which writes it into the EVPN namespace.
+    #[cold]
+    fn exception(&mut self, m: Mbuf, tx: &mut TxPorts) {
+        let Some(queue) = &self.to_kernel else {
+            tx.drop_packet(m, DropReason::NotLocal);
+            return;
+        };
+        match queue.push(m) {
+            Ok(()) => self.gw.counters().local.to_kernel.inc(),
+            Err(m) => tx.drop_packet(m, DropReason::ExceptionQueueFull),
         }
     }
 

@@ -23,8 +23,8 @@ pub use lcore::{current as current_lcore, launch, main_lcore, worker_lcores, Lau
 pub use mbuf::{flags as mbuf_flags, Mbuf, Segments, TxOffload};
 pub use mempool::{Mempool, DEFAULT_DATA_ROOM, HEADROOM};
 pub use port::{
-    available_ports, find_port, port_name, Burst, EnabledOffloads, Link, Port, PortError, PortId,
-    PortInfo, PortSetup, PortStats, RxQueue, TxQueue, TxResult, MAX_BURST,
+    available_ports, find_port, port_name, Burst, EnabledOffloads, Hotplug, Link, Port, PortError,
+    PortId, PortInfo, PortSetup, PortStats, RxQueue, TxQueue, TxResult, MAX_BURST,
 };
 pub use table_memory::TableMemory;
 pub use telemetry::{register as register_telemetry, TelValue};

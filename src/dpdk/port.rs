@@ -54,6 +54,44 @@ pub fn available_ports(_eal: &Eal) -> Vec<PortId> {
     ports
 }
 
+/// The right to add devices while vtepd runs, taken on the main thread once EAL is up and
+/// handed to the thread that adds them (the namespace a device opens its host resources in
+/// is its creator thread's).
+#[derive(Debug)]
+pub struct Hotplug(());
+
+impl Hotplug {
+    pub fn new(_eal: &Eal) -> Hotplug {
+        Hotplug(())
+    }
+
+    /// Creates a virtual device as `--vdev <devargs>` would at start (`rte_dev_probe`) and
+    /// returns its port, `name` being the device name the devargs begin with. Devices that
+    /// open host resources (net_af_packet's socket) open them in the calling thread's
+    /// network namespace.
+    pub fn attach_vdev(&self, name: &str, devargs: &str) -> Result<PortId, PortError> {
+        let dpdk_err = |what: &str, errno: i32| PortError::Dpdk {
+            name: name.to_owned(),
+            source: DpdkError::new(what, Errno(errno)),
+        };
+        let c_args = CString::new(devargs).map_err(|_| dpdk_err("devargs", libc::EINVAL))?;
+        let c_name = CString::new(name).map_err(|_| dpdk_err("device name", libc::EINVAL))?;
+        // SAFETY: EAL is up (witnessed by `Hotplug`); c_args is a valid C string that DPDK
+        // copies.
+        let ret = unsafe { dpdk_sys::rte_dev_probe(c_args.as_ptr()) };
+        if ret != 0 {
+            return Err(dpdk_err("rte_dev_probe", -ret));
+        }
+        let mut id = 0u16;
+        // SAFETY: c_name is a valid C string, id a valid out-pointer.
+        let ret = unsafe { dpdk_sys::rte_eth_dev_get_port_by_name(c_name.as_ptr(), &mut id) };
+        if ret != 0 {
+            return Err(dpdk_err("rte_eth_dev_get_port_by_name", -ret));
+        }
+        Ok(PortId(id))
+    }
+}
+
 /// The device name of a port ("net_pcap0", "0000:3b:00.0").
 pub fn port_name(port: PortId) -> String {
     let mut buf = [0 as std::ffi::c_char; dpdk_sys::RTE_ETH_NAME_MAX_LEN as usize];

@@ -78,6 +78,8 @@ drop_reasons! {
     ArpNotForUs => "arp_not_for_us", "ARP on the underlay for an address that is not ours";
     IcmpUnsupported => "icmp_unsupported", "ICMP/ICMPv6 to a local address other than echo and neighbour discovery";
     IcmpMalformed => "icmp_malformed", "ICMP/ICMPv6 message truncated or invalid";
+    ExceptionPoliced => "exception_policed", "for the kernel in the EVPN namespace, over its class's exception_established_pps or exception_new_pps";
+    ExceptionQueueFull => "exception_queue_full", "for the kernel in the EVPN namespace, whose queue was full (the exception thread fell behind)";
     IcmpBadChecksum => "icmp_bad_checksum", "ICMP echo or ICMPv6 echo/neighbour discovery to the VTEP whose checksum does not verify (RFC 792, RFC 4443 2.3, RFC 4861 7.1)";
 }
 

@@ -5,12 +5,14 @@
 //! behind its destination, or hand it back for flooding. `underlay` handles a packet from the
 //! fabric: validate and decapsulate a tunnel packet for one of our addresses (learning the
 //! inner source behind its VTEP), or answer ARP, ping and neighbour discovery for the VTEP
-//! itself. Both return a `Verdict`; the data plane carries it out on the real buffer.
+//! itself; what it does not serve goes to the kernel in the EVPN namespace when the exception
+//! path is on (`exception`). Both return a `Verdict`; the data plane carries it out on the
+//! real buffer.
 
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use crate::config::{DscpPolicy, Encap};
+use crate::config::{DscpPolicy, Encap, ExceptionLimits};
 use crate::dataplane::counters::SharedCounters;
 use crate::tables::fdb::Probe;
 use crate::tables::sync::SyncChannel;
@@ -23,6 +25,7 @@ use crate::wire::{
 
 use super::encap::{self, OuterTemplate, PacketParams, SourcePorts};
 use super::entropy;
+use super::exception::{self, ExceptionClass, ExceptionPolicers};
 use super::frame::{Frame, Offload};
 use super::learn::{LearnFilter, REFRESH_TICKS};
 use super::shape::TunnelShapes;
@@ -53,8 +56,10 @@ pub struct GatewayParams {
     pub dscp: DscpPolicy,
     pub source_ports: SourcePorts,
     pub offload: OffloadCaps,
-    /// Workers sharing each VNI's storm-control rate.
+    /// Workers sharing each VNI's storm-control rate (and the exception path's).
     pub workers: u32,
+    /// The exception path's policers; None: nothing goes to a kernel.
+    pub exception: Option<ExceptionLimits>,
 }
 
 /// Values derived once from the inner frame and patched into every copy's outer header.
@@ -88,6 +93,8 @@ pub enum Verdict {
     Flood(Flood),
     /// Absorbed by the gateway.
     Consumed,
+    /// For the kernel in the EVPN namespace (the exception path), within its policer.
+    Exception,
     Drop(DropReason),
 }
 
@@ -107,6 +114,7 @@ pub struct Gateway {
     counters: SharedCounters,
     learn_filter: LearnFilter,
     storm: StormControl,
+    exception: Option<ExceptionPolicers>,
     now: u32,
     /// VPP's last-tunnel cache, for tunnel packets the first pass found no VNI for:
     /// consecutive packets of one VNI skip its lookup.
@@ -145,6 +153,9 @@ impl Gateway {
         }
         Gateway {
             storm: StormControl::new(params.workers),
+            exception: params
+                .exception
+                .map(|l| ExceptionPolicers::new(l, params.workers)),
             params,
             tables,
             sync,
@@ -573,6 +584,16 @@ impl Gateway {
         let r = match class {
             Ok(Underlay::Tunnel(t)) => self.decap(f, t),
             Ok(Underlay::Local(l)) => self.local(f, l),
+            Err(
+                r @ (DropReason::UdpPortClosed
+                | DropReason::UnsupportedProtocol
+                | DropReason::IcmpUnsupported),
+            ) if self.exception.is_some() => {
+                match exception::class_of(f.data(), &self.params.local) {
+                    Some(class) => self.for_kernel(class),
+                    None => Err(r),
+                }
+            }
             Err(r) => Err(r),
         };
         match r {
@@ -683,6 +704,19 @@ impl Gateway {
 
     // --- the VTEP itself ----------------------------------------------------------------
 
+    /// A packet for the namespace's kernel, if its class's policer lets it.
+    #[cold]
+    fn for_kernel(&mut self, class: ExceptionClass) -> Result<Verdict, DropReason> {
+        let Some(policers) = self.exception.as_mut() else {
+            return Err(DropReason::NotLocal);
+        };
+        if policers.admit(class, self.now) {
+            Ok(Verdict::Exception)
+        } else {
+            Err(DropReason::ExceptionPoliced)
+        }
+    }
+
     fn local<F: Frame>(&mut self, f: &mut F, l: LocalPacket) -> Result<Verdict, DropReason> {
         let ours = self.params.underlay_mac;
         let out = self.params.underlay_port;
@@ -706,6 +740,11 @@ impl Gateway {
                         }
                         self.counters.local.arp_replies.inc();
                         Ok(Verdict::Forward(out))
+                    }
+                    // The kernel in the EVPN namespace asked (its ARP requests leave through
+                    // the exception path): the answer is its too.
+                    arp::Operation::Reply if for_us && self.exception.is_some() => {
+                        self.for_kernel(ExceptionClass::Established)
                     }
                     _ if for_us || gratuitous => {
                         self.counters.local.absorbed.inc();
@@ -753,6 +792,9 @@ impl Gateway {
                             ip: IpAddr::V6(nd.target),
                             mac,
                         });
+                    }
+                    if self.exception.is_some() {
+                        return self.for_kernel(ExceptionClass::Established);
                     }
                     self.counters.local.absorbed.inc();
                     Ok(Verdict::Consumed)

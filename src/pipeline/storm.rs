@@ -3,42 +3,25 @@
 //! underlay bandwidth or the access ports of the others.
 //!
 //! One token bucket per VNI slot per worker, no state shared between cores: each worker
-//! admits its share of the VNI's rate (rate / workers, rounded up), as RSS spreads flows
-//! over the workers. Buckets refill on the worker clock (1/16 s ticks); tokens are counted
-//! in sixteenths of a packet so that a rate of a few packets per second still refills.
+//! admits its share of the VNI's rate (`Policer::share`), as RSS spreads flows over the
+//! workers.
 
-use super::learn::TICKS_PER_SEC;
+use super::policer::Policer;
 use crate::tables::{VniIndex, MAX_VNIS};
-
-/// Tokens per packet: a bucket refilled with `rate` tokens per tick admits `rate` packets
-/// per second.
-const PACKET: u64 = TICKS_PER_SEC as u64;
-/// Depth of a bucket in ticks of traffic (an eighth of a second), so short bursts pass...
-const DEPTH_TICKS: u64 = 2;
-/// ...but at least this many packets (one RX burst) at any rate.
-const MIN_DEPTH_PACKETS: u64 = 32;
-
-#[derive(Debug, Clone, Copy, Default)]
-struct Bucket {
-    /// The per-worker rate the bucket was filled for (packets/s); 0 = not set up yet.
-    rate: u64,
-    tokens: u64,
-    last: u32,
-}
 
 /// One worker's storm-control buckets.
 #[derive(Debug)]
 pub struct StormControl {
-    buckets: Box<[Bucket]>,
-    workers: u64,
+    buckets: Box<[Policer]>,
+    workers: u32,
 }
 
 impl StormControl {
     /// Buckets for every VNI slot; `workers` share each VNI's rate.
     pub fn new(workers: u32) -> StormControl {
         StormControl {
-            buckets: vec![Bucket::default(); MAX_VNIS].into_boxed_slice(),
-            workers: u64::from(workers.max(1)),
+            buckets: vec![Policer::default(); MAX_VNIS].into_boxed_slice(),
+            workers,
         }
     }
 
@@ -52,31 +35,7 @@ impl StormControl {
         let Some(b) = self.buckets.get_mut(vni.slot()) else {
             return true;
         };
-        let rate = u64::from(limit).div_ceil(self.workers).max(1);
-        let depth = rate
-            .saturating_mul(DEPTH_TICKS)
-            .max(MIN_DEPTH_PACKETS * PACKET);
-        if b.rate != rate {
-            // A new VNI in the slot, or a new rate: start full.
-            *b = Bucket {
-                rate,
-                tokens: depth,
-                last: now,
-            };
-        } else {
-            let elapsed = u64::from(now.wrapping_sub(b.last));
-            b.tokens = b
-                .tokens
-                .saturating_add(elapsed.saturating_mul(rate))
-                .min(depth);
-            b.last = now;
-        }
-        if b.tokens >= PACKET {
-            b.tokens = b.tokens.saturating_sub(PACKET);
-            true
-        } else {
-            false
-        }
+        b.admit(Policer::share(limit, self.workers), now)
     }
 }
 

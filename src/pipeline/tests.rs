@@ -2859,3 +2859,125 @@ fn vxlan_over_ipv6_is_decapsulated_only_with_a_valid_or_zero_udp_checksum() {
         "zero is never checked"
     );
 }
+
+// --- the exception path -------------------------------------------------------------------
+
+/// BASE with EVPN on and BGP over the underlay: the exception path, at the given rates.
+fn with_exception(established_pps: u32, new_pps: u32) -> TestGw {
+    TestGw::new(&format!(
+        "{BASE}\n[evpn]\nexception_established_pps = {established_pps}\nexception_new_pps = {new_pps}\n"
+    ))
+}
+
+fn tcp_to_vtep(flags_syn: bool) -> Vec<u8> {
+    let mut b = ep::PacketBuilder::ethernet2(NH_MAC, GW_MAC)
+        .ipv4(v4("10.0.0.100"), v4("10.0.0.1"), 64)
+        .tcp(40000, 179, 1, 1000);
+    b = if flags_syn { b.syn() } else { b.ack(9) };
+    let mut out = Vec::new();
+    b.write(&mut out, b"bgp").unwrap();
+    out
+}
+
+#[test]
+fn what_the_vtep_does_not_serve_goes_to_the_kernel_only_with_the_exception_path() {
+    let segment = tcp_to_vtep(false);
+    let mut udp = Vec::new();
+    ep::PacketBuilder::ethernet2(NH_MAC, GW_MAC)
+        .ipv6(v6("fd00::2"), v6("fd00::1"), 64)
+        .udp(49152, 3784)
+        .write(&mut udp, &[0; 24])
+        .unwrap();
+    let mut unreachable = Vec::new();
+    ep::PacketBuilder::ethernet2(NH_MAC, GW_MAC)
+        .ipv4(v4("10.0.0.2"), v4("10.0.0.1"), 64)
+        .icmpv4(ep::Icmpv4Type::DestinationUnreachable(
+            ep::icmpv4::DestUnreachableHeader::Port,
+        ))
+        .write(&mut unreachable, &[0x45; 28])
+        .unwrap();
+    // Without it (no [evpn], or BGP through an interface of FRR's own): counted drops as
+    // always.
+    for toml in [
+        BASE.to_owned(),
+        format!("{BASE}\n[evpn]\nbgp_via = \"namespace\"\n"),
+    ] {
+        let mut g = TestGw::new(&toml);
+        assert_eq!(
+            g.underlay(&segment).0,
+            Verdict::Drop(DropReason::UnsupportedProtocol)
+        );
+        assert_eq!(g.underlay(&udp).0, Verdict::Drop(DropReason::UdpPortClosed));
+        assert_eq!(
+            g.underlay(&unreachable).0,
+            Verdict::Drop(DropReason::IcmpUnsupported)
+        );
+    }
+    let mut g = with_exception(1000, 1000);
+    for frame in [&segment, &udp, &unreachable] {
+        let (v, f) = g.underlay(frame);
+        assert_eq!(v, Verdict::Exception);
+        assert_eq!(f.bytes(), &frame[..], "handed over untouched");
+    }
+    // Tunnel packets, pings and traffic for other addresses are unchanged.
+    let mut other = Vec::new();
+    ep::PacketBuilder::ethernet2(NH_MAC, GW_MAC)
+        .ipv4(v4("10.0.0.100"), v4("10.0.0.9"), 64)
+        .tcp(40000, 179, 1, 1000)
+        .write(&mut other, b"bgp")
+        .unwrap();
+    assert_eq!(g.underlay(&other).0, Verdict::Drop(DropReason::NotLocal));
+}
+
+#[test]
+fn arp_replies_to_the_vtep_also_reach_the_kernel_that_asked() {
+    let peer = [0x02, 0, 0, 0, 0, 0x77];
+    let reply = arp(
+        peer,
+        GW_MAC,
+        ARP_REPLY,
+        peer,
+        "10.0.0.100",
+        GW_MAC,
+        "10.0.0.1",
+    );
+    let mut g = with_exception(1000, 1000);
+    assert_eq!(g.underlay(&reply).0, Verdict::Exception);
+    // vtepd resolved its own next hop from it all the same.
+    assert_eq!(g.events().len(), 1);
+    // Requests are vtepd's to answer.
+    let request = arp(
+        peer,
+        BCAST,
+        ARP_REQUEST,
+        peer,
+        "10.0.0.100",
+        [0; 6],
+        "10.0.0.1",
+    );
+    assert_eq!(g.underlay(&request).0, Verdict::Forward(0));
+}
+
+#[test]
+fn a_syn_flood_spends_the_new_class_budget_not_the_sessions() {
+    // 16 new/s: the smallest bucket (one RX burst, 32); 1600 established/s: 200.
+    let mut g = with_exception(1600, 16);
+    let syn = tcp_to_vtep(true);
+    let admitted = (0..10_000)
+        .filter(|_| g.underlay(&syn).0 == Verdict::Exception)
+        .count();
+    assert_eq!(admitted, 32);
+    assert_eq!(
+        g.underlay(&syn).0,
+        Verdict::Drop(DropReason::ExceptionPoliced)
+    );
+    let segment = tcp_to_vtep(false);
+    let established = (0..10_000)
+        .filter(|_| g.underlay(&segment).0 == Verdict::Exception)
+        .count();
+    assert_eq!(established, 200);
+    // A second later both have refilled.
+    g.gw.set_now(REFRESH_TICKS.max(16) * 2);
+    assert_eq!(g.underlay(&syn).0, Verdict::Exception);
+    assert_eq!(g.underlay(&segment).0, Verdict::Exception);
+}

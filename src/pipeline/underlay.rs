@@ -389,11 +389,12 @@ fn nvgre_packet(
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use etherparse::PacketBuilder;
 
-    fn local() -> LocalAddrs {
+    /// The VTEP of the tests: 10.0.0.1, fd00::1, receiving group 239.1.1.1.
+    pub(in crate::pipeline) fn local() -> LocalAddrs {
         LocalAddrs {
             v4: vec!["10.0.0.1".parse().unwrap()],
             v6: vec!["fd00::1".parse().unwrap()],

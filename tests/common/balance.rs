@@ -13,19 +13,23 @@
 //! - `gateway.replicas`: packets made beyond the one received — a flood to N destinations adds
 //!   N - 1, a GSO split into N segments adds N - 1.
 //! - `gateway.generated`: packets the management thread originated (ARP/ND requests, IGMP/MLD
-//!   reports) that a worker sent.
+//!   reports, what the EVPN namespace's kernel sends through the exception path) that a
+//!   worker sent.
 //! - `gateway.local.absorbed`: packets for the VTEP itself consumed without an answer (ARP
 //!   replies, neighbour advertisements). Answered requests (ARP, echo, ND) are rewritten in
 //!   place and sent: they are in `tx_packets`.
+//! - `gateway.local.to_kernel`: packets handed to the exception path, for the EVPN
+//!   namespace's kernel.
 //!
 //! Hence, exactly, once the workers have stopped (the daemon stops them, each flushing its TX
 //! buffers, before it reads the counters, so nothing is in flight in the final report):
 //!
 //! ```text
-//! Σ rx_packets + replicas + generated = Σ tx_packets + totals.dropped + absorbed
+//! Σ rx_packets + replicas + generated = Σ tx_packets + totals.dropped + absorbed + to_kernel
 //! ```
 //!
-//! A cross-connect has no `gateway` section: replicas, generated and absorbed are zero.
+//! A cross-connect has no `gateway` section: replicas, generated, absorbed and to_kernel are
+//! zero.
 //! Mid-run snapshots (`GET /api/v1/stats` while traffic flows) are off by what sits in RX
 //! bursts and TX buffers at that instant, so only a final report balances exactly.
 
@@ -40,6 +44,7 @@ pub struct Balance {
     pub tx: u64,
     pub dropped: u64,
     pub absorbed: u64,
+    pub to_kernel: u64,
     /// Σ ports[].tx_dropped: what the drivers refused (part of `dropped`).
     pub tx_refused: u64,
 }
@@ -76,6 +81,7 @@ impl Balance {
             replicas: gw(&g["replicas"], "gateway.replicas"),
             generated: gw(&g["generated"], "gateway.generated"),
             absorbed: gw(&g["local"]["absorbed"], "gateway.local.absorbed"),
+            to_kernel: gw(&g["local"]["to_kernel"], "gateway.local.to_kernel"),
         }
     }
 
@@ -84,9 +90,9 @@ impl Balance {
         self.rx + self.replicas + self.generated
     }
 
-    /// Packets that left it: sent, dropped with a reason, or absorbed.
+    /// Packets that left it: sent, dropped with a reason, absorbed or handed to the kernel.
     pub fn outputs(&self) -> u64 {
-        self.tx + self.dropped + self.absorbed
+        self.tx + self.dropped + self.absorbed + self.to_kernel
     }
 }
 
@@ -94,7 +100,7 @@ impl std::fmt::Display for Balance {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "rx {} + replicas {} + generated {} = {}; tx {} + dropped {} + absorbed {} = {}",
+            "rx {} + replicas {} + generated {} = {}; tx {} + dropped {} + absorbed {} + to kernel {} = {}",
             self.rx,
             self.replicas,
             self.generated,
@@ -102,6 +108,7 @@ impl std::fmt::Display for Balance {
             self.tx,
             self.dropped,
             self.absorbed,
+            self.to_kernel,
             self.outputs()
         )
     }

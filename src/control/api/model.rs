@@ -137,6 +137,9 @@ pub struct EvpnView {
     pub frr_running: bool,
     pub vnis: Vec<EvpnVniView>,
     pub counters: EvpnCounters,
+    /// What crossed the exception path (BGP over the underlay); null with
+    /// `bgp_via = "namespace"`.
+    pub exception: Option<crate::control::evpn::exception::ExceptionStats>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]

@@ -9,24 +9,29 @@
 //! - `kernel`: neighbour messages in vtepd's terms, and the ones vtepd writes;
 //! - `mirror`: the namespace's tables as last read, so changes (and re-reads) become diffs;
 //! - `netlink`: the thread that reads and writes them;
+//! - `exception`: the thread that carries the kernel's own traffic (BGP) over the underlay;
 //! - this file: what the management thread does with both directions.
 
+pub mod exception;
 pub mod kernel;
 pub mod mirror;
 pub mod namespace;
 pub mod netlink;
+mod thread;
 pub mod view;
 
 use std::collections::{BTreeSet, HashMap};
 use std::net::IpAddr;
 use std::sync::atomic::Ordering;
 
-use crate::config::{EvpnConfig, UnderlayConfig};
+use crate::config::{BgpVia, EvpnConfig, UnderlayConfig};
+use crate::dpdk::Hotplug;
 use crate::tables::authority::{Authority, Change, Origin, TableError};
 use crate::tables::update::Location;
 use crate::tables::{FdbKey, VniIndex};
 use crate::wire::{MacAddr, Vni};
 
+use exception::{ExceptionPath, ExceptionQueues, ExceptionStats};
 use mirror::Imported;
 use namespace::{Namespace, NamespaceError};
 use netlink::{Command, NetlinkSync};
@@ -42,6 +47,8 @@ pub enum EvpnError {
     Namespace(#[from] NamespaceError),
     #[error("evpn: netlink in namespace {0:?}: {1}")]
     Netlink(String, std::io::Error),
+    #[error("evpn: the exception path (bgp_via = \"underlay\") in namespace {0:?}: {1}")]
+    Exception(String, std::io::Error),
 }
 
 impl EvpnError {
@@ -62,6 +69,7 @@ pub struct ImportStats {
 pub struct Evpn {
     namespace: Option<Namespace>,
     sync: Option<NetlinkSync>,
+    exception: Option<ExceptionPath>,
     /// The EVPN VNIs by slot: a removed VNI's slot no longer names it in the tables.
     slots: HashMap<VniIndex, Vni>,
     /// Local MACs written into the namespace (and whether static).
@@ -72,13 +80,15 @@ pub struct Evpn {
 
 impl Evpn {
     /// Sets the namespace up for the EVPN VNIs in `authority`, starts the netlink thread
-    /// (pinned to `cpu`) and exports the local MACs the tables hold already.
+    /// and, with BGP over the underlay, the exception thread (both pinned to `cpu`), and
+    /// exports the local MACs the tables hold already.
     pub fn start(
         config: &EvpnConfig,
         underlay: &UnderlayConfig,
         underlay_mac: MacAddr,
         cpu: Option<usize>,
         authority: &Authority,
+        exception: Option<(Hotplug, ExceptionQueues)>,
     ) -> Result<Evpn, EvpnError> {
         let source = underlay
             .source_v4()
@@ -91,10 +101,23 @@ impl Evpn {
             &underlay.addresses,
             source,
             underlay.vxlan_port,
+            match config.bgp_via {
+                BgpVia::Underlay(_) => namespace::Reach::Underlay {
+                    next_hops: &underlay.next_hops,
+                },
+                BgpVia::Namespace => namespace::Reach::OwnInterface,
+            },
         )?;
         ns.reconcile(&authority.evpn_vnis().collect())?;
         let sync = NetlinkSync::start(&config.namespace, cpu)
             .map_err(|e| EvpnError::Netlink(config.namespace.clone(), e))?;
+        let exception = match exception {
+            Some((hotplug, queues)) => Some(
+                ExceptionPath::start(&config.namespace, hotplug, queues, cpu)
+                    .map_err(|e| EvpnError::Exception(config.namespace.clone(), e))?,
+            ),
+            None => None,
+        };
         let programs = namespace::programs_in(&config.namespace);
         if !programs.iter().any(|p| p == "zebra") {
             tracing::warn!(
@@ -112,6 +135,7 @@ impl Evpn {
         let mut e = Evpn {
             namespace: Some(ns),
             sync: Some(sync),
+            exception,
             slots: HashMap::new(),
             exported: HashMap::new(),
             exported_bindings: HashMap::new(),
@@ -303,6 +327,11 @@ impl Evpn {
         out
     }
 
+    /// What crossed the exception path; None when BGP does not use it.
+    pub fn exception_stats(&self) -> Option<ExceptionStats> {
+        self.exception.as_ref().map(|e| e.counters.snapshot())
+    }
+
     pub fn exported_count(&self) -> usize {
         self.exported.len()
     }
@@ -314,6 +343,9 @@ impl Drop for Evpn {
     fn drop(&mut self) {
         if let Some(sync) = self.sync.take() {
             sync.stop();
+        }
+        if let Some(e) = self.exception.take() {
+            e.stop();
         }
         if let Some(ns) = self.namespace.take() {
             ns.close();

@@ -32,6 +32,22 @@ const OWNER_MARK: &str = "vtepd pid=";
 /// The suffix of a veth's peer (`vtd5000` and `vtd5000-p`).
 const PEER: &str = "-p";
 
+/// `vtep0`'s peer, where the exception path's port sits.
+pub fn exception_device() -> String {
+    format!("{VTEP_DEVICE}{PEER}")
+}
+
+/// How the namespace's kernel reaches the fabric.
+#[derive(Debug, Clone, Copy)]
+pub enum Reach<'a> {
+    /// Through `vtep0` and the exception path: the VTEP addresses with their prefixes (the
+    /// underlay subnet is on-link) and a default route through these next hops.
+    Underlay { next_hops: &'a [IpAddr] },
+    /// Through an interface of the operator's: `vtep0` holds the addresses as host routes,
+    /// never a way out.
+    OwnInterface,
+}
+
 /// What a device in the namespace stands for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Role {
@@ -111,6 +127,7 @@ impl Namespace {
         addresses: &[IpCidr],
         source: IpAddr,
         vxlan_port: u16,
+        reach: Reach<'_>,
     ) -> Result<Namespace, NamespaceError> {
         let mut existing = BTreeSet::new();
         if path(name).exists() {
@@ -144,12 +161,41 @@ impl Namespace {
             ),
             format!("address flush dev {VTEP_DEVICE}"),
         ];
-        // A host route per address: vtep0 is an endpoint, not a subnet's way out.
         setup.extend(addresses.iter().map(|a| {
-            let host = if a.addr.is_ipv4() { 32 } else { 128 };
-            format!("address add {}/{host} dev {VTEP_DEVICE}", a.addr)
+            let len = match reach {
+                Reach::Underlay { .. } => a.prefix,
+                // A host route per address: vtep0 is an endpoint, not a subnet's way out.
+                Reach::OwnInterface if a.addr.is_ipv4() => 32,
+                Reach::OwnInterface => 128,
+            };
+            format!("address add {}/{len} dev {VTEP_DEVICE}", a.addr)
         }));
+        if let Reach::Underlay { next_hops } = reach {
+            for v4 in [true, false] {
+                let hops: Vec<String> = next_hops
+                    .iter()
+                    .filter(|h| h.is_ipv4() == v4)
+                    .map(|h| format!("nexthop via {h} dev {VTEP_DEVICE} onlink"))
+                    .collect();
+                if !hops.is_empty() {
+                    let default = if v4 { "0.0.0.0/0" } else { "::/0" };
+                    setup.push(format!("route replace {default} {}", hops.join(" ")));
+                }
+            }
+        }
         batch(name, &setup)?;
+        if let Reach::Underlay { .. } = reach {
+            // The exception port reads what vtep0 sends as it is: no TCP segments larger
+            // than the MTU (TSO/GSO, which a veth would otherwise pass on whole).
+            // Checksums the kernel leaves to vtep0's "hardware" are filled in there.
+            if let Err(e) = batch(name, &[format!("link set {VTEP_DEVICE} gso_max_segs 1")]) {
+                tracing::warn!(
+                    "evpn: {e}: large BGP messages may not cross the exception path (a kernel \
+                     older than 5.19 cannot change gso_max_segs; run `ethtool -K {VTEP_DEVICE} \
+                     tso off gso off` in the namespace)"
+                );
+            }
+        }
         // Devices of VNIs no longer configured go with the first `reconcile`.
         Ok(Namespace {
             name: name.to_owned(),

@@ -28,6 +28,7 @@ use netlink_sys::{protocols::NETLINK_ROUTE, Socket, SocketAddr};
 use super::kernel::{self, Fact};
 use super::mirror::{Imported, Mirror};
 use super::namespace::{self, Role};
+use super::thread::spawn_ready;
 use crate::wire::{MacAddr, Vni};
 
 const RTNLGRP_LINK: u32 = 1;
@@ -91,7 +92,6 @@ impl NetlinkSync {
     pub fn start(namespace: &str, cpu: Option<usize>) -> io::Result<NetlinkSync> {
         let (commands, command_rx) = crossbeam::channel::unbounded();
         let (imported_tx, imported) = crossbeam::channel::unbounded();
-        let (ready_tx, ready_rx) = crossbeam::channel::bounded(1);
         let stop = Arc::new(AtomicBool::new(false));
         let counters = Arc::new(SyncCounters::default());
         let (s, c, ns) = (
@@ -99,29 +99,12 @@ impl NetlinkSync {
             Arc::clone(&counters),
             namespace.to_owned(),
         );
-        let thread = std::thread::Builder::new()
-            .name("vtepd-evpn".into())
-            .spawn(move || {
-                if let Some(cpu) = cpu {
-                    core_affinity::set_for_current(core_affinity::CoreId { id: cpu });
-                }
-                match Watcher::open(&ns, imported_tx, c) {
-                    Ok(mut w) => {
-                        let _ = ready_tx.send(Ok(()));
-                        w.run(&command_rx, &s);
-                    }
-                    Err(e) => {
-                        let _ = ready_tx.send(Err(e));
-                    }
-                }
-            })?;
-        let ready = ready_rx
-            .recv()
-            .unwrap_or_else(|_| Err(io::Error::other("the EVPN thread ended at start")));
-        if let Err(e) = ready {
-            let _ = thread.join();
-            return Err(e);
-        }
+        let thread = spawn_ready(
+            "vtepd-evpn",
+            cpu,
+            move || Watcher::open(&ns, imported_tx, c),
+            move |mut w| w.run(&command_rx, &s),
+        )?;
         Ok(NetlinkSync {
             commands,
             imported,

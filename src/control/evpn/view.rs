@@ -57,6 +57,7 @@ pub fn view(evpn: &Evpn, authority: &Authority) -> EvpnView {
     EvpnView {
         namespace: evpn.namespace().to_owned(),
         frr_running: evpn.frr_running(),
+        exception: evpn.exception_stats(),
         vnis,
         counters: EvpnCounters {
             macs_installed: s.macs_installed,
