@@ -135,7 +135,8 @@ fn the_namespace_mirrors_evpn_vnis_and_carries_routes_both_ways() {
     let names = links(&ns);
     assert!(!names.iter().any(|n| n.ends_with("5100")), "{names:?}");
 
-    // The static local MAC is exported for zebra to advertise.
+    // The static local MAC is exported for zebra to advertise, sticky (never moved by the
+    // fabric) and static.
     let exported = ns.bridge(&["-j", "fdb", "show", "dev", "vtd5000"]);
     let exported: Value = serde_json::from_str(&exported).unwrap();
     let entry = exported
@@ -149,9 +150,10 @@ fn the_namespace_mirrors_evpn_vnis_and_carries_routes_both_ways() {
             .as_array()
             .unwrap()
             .iter()
-            .any(|f| f == "extern_learn"),
+            .any(|f| f == "sticky"),
         "{entry}"
     );
+    assert_eq!(entry["state"], "static", "{entry}");
 
     // No FRR here: said, and shown.
     let view = api.get_ok("/api/v1/evpn");

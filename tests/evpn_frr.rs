@@ -429,6 +429,40 @@ fn vtepd_and_a_linux_vtep_exchange_type_2_and_3_routes_through_a_reflector() {
     );
     assert_eq!(a.evpn()["vnis"][0]["local_macs"], json!([H1_MAC]));
 
+    // A static MAC on the access port is advertised sticky (RFC 7432 §15.2): the fabric
+    // never moves it.
+    const PINNED: &str = "02:00:00:00:01:99";
+    a.api.expect(
+        201,
+        "POST",
+        "/api/v1/fdb",
+        Some(&json!({"vni": VNI, "mac": PINNED, "port": "net_af_packet1"})),
+    );
+    eventually(
+        20,
+        "the static MAC's type 2 route, sticky",
+        || {
+            routes(&rr).iter().any(|(_, p, nh, ext)| {
+                p == &type2(PINNED) && nh == "10.0.0.1" && ext.contains("sticky")
+            })
+        },
+        dump,
+    );
+    eventually(
+        20,
+        "the static MAC at the Linux VTEP, sticky there too",
+        || lv_fdb(&f).contains(&format!("{PINNED} dst 10.0.0.1")),
+        dump,
+    );
+    a.api
+        .expect(204, "DELETE", &format!("/api/v1/fdb/{VNI}/{PINNED}"), None);
+    eventually(
+        20,
+        "the static MAC's route withdrawn",
+        || !has_route(&rr, &type2(PINNED), "10.0.0.1"),
+        dump,
+    );
+
     // Both MACs known on both sides: unicast, no flooding at vtepd.
     let flooded = a.vni()["flood_copies"].as_u64().unwrap();
     assert!(ping_ok(&a.host, "192.168.100.3"), "{}", dump());

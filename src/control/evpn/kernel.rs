@@ -8,7 +8,8 @@
 //! the zero MAC (one per VTEP, appended); remote MAC/IP neighbours on the VNI's SVI
 //! (`br<VNI>`) with `NTF_EXT_LEARNED`. Local MACs zebra reads from the bridge's other ports:
 //! vtepd writes them on `vtd<VNI>` as `master` entries with `NTF_EXT_LEARNED`, which the
-//! kernel never ages (vtepd ages them itself and removes them).
+//! kernel never ages (vtepd ages them itself and removes them), configured ones `static`
+//! and `NTF_STICKY`.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -98,18 +99,26 @@ fn ip(addr: &NeighbourAddress) -> Option<IpAddr> {
     }
 }
 
-/// A local MAC on the VNI's port device, for zebra to advertise: `bridge fdb replace MAC
-/// dev vtd<VNI> master extern_learn` (`static` for configured MACs, `dynamic` otherwise).
+/// A local MAC on the VNI's port device, for zebra to advertise: a learned one as `bridge
+/// fdb replace MAC dev vtd<VNI> master extern_learn` (never aged by the kernel: vtepd ages
+/// it), a configured one as `... master static sticky`, which zebra advertises as a sticky
+/// MAC (RFC 7432 §15.2: the fabric never moves it). The kernel drops `sticky` from
+/// extern_learn entries, hence not both.
 pub fn local_mac(ifindex: u32, mac: MacAddr, is_static: bool) -> NeighbourMessage {
     let mut m = NeighbourMessage::default();
     m.header.family = AddressFamily::Bridge;
     m.header.ifindex = ifindex;
-    m.header.state = if is_static {
-        NeighbourState::Noarp
+    (m.header.state, m.header.flags) = if is_static {
+        (
+            NeighbourState::Noarp,
+            NeighbourFlags::Controller | NeighbourFlags::Sticky,
+        )
     } else {
-        NeighbourState::Reachable
+        (
+            NeighbourState::Reachable,
+            NeighbourFlags::Controller | NeighbourFlags::ExtLearned,
+        )
     };
-    m.header.flags = NeighbourFlags::Controller | NeighbourFlags::ExtLearned;
     m.attributes
         .push(NeighbourAttribute::LinkLayerAddress(mac.0.to_vec()));
     m
@@ -238,9 +247,15 @@ mod tests {
             .flags
             .contains(NeighbourFlags::Controller | NeighbourFlags::ExtLearned));
         assert_eq!(fact(&m, devices), Some(Fact::LocalMac { vni: vni(), mac }));
+        let sticky = through_wire(&local_mac(PORT, mac, true));
+        assert_eq!(sticky.header.state, NeighbourState::Noarp);
         assert_eq!(
-            through_wire(&local_mac(PORT, mac, true)).header.state,
-            NeighbourState::Noarp
+            sticky.header.flags,
+            NeighbourFlags::Controller | NeighbourFlags::Sticky
+        );
+        assert_eq!(
+            fact(&sticky, devices),
+            Some(Fact::LocalMac { vni: vni(), mac })
         );
     }
 

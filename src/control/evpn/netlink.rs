@@ -446,8 +446,16 @@ impl Watcher {
                 mac,
                 is_static,
             } => {
-                if self.exported_macs.get(&(vni, mac)) == Some(&is_static) {
-                    return;
+                match self.exported_macs.get(&(vni, mac)) {
+                    Some(&was) if was == is_static => return,
+                    Some(_) => {
+                        // Learned <-> static: the kernel keeps extern_learn across a
+                        // replace, so the entry is made again.
+                        let mut m = kernel::local_mac(ifindex, mac, false);
+                        m.header.flags = NeighbourFlags::Controller;
+                        let _ = self.request(RouteNetlinkMessage::DelNeighbour(m), 0);
+                    }
+                    None => {}
                 }
                 let r = self.request(
                     RouteNetlinkMessage::NewNeighbour(kernel::local_mac(ifindex, mac, is_static)),
