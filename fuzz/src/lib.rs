@@ -48,7 +48,8 @@ pub const NEXT_HOP_MAC: MacAddr = MacAddr([0x02, 0, 0, 0, 0, 0xfe]);
 /// (so the corpus seeded from its pcaps reaches deep), with every feature on some VNI: VXLAN
 /// and NVGRE, IPv4 and IPv6 underlay, head-end flooding and a multicast group, ARP/ND
 /// suppression with static bindings, an allowlist, learning only from the flood list, a MAC
-/// limit, learning off, static MACs behind ports and VTEPs, storm control. Port 1 is native
+/// limit, learning off, static MACs behind ports and VTEPs, storm control, the exception
+/// path. Port 1 is native
 /// for 5000, port 2 a trunk, port 3 native for 7100. Short MAC aging and small tables so
 /// aging and full tables are reachable.
 pub const GATEWAY: &str = r#"
@@ -171,6 +172,12 @@ mac = "02:00:00:00:03:03"
 
 [tables]
 mac_age_secs = 2
+
+# BGP over the underlay: what the VTEP does not serve goes to the kernel, policed (no VNI is
+# under EVPN control; the pipeline never sees the namespace).
+[evpn]
+exception_established_pps = 2000
+exception_new_pps = 100
 "#;
 
 /// `GATEWAY` resolving its next hops with ARP/ND instead of a fixed MAC: until a reply from
@@ -645,6 +652,15 @@ impl Node {
                 out
             }
             Verdict::Consumed | Verdict::Drop(_) => Vec::new(),
+            // For the EVPN namespace's kernel: only what came from the underlay, and only
+            // with an exception path configured.
+            Verdict::Exception => {
+                assert!(
+                    matches!(from, Side::Underlay) && self.gw.params.exception.is_some(),
+                    "{v:?} for a frame from {from:?}"
+                );
+                Vec::new()
+            }
         }
     }
 }
