@@ -97,6 +97,21 @@ fn plug(fab: &Netns, ns: &str, port: &str, inner: &str) {
 }
 
 /// A tenant host: `eth0` with a fixed MAC and address.
+/// A permanent ARP entry on the host's eth0.
+fn pin_neighbor(ns: &Netns, ip: &str, mac: &str) {
+    ns.ip(&[
+        "neigh",
+        "replace",
+        ip,
+        "lladdr",
+        mac,
+        "nud",
+        "permanent",
+        "dev",
+        "eth0",
+    ]);
+}
+
 fn host(ns: &Netns, mac: &str, addr: &str) {
     ns.ip(&["link", "set", "eth0", "address", mac]);
     ns.quiet_up("eth0");
@@ -463,7 +478,10 @@ fn vtepd_and_a_linux_vtep_exchange_type_2_and_3_routes_through_a_reflector() {
         dump,
     );
 
-    // Both MACs known on both sides: unicast, no flooding at vtepd.
+    // Both MACs known on both sides: unicast, no flooding at vtepd (the hosts' ARP entries
+    // pinned, as a broadcast request when one expires is flooded, rightly).
+    pin_neighbor(&a.host, "192.168.100.3", H3_MAC);
+    pin_neighbor(&f.h3, "192.168.100.1", H1_MAC);
     let flooded = a.vni()["flood_copies"].as_u64().unwrap();
     assert!(ping_ok(&a.host, "192.168.100.3"), "{}", dump());
     assert!(ping_ok(&f.h3, "192.168.100.1"), "{}", dump());
@@ -634,7 +652,18 @@ fn two_gateways_share_macs_a_moved_mac_converges_and_a_stopped_gateway_is_withdr
             dump,
         );
     }
-    // Known unicast between the gateways: no flood copies on either.
+    // Known unicast between the gateways: no flood copies on either. The hosts' ARP entries
+    // are pinned first: a broadcast ARP request when one expires is flooded, rightly.
+    pin_neighbor(&a.host, "192.168.100.2", H2_MAC);
+    pin_neighbor(&b.host, "192.168.100.1", H1_MAC);
+    pin_neighbor(&f.h3, "192.168.100.1", H1_MAC);
+    let neighbours = || {
+        [&a.host, &b.host, &f.h3]
+            .iter()
+            .map(|h| h.ip(&["neigh", "show", "dev", "eth0"]))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
     let flooded = (
         a.vni()["flood_copies"].clone(),
         b.vni()["flood_copies"].clone(),
@@ -647,8 +676,12 @@ fn two_gateways_share_macs_a_moved_mac_converges_and_a_stopped_gateway_is_withdr
             b.vni()["flood_copies"].clone()
         ),
         flooded,
-        "known unicast was flooded"
+        "known unicast was flooded; host neighbours:\n{}",
+        neighbours()
     );
+    a.host.ip(&["neigh", "del", "192.168.100.2", "dev", "eth0"]);
+    b.host.ip(&["neigh", "del", "192.168.100.1", "dev", "eth0"]);
+    f.h3.ip(&["neigh", "del", "192.168.100.1", "dev", "eth0"]);
 
     // h1 moves to B's rack: same MAC and address, now on B's access port (h2's host takes
     // over h1's identity). Its first frames there make B learn it over A's route; B's FRR
