@@ -20,6 +20,10 @@
 # encapsulation, 8 remote VTEPs, 256 hosts per VNI on each side, 8192 frames of as many flows):
 #   vxlan-decap, nvgre-decap  underlay net_pcap0 -> access net_null0; inner destinations are
 #                             static [[fdb]] port entries (unicast), inner sources are learned
+#   vxlan-routed              the vxlan-decap traffic sent to the anycast gateway MAC, each
+#                             packet for a host of the next VNI of one tenant VRF: decap, FIB
+#                             lookup, TTL and MAC rewrite, bridged to the access port (static
+#                             bindings); its cost over vxlan-decap is the routing stage's
 #   vxlan-encap, nvgre-encap  access net_pcap0 -> underlay net_null0; destinations are static
 #                             [[fdb]] remote entries, sources learned, UDP source port hashed
 #   mixed                     both directions at once, VXLAN and NVGRE, no static entries:
@@ -42,7 +46,8 @@
 #   --window S       measuring window in seconds (default 5)
 #   --warmup S       seconds of traffic before the window (default 2)
 #   --sizes LIST     tenant frame sizes (default 64,512,1500)
-#   --scenarios LIST (default xconnect,vxlan-decap,vxlan-encap,nvgre-decap,nvgre-encap,mixed)
+#   --scenarios LIST (default xconnect,vxlan-decap,vxlan-routed,vxlan-encap,nvgre-decap,nvgre-encap,
+#                    mixed)
 #   --workers LIST   worker counts (default 1, plus nproc-1 when the machine has 3+ cores)
 #   --packets N      frames per generated stream (default 8192; net_pcap keeps them in mbufs)
 #   --huge MODE      auto: hugepages if 1 GiB is free, else --no-huge -m 2048 (default);
@@ -68,7 +73,7 @@ cd "$VTEPD_ROOT"
 
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
 
-runs="" window="" warmup="" sizes="" scenarios="xconnect,vxlan-decap,vxlan-encap,nvgre-decap,nvgre-encap,mixed"
+runs="" window="" warmup="" sizes="" scenarios="xconnect,vxlan-decap,vxlan-routed,vxlan-encap,nvgre-decap,nvgre-encap,mixed"
 workers="" packets=8192 huge=auto out=/tmp/vtepd-bench build=1 bin="" keep=0 quick=0 force_workers=0
 engines=(testpmd vtepd) burst=32
 while [ $# -gt 0 ]; do
@@ -116,7 +121,7 @@ IFS=, read -r -a size_list <<< "$sizes"
 IFS=, read -r -a scenario_list <<< "$scenarios"
 IFS=, read -r -a worker_list <<< "$workers"
 for s in "${scenario_list[@]}"; do
-    case "$s" in vxlan-decap|vxlan-encap|nvgre-decap|nvgre-encap|mixed|xconnect) ;;
+    case "$s" in vxlan-decap|vxlan-routed|vxlan-encap|nvgre-decap|nvgre-encap|mixed|xconnect) ;;
         *) die "unknown scenario $s" ;; esac
 done
 for w in "${worker_list[@]}"; do

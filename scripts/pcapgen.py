@@ -101,7 +101,10 @@ BENCH_VXLAN_VLAN0 = 101
 BENCH_NVGRE_VLAN0 = 201
 BENCH_VXLAN_OVERHEAD = 50  # outer Ethernet 14 + IPv4 20 + UDP 8 + VXLAN 8
 BENCH_NVGRE_OVERHEAD = 42  # outer Ethernet 14 + IPv4 20 + GRE with key 8
-BENCH_SCENARIOS = ("vxlan-decap", "vxlan-encap", "nvgre-decap", "nvgre-encap", "mixed", "xconnect")
+BENCH_SCENARIOS = ("vxlan-decap", "vxlan-routed", "vxlan-encap", "nvgre-decap", "nvgre-encap", "mixed",
+                   "xconnect")
+# The routed scenario's anycast gateway: every inner frame is sent to it.
+BENCH_GATEWAY_MAC = "02:76:74:70:00:01"
 
 
 def _ip4_checksum(header):
@@ -176,8 +179,10 @@ def _ip_str(b):
 
 class BenchBuilder:
     """Builds and patches the frames of one size. Kinds: "decap" (a tunnel packet from the
-    remote host's VTEP to a local host), "encap" (the tagged tenant frame from a local host to a
-    remote one), "plain" (the same frame untagged, for an access port's untagged_vni)."""
+    remote host's VTEP to a local host), "routed" (the same, but to the anycast gateway MAC for
+    the local host of the next segment, which the gateway routes to), "encap" (the tagged
+    tenant frame from a local host to a remote one), "plain" (the same frame untagged, for an
+    access port's untagged_vni)."""
 
     def __init__(self, plan, size, underlay_mac=UNDERLAY_MAC):
         self.plan, self.size, self.underlay_mac = plan, size, underlay_mac
@@ -206,14 +211,14 @@ class BenchBuilder:
         key = (kind, encap, i, t)
         if key not in self.templates:
             p = self.plan
-            if kind == "decap":
+            if kind in ("decap", "routed"):
                 outer = Ether(src=BENCH_NEXT_HOP_MAC, dst=self.underlay_mac) / IP(
                     src=p.vtep_ip(t), dst=BENCH_LOCAL_VTEP, ttl=64, id=0)
                 if encap == "vxlan":
                     outer = outer / UDP(sport=49152, dport=4789, chksum=0) / VXLAN(vni=p.vni(encap, i))
                 else:
                     outer = outer / GRE(key_present=1, proto=0x6558, key=p.vni(encap, i) << 8)
-                pkt = outer / self._tenant(encap, i, kind)
+                pkt = outer / self._tenant(encap, i, "decap")
             else:
                 pkt = self._tenant(encap, i, kind)
             self.templates[key] = bytes(pkt)
@@ -225,11 +230,14 @@ class BenchBuilder:
         i, local, remote, sport, dport = flow
         t = p.vtep_of(i, remote)
         b = bytearray(self.template(kind, encap, i, t))
-        if kind == "decap":
+        if kind in ("decap", "routed"):
             eth = 14 + 20 + (16 if encap == "vxlan" else 8)
             ip = eth + 14
             src_mac, dst_mac = p.remote_mac(encap, i, remote), p.local_mac(encap, i, local)
             src_ip, dst_ip = p.remote_ip(encap, i, remote), p.local_ip(encap, i, local)
+            if kind == "routed":
+                dst_mac = bytes(int(x, 16) for x in BENCH_GATEWAY_MAC.split(":"))
+                dst_ip = p.local_ip(encap, (i + 1) % p.vnis, local)
             entropy = (sport * 31 + dport + local * 7 + remote) & 0xFFFF
             if encap == "vxlan":
                 struct.pack_into("!H", b, 34, 49152 + (entropy & 0x3FFF))  # outer UDP source
@@ -274,8 +282,10 @@ def _bench_check(frames, kind, encap, plan, size):
         ip = inner[IP]
         raw = bytes(ip)[:20]
         assert _ip4_checksum(raw) == 0, "inner IPv4 checksum"
-        if kind == "decap":
+        if kind in ("decap", "routed"):
             assert _ip4_checksum(bytes(pkt[IP])[:20]) == 0, "outer IPv4 checksum"
+        if kind == "routed":
+            assert inner[Ether].dst == BENCH_GATEWAY_MAC, "routed frames go to the gateway"
 
 
 def _write_pcap(path, frames):
@@ -312,6 +322,7 @@ def _bench_config(scenario, plan, mbufs, api_port):
         ] + runtime)
     underlay, access = {
         "vxlan-decap": ("net_pcap0", "net_null0"),
+        "vxlan-routed": ("net_pcap0", "net_null0"),
         "nvgre-decap": ("net_pcap0", "net_null0"),
         "vxlan-encap": ("net_null0", "net_pcap0"),
         "nvgre-encap": ("net_null0", "net_pcap0"),
@@ -331,13 +342,31 @@ def _bench_config(scenario, plan, mbufs, api_port):
         'port = "%s"' % access,
         "",
     ] + runtime
+    routed = scenario.endswith("-routed")
+    if routed:
+        # One tenant VRF over every segment; each segment's subnet holds both its sides'
+        # hosts (10.2i.0.0/15: local 10.2i.x.x, remote 10.2i+1.x.x).
+        lines += ["[routing]", 'gateway_mac = "%s"' % BENCH_GATEWAY_MAC, "",
+                  "[[vrf]]", 'name = "bench"', "id = 1", ""]
     for encap in encaps:
         for i in range(plan.vnis):
             lines += ["[[vni]]", "id = %d" % plan.vni(encap, i), 'encap = "%s"' % encap,
-                      "vlan = %d" % plan.vlan(encap, i), "flood = [%s]" % flood, "learning = true", ""]
+                      "vlan = %d" % plan.vlan(encap, i), "flood = [%s]" % flood, "learning = true"]
+            if routed:
+                net = plan.local_ip(encap, i, 0)
+                lines += ['vrf = "bench"', 'gateway = "10.%d.255.254/15"' % (net[1] + 1)]
+            lines += [""]
     # Static entries: decap forwards to known tenant hosts, encap to hosts known behind the
-    # remote VTEPs; the other side is learned. The mixed run learns both sides.
-    if scenario.endswith("-decap"):
+    # remote VTEPs; the other side is learned. The mixed run learns both sides. The routed
+    # run knows its destinations' addresses too (static bindings).
+    if routed:
+        for encap in encaps:
+            for i in range(plan.vnis):
+                for h in range(plan.macs):
+                    lines += ["[[arp]]", "vni = %d" % plan.vni(encap, i),
+                              'ip = "%s"' % _ip_str(plan.local_ip(encap, i, h)),
+                              'mac = "%s"' % _mac_str(plan.local_mac(encap, i, h)), ""]
+    if scenario.endswith("-decap") or routed:
         for encap in encaps:
             for i in range(plan.vnis):
                 for h in range(plan.macs):
@@ -413,11 +442,13 @@ def bench(args):
         builder = BenchBuilder(plan, size, args.underlay_mac)
         streams = {}
         for encap in ("vxlan", "nvgre"):
-            for kind in ("decap", "encap"):
-                # Separate seeds per stream; the same seed for both kinds, so decap and encap
-                # follow the same flows (the mixed run's two directions mirror each other).
+            for kind in ("decap", "encap") + (("routed",) if encap == "vxlan" else ()):
+                # Separate seeds per stream; the same seed for every kind, so decap, routed and
+                # encap follow the same flows (the mixed run's two directions mirror each other).
                 flows = plan.flows(args.packets, random.Random("%s-%s-%d" % (args.seed, encap, size)))
                 streams["%s-%s" % (encap, kind)] = [builder.frame(kind, encap, f) for f in flows]
+                if kind == "routed":
+                    continue
                 mixed = plan.flows(half, random.Random("%s-%s-%d-mixed" % (args.seed, encap, size)))
                 streams["mixed-%s-%s" % (encap, kind)] = [builder.frame(kind, encap, f) for f in mixed]
         # Untagged tenant frames of the first VXLAN segment (an access port's untagged_vni).
@@ -430,7 +461,8 @@ def bench(args):
             random.Random("%s-mixed-%s-%d" % (args.seed, side, size)).shuffle(frames)
             streams["mixed-" + side] = frames
         for name, frames in streams.items():
-            for kind, encap in (("decap", "vxlan"), ("decap", "nvgre"), ("encap", "vxlan"), ("encap", "nvgre")):
+            for kind, encap in (("decap", "vxlan"), ("routed", "vxlan"), ("decap", "nvgre"), ("encap", "vxlan"),
+                                ("encap", "nvgre")):
                 if name == "%s-%s" % (encap, kind):
                     _bench_check(frames[:16], kind, encap, plan, size)
             if name == "plain-encap":
@@ -441,6 +473,7 @@ def bench(args):
         manifest["sizes"][str(size)] = {
             # Frame lengths in and out of vtepd (each stream has one length).
             "vxlan-decap": {"in": size - 4 + BENCH_VXLAN_OVERHEAD, "out": size},
+            "vxlan-routed": {"in": size - 4 + BENCH_VXLAN_OVERHEAD, "out": size},
             "nvgre-decap": {"in": size - 4 + BENCH_NVGRE_OVERHEAD, "out": size},
             "vxlan-encap": {"in": size, "out": size - 4 + BENCH_VXLAN_OVERHEAD},
             "nvgre-encap": {"in": size, "out": size - 4 + BENCH_NVGRE_OVERHEAD},
@@ -451,7 +484,7 @@ def bench(args):
         }
         print("pcapgen bench: size %d: %d frames per stream, %s queue split(s)"
               % (size, args.packets, ",".join(map(str, queues))))
-    streams_files = {"vxlan-decap": ["vxlan-decap"], "nvgre-decap": ["nvgre-decap"],
+    streams_files = {"vxlan-decap": ["vxlan-decap"], "vxlan-routed": ["vxlan-routed"], "nvgre-decap": ["nvgre-decap"],
                      "vxlan-encap": ["vxlan-encap"], "nvgre-encap": ["nvgre-encap"],
                      "mixed": ["mixed-underlay", "mixed-access"], "xconnect": ["vxlan-decap"]}
     manifest["scenarios"] = {}

@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
 use common::api::{mac_text, tenant, vxlan_from, Mac, BROADCAST, LOCAL};
-use common::traffic::{assert_accounting, Encapsulated};
+use common::traffic::{assert_accounting, run_gateway, Encapsulated, INPUTS};
 use common::{read_pcap, serial, write_pcap, Scratch, Vtepd};
 
 /// Where a frame enters or leaves: port 0 is the underlay, 1..=3 the access ports.
@@ -308,25 +308,15 @@ fn no_frame_ever_leaves_its_vni() {
         }
     }
 
-    let mut v = Vtepd::new(&s, &config(&tenants, ""));
     for (port, frames) in inputs.iter().enumerate() {
-        let rx = s.path(&format!("in{port}.pcap"));
-        write_pcap(&rx, frames);
-        v = v.vdev(format!(
-            "net_pcap{port},rx_pcap={},tx_pcap={}",
-            rx.display(),
-            s.path(&format!("out{port}.pcap")).display()
-        ));
+        write_pcap(&s.path(INPUTS[port]), frames);
     }
-    let outcome = v.run_until_idle(300);
-    outcome.assert_success();
-    let report = outcome.report.clone().expect("final report");
-    assert_accounting(&report);
+    let run = run_gateway(&s, &config(&tenants, ""), inputs.len());
 
     let mut got: BTreeMap<u32, Vec<Copy>> = BTreeMap::new();
     let mut strays = Vec::new();
     for port in 0..4 {
-        for frame in read_pcap(&s.path(&format!("out{port}.pcap"))) {
+        for frame in run.output(port) {
             match id_in(&frame) {
                 Some(id) => got
                     .entry(id)

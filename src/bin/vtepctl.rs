@@ -1,7 +1,7 @@
 //! `vtepctl`: look at and change a running vtepd through its API.
 //!
 //! ```text
-//! vtepctl show vni|fdb|arp|ports|workers|stats|status [--json]
+//! vtepctl show vni|fdb|arp|ports|workers|stats|status|evpn|vrf|route [--vrf NAME] [--json]
 //! vtepctl vni add --id 6000 --vlan 600 --flood 10.0.0.2,10.0.0.3
 //! vtepctl fdb add --vni 6000 --mac 02:00:00:00:06:01 --remote 10.0.0.2
 //! vtepctl reload
@@ -14,7 +14,7 @@ use clap::{Args, CommandFactory, Parser, Subcommand};
 use serde_json::{json, Value};
 
 use vtepd::control::api::model::{
-    ArpView, EvpnView, FdbView, PortView, StatusView, VniView, WorkerView,
+    ArpView, EvpnView, FdbView, PortView, RouteView, StatusView, VniView, VrfView, WorkerView,
 };
 
 #[derive(Debug, Parser)]
@@ -101,6 +101,13 @@ enum Show {
     Stats,
     /// BGP EVPN: per VNI, the remote VTEPs and MACs from routes and the local MACs exported.
     Evpn,
+    /// Tenant VRFs: their VNIs, routes and what was routed in them.
+    Vrf,
+    /// Routes (connected subnets and static routes) with the packets each routed.
+    Route {
+        #[arg(long)]
+        vrf: Option<String>,
+    },
 }
 
 /// The settings `vni add|set` and `vni update` take alike.
@@ -565,6 +572,66 @@ fn human(what: &Show, v: Value) -> Result<String, String> {
             )
         }
         Show::Evpn => evpn(parse(v)?),
+        Show::Vrf => {
+            let rows: Vec<VrfView> = parse(v)?;
+            table(
+                &[
+                    "vrf",
+                    "id",
+                    "vnis",
+                    "routes",
+                    "routed",
+                    "no route",
+                    "ttl exp",
+                    "unresolved",
+                    "resolves",
+                ],
+                rows.into_iter()
+                    .map(|r| {
+                        let c = r.counters;
+                        vec![
+                            r.name,
+                            r.id.to_string(),
+                            r.vnis
+                                .iter()
+                                .map(ToString::to_string)
+                                .collect::<Vec<_>>()
+                                .join(","),
+                            r.routes.to_string(),
+                            c.routed_packets.to_string(),
+                            c.no_route.to_string(),
+                            c.ttl_expired.to_string(),
+                            c.unresolved.to_string(),
+                            c.resolve_requests.to_string(),
+                        ]
+                    })
+                    .collect(),
+            )
+        }
+        Show::Route { .. } => {
+            let rows: Vec<RouteView> = parse(v)?;
+            table(
+                &["vrf", "prefix", "type", "next hop", "packets", "bytes"],
+                rows.into_iter()
+                    .map(|r| {
+                        let hop = match (r.via, r.vni) {
+                            (Some(via), Some(vni)) => format!("{via} (vni {vni})"),
+                            (Some(via), None) => format!("{via} (not on any subnet: inactive)"),
+                            (None, Some(vni)) => format!("vni {vni}"),
+                            (None, None) => "-".into(),
+                        };
+                        vec![
+                            r.vrf,
+                            r.prefix,
+                            r.kind,
+                            hop,
+                            r.packets.to_string(),
+                            r.bytes.to_string(),
+                        ]
+                    })
+                    .collect(),
+            )
+        }
         Show::Ports => {
             let rows: Vec<PortView> = parse(v)?;
             table(
@@ -715,6 +782,9 @@ fn run(cli: Cli) -> Result<(), String> {
                 Show::Workers => "/api/v1/workers".to_owned(),
                 Show::Stats => "/api/v1/stats".to_owned(),
                 Show::Evpn => "/api/v1/evpn".to_owned(),
+                Show::Vrf => "/api/v1/vrfs".to_owned(),
+                Show::Route { vrf: Some(v) } => format!("/api/v1/routes?vrf={v}"),
+                Show::Route { vrf: None } => "/api/v1/routes".to_owned(),
             };
             let v = client.call("GET", &path, None)?;
             if cli.json {

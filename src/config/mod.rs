@@ -4,6 +4,7 @@
 //! operator can fix the file without reading code. See docs/CONFIG.md for every key.
 
 mod evpn;
+mod routing;
 mod schema;
 mod validate;
 
@@ -106,6 +107,48 @@ pub struct GatewayConfig {
     pub arp: Vec<StaticArp>,
     /// BGP EVPN through FRR in a shadow namespace (None: no VNI is under EVPN control).
     pub evpn: Option<EvpnConfig>,
+    /// The L3 gateway: tenant VRFs, the anycast gateway, static routes (None: bridging only).
+    pub routing: Option<Box<RoutingConfig>>,
+}
+
+/// `[routing]`, `[[vrf]]` and `[[route]]`: routing between the VNIs of a tenant VRF through a
+/// distributed anycast gateway (docs/ROUTING.md).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoutingConfig {
+    /// The anycast gateway MAC: the same on every gateway of the fabric, so a host keeps its
+    /// gateway's MAC when it moves.
+    pub gateway_mac: MacAddr,
+    pub vrfs: Vec<VrfConfig>,
+    pub routes: Vec<StaticRoute>,
+    /// ICMP errors (time exceeded) the gateway sends per second, all workers together.
+    pub icmp_errors_pps: u32,
+    /// ARP requests / neighbour solicitations for unresolved hosts per second.
+    pub resolve_pps: u32,
+}
+
+impl RoutingConfig {
+    pub fn vrf(&self, name: &str) -> Option<&VrfConfig> {
+        self.vrfs.iter().find(|v| v.name == name)
+    }
+}
+
+/// `[routing] gateway_mac` when not given: locally administered, the same on every vtepd.
+pub const DEFAULT_GATEWAY_MAC: MacAddr = MacAddr([0x02, 0x76, 0x74, 0x70, 0x00, 0x01]);
+
+/// A tenant routing domain: its VNIs' subnets and routes meet nothing of another VRF.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VrfConfig {
+    pub name: String,
+    pub id: u32,
+}
+
+/// `[[route]]`: a prefix reached through a router on one of the VRF's gateway subnets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StaticRoute {
+    pub vrf: String,
+    /// Host bits zero.
+    pub prefix: IpCidr,
+    pub via: IpAddr,
 }
 
 /// `[evpn]`: where FRR sees vtepd's state (docs/EVPN.md).
@@ -197,6 +240,57 @@ impl IpCidr {
             }
             _ => false,
         }
+    }
+}
+
+impl IpCidr {
+    /// Whether `ip` is this IPv4 subnet's broadcast address (host bits all ones; /31 and
+    /// /32 have none).
+    pub fn is_broadcast_of(&self, ip: IpAddr) -> bool {
+        match (self.addr, ip) {
+            (IpAddr::V4(_), IpAddr::V4(a)) if self.prefix < 31 && self.contains(ip) => {
+                let host = u32::MAX >> self.prefix;
+                u32::from(a) & host == host
+            }
+            _ => false,
+        }
+    }
+
+    /// The subnet: the address with its host bits cleared.
+    pub fn network(&self) -> IpCidr {
+        let addr = match self.addr {
+            IpAddr::V4(a) => {
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                IpAddr::V4(Ipv4Addr::from(u32::from(a) & mask))
+            }
+            IpAddr::V6(a) => {
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                IpAddr::V6(Ipv6Addr::from(u128::from(a) & mask))
+            }
+        };
+        IpCidr {
+            addr,
+            prefix: self.prefix,
+        }
+    }
+
+    /// Whether the two subnets share an address.
+    pub fn overlaps(&self, other: &IpCidr) -> bool {
+        let shorter = if self.prefix <= other.prefix {
+            self
+        } else {
+            other
+        };
+        let longer = if std::ptr::eq(shorter, self) {
+            other
+        } else {
+            self
+        };
+        shorter.contains(longer.addr)
     }
 }
 
@@ -317,6 +411,10 @@ pub struct VniConfig {
     /// Learn MACs (and snoop bindings) behind remote VTEPs only from those in `flood`.
     pub learn_only_from_flood: bool,
     pub control: Control,
+    /// The tenant VRF this VNI's hosts are routed in (None: bridged only).
+    pub vrf: Option<String>,
+    /// The anycast gateway's addresses in this VNI, each with its subnet.
+    pub gateways: Vec<IpCidr>,
 }
 
 /// Where a static FDB entry points.

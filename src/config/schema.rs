@@ -23,6 +23,11 @@ pub struct File {
     #[serde(default)]
     pub api: Api,
     pub evpn: Option<Evpn>,
+    pub routing: Option<Routing>,
+    #[serde(default)]
+    pub vrf: Vec<Vrf>,
+    #[serde(default)]
+    pub route: Vec<Route>,
 }
 
 /// A port named by DPDK device name or by port id.
@@ -106,6 +111,8 @@ pub struct Vni {
     pub bum_rate_pps: Option<i64>,
     pub learn_only_from_flood: Option<bool>,
     pub control: Option<String>,
+    pub vrf: Option<String>,
+    pub gateway: Option<OneOrMany>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -165,4 +172,27 @@ pub struct Evpn {
     pub bgp_via: Option<String>,
     pub exception_established_pps: Option<i64>,
     pub exception_new_pps: Option<i64>,
+}
+
+#[derive(Debug, Deserialize, Default, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct Routing {
+    pub gateway_mac: Option<String>,
+    pub icmp_errors_pps: Option<i64>,
+    pub resolve_pps: Option<i64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Vrf {
+    pub name: String,
+    pub id: i64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Route {
+    pub vrf: String,
+    pub prefix: String,
+    pub via: String,
 }

@@ -58,6 +58,9 @@ fn validate(file: File) -> Result<Config, ConfigError> {
                 ("fdb", file.fdb.is_empty()),
                 ("arp", file.arp.is_empty()),
                 ("evpn", file.evpn.is_none()),
+                ("routing", file.routing.is_none()),
+                ("vrf", file.vrf.is_empty()),
+                ("route", file.route.is_empty()),
             ];
             if let Some((key, _)) = gateway_keys.iter().find(|(_, empty)| !empty) {
                 return Err(ConfigError::invalid(
@@ -74,6 +77,7 @@ fn validate(file: File) -> Result<Config, ConfigError> {
             file.fdb,
             file.arp,
             file.evpn.as_ref(),
+            (file.routing.as_ref(), &file.vrf, &file.route),
         )?),
         (None, None) => {
             return Err(ConfigError::invalid(
@@ -186,7 +190,7 @@ pub(super) fn int<T: TryFrom<i64>>(
     T::try_from(v).map_err(|_| ConfigError::invalid(key, format!("{v} is out of range")))
 }
 
-fn ip(key: &str, s: &str) -> Result<IpAddr, ConfigError> {
+pub(super) fn ip(key: &str, s: &str) -> Result<IpAddr, ConfigError> {
     s.parse()
         .map_err(|_| ConfigError::invalid(key, format!("{s:?} is not an IPv4 or IPv6 address")))
 }
@@ -196,7 +200,7 @@ fn mac(key: &str, s: &str) -> Result<MacAddr, ConfigError> {
         .map_err(|e: crate::wire::ethernet::ParseMacError| ConfigError::invalid(key, e.to_string()))
 }
 
-fn unicast_mac(key: &str, s: &str) -> Result<MacAddr, ConfigError> {
+pub(super) fn unicast_mac(key: &str, s: &str) -> Result<MacAddr, ConfigError> {
     let m = mac(key, s)?;
     if !m.is_unicast() {
         return Err(ConfigError::invalid(
@@ -207,7 +211,19 @@ fn unicast_mac(key: &str, s: &str) -> Result<MacAddr, ConfigError> {
     Ok(m)
 }
 
-fn cidr(key: &str, s: &str) -> Result<IpCidr, ConfigError> {
+pub(super) fn cidr(key: &str, s: &str) -> Result<IpCidr, ConfigError> {
+    let c = prefix(key, s)?;
+    if c.addr.is_unspecified() || c.addr.is_multicast() {
+        return Err(ConfigError::invalid(
+            key,
+            format!("{} cannot be a VTEP address", c.addr),
+        ));
+    }
+    Ok(c)
+}
+
+/// An address or prefix with its length, as in `10.0.0.1/24` or `0.0.0.0/0`.
+pub(super) fn prefix(key: &str, s: &str) -> Result<IpCidr, ConfigError> {
     let bad = || {
         ConfigError::invalid(
             key,
@@ -222,12 +238,6 @@ fn cidr(key: &str, s: &str) -> Result<IpCidr, ConfigError> {
         return Err(ConfigError::invalid(
             key,
             format!("prefix length {prefix} is longer than {max}"),
-        ));
-    }
-    if addr.is_unspecified() || addr.is_multicast() {
-        return Err(ConfigError::invalid(
-            key,
-            format!("{addr} cannot be a VTEP address"),
         ));
     }
     Ok(IpCidr { addr, prefix })
@@ -245,9 +255,11 @@ fn gateway(
     fdb: Vec<schema::Fdb>,
     arp: Vec<schema::Arp>,
     evpn_section: Option<&schema::Evpn>,
+    (routing_section, vrfs, routes): (Option<&schema::Routing>, &[schema::Vrf], &[schema::Route]),
 ) -> Result<GatewayConfig, ConfigError> {
     let underlay = underlay(u)?;
     let section = evpn_section.map(super::evpn::section).transpose()?;
+    let mut routing = super::routing::section(routing_section, vrfs, routes)?;
 
     let mut ports_seen: HashMap<String, String> = HashMap::new();
     ports_seen.insert(underlay.port.clone(), "underlay.port".into());
@@ -255,8 +267,24 @@ fn gateway(
     let vnis = vnis
         .into_iter()
         .enumerate()
-        .map(|(i, v)| vni(&format!("vni[{i}]"), v, &underlay, section.as_ref()))
+        .map(|(i, v)| {
+            vni(
+                &format!("vni[{i}]"),
+                v,
+                &underlay,
+                section.as_ref(),
+                routing.as_ref(),
+            )
+        })
         .collect::<Result<Vec<_>, _>>()?;
+    // Each VNI against those before it, so the error names the later of the two.
+    let all: Vec<&VniConfig> = vnis.iter().collect();
+    for (i, v) in vnis.iter().enumerate() {
+        super::routing::check_overlap(&format!("vni[{i}]"), v, all.get(..i).unwrap_or(&[]))?;
+    }
+    if let Some(r) = routing.as_mut() {
+        r.routes = super::routing::routes(routes, &vnis, r)?;
+    }
     if let Some(i) = vnis.iter().position(|v| v.control == Control::Evpn) {
         if underlay.source_v4().is_none() {
             return Err(ConfigError::invalid(
@@ -332,14 +360,16 @@ fn gateway(
         ));
     }
     for (i, v) in vnis.iter().enumerate() {
-        let reachable =
-            v.vlan.is_some() || access_ports.iter().any(|a| a.untagged_vni == Some(v.id));
+        // A routed VNI is reached through the gateway: its hosts may all be remote.
+        let reachable = v.vlan.is_some()
+            || v.vrf.is_some()
+            || access_ports.iter().any(|a| a.untagged_vni == Some(v.id));
         if !reachable {
             return Err(ConfigError::invalid(
                 format!("vni[{i}]"),
                 format!(
-                    "VNI {} has no `vlan` and no access port has it as `untagged_vni`: \
-                     nothing could reach it",
+                    "VNI {} has no `vlan`, no `vrf` and no access port has it as \
+                     `untagged_vni`: nothing could reach it",
                     v.id
                 ),
             ));
@@ -372,6 +402,15 @@ fn gateway(
                 ),
             ));
         }
+        if routing.as_ref().is_some_and(|r| r.gateway_mac == entry.mac) {
+            return Err(ConfigError::invalid(
+                format!("{key}.mac"),
+                format!(
+                    "{} is the anycast gateway MAC ([routing] gateway_mac)",
+                    entry.mac
+                ),
+            ));
+        }
         static_fdb.push(entry);
     }
 
@@ -396,6 +435,7 @@ fn gateway(
         fdb: static_fdb,
         arp: static_arp,
         evpn,
+        routing: routing.map(Box::new),
     })
 }
 
@@ -483,7 +523,10 @@ pub fn vni_from_json(
         from_json("vni", value)?,
         &existing.underlay,
         existing.evpn.as_ref(),
+        existing.routing.as_deref(),
     )?;
+    let others: Vec<&VniConfig> = existing.vnis.iter().collect();
+    super::routing::check_overlap("vni", &v, &others)?;
     if v.control == Control::Evpn && existing.evpn.is_none() {
         // The namespace is set up at start: EVPN cannot be switched on by a call.
         return Err(ConfigError::invalid(
@@ -681,7 +724,14 @@ fn vni(
     v: schema::Vni,
     underlay: &UnderlayConfig,
     evpn: Option<&EvpnConfig>,
+    routing: Option<&super::RoutingConfig>,
 ) -> Result<VniConfig, ConfigError> {
+    let (vrf, gateways) = super::routing::vni_keys(
+        key,
+        v.vrf.as_deref(),
+        v.gateway.clone().map(schema::OneOrMany::into_vec),
+        routing,
+    )?;
     let encap = match v.encap.as_deref() {
         None | Some("vxlan") => Encap::Vxlan,
         Some("nvgre") => Encap::Nvgre,
@@ -794,6 +844,8 @@ fn vni(
         max_macs,
         bum_rate_pps,
         learn_only_from_flood,
+        vrf,
+        gateways,
     })
 }
 

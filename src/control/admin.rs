@@ -409,6 +409,9 @@ fn apply_plan(
     for a in &plan.arp_set {
         changes.extend(m.authority.set_static_binding(a.vni, a.ip, a.mac)?);
     }
+    if let Some(routing) = &plan.routing {
+        changes.extend(m.authority.set_routing(routing.clone()));
+    }
     Ok(changes)
 }
 
@@ -443,6 +446,17 @@ pub fn vni_json(v: &VniConfig) -> serde_json::Value {
         }
         if v.learn_only_from_flood {
             obj.insert("learn_only_from_flood".into(), serde_json::json!(true));
+        }
+        if let Some(vrf) = &v.vrf {
+            obj.insert("vrf".into(), serde_json::json!(vrf));
+            obj.insert(
+                "gateway".into(),
+                serde_json::json!(v
+                    .gateways
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()),
+            );
         }
     }
     o

@@ -14,7 +14,7 @@ use crate::dataplane::SharedCounters;
 use crate::dpdk::{self, consts, Eal, LcoreId, Mempool};
 use crate::pipeline::encap::SourcePorts;
 use crate::pipeline::underlay::LocalAddrs;
-use crate::pipeline::{Gateway, GatewayParams, OffloadCaps};
+use crate::pipeline::{Gateway, GatewayParams, OffloadCaps, RoutingParams};
 use crate::tables::authority::{members, Authority, TableError};
 use crate::tables::sync::SyncChannel;
 use crate::tables::update::Location;
@@ -53,6 +53,7 @@ pub fn authority_from_config(
     fdb_capacity: usize,
 ) -> Result<Authority, TableError> {
     let mut a = Authority::new(g.underlay.clone(), underlay_mac, fdb_capacity);
+    a.set_routing(g.routing.as_deref().cloned());
     let access: Vec<(PortIndex, Option<crate::wire::Vni>)> = g
         .access
         .iter()
@@ -116,6 +117,11 @@ pub fn params(g: &GatewayConfig, underlay_mac: MacAddr, offload: OffloadCaps) ->
             Some(BgpVia::Underlay(limits)) => Some(limits),
             Some(BgpVia::Namespace) | None => None,
         },
+        routing: g.routing.as_ref().map(|r| RoutingParams {
+            gateway_mac: r.gateway_mac,
+            icmp_errors_pps: r.icmp_errors_pps,
+            resolve_pps: r.resolve_pps,
+        }),
     }
 }
 

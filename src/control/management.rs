@@ -234,6 +234,15 @@ impl<'a> Management<'a> {
                             .into(),
                 }),
             },
+            ApiOp::ListVrfs => self.routing().map(|_| ApiReply::json(200, &self.vrfs())),
+            ApiOp::ListRoutes { vrf } => self.routing().and_then(|a| {
+                super::routing_view::routes(a, self.counters, vrf.as_deref())
+                    .map(|r| ApiReply::json(200, &r))
+                    .map_err(|message| AdminError {
+                        status: 404,
+                        message,
+                    })
+            }),
             op => self.change(op),
         };
         result.unwrap_or_else(|e| ApiReply::error(e.status, e.message))
@@ -609,12 +618,29 @@ impl<'a> Management<'a> {
         r
     }
 
-    /// The Prometheus exposition.
+    /// The tables, if this vtepd routes (404 otherwise, naming what is missing).
+    fn routing(&self) -> Result<&crate::tables::authority::Authority, AdminError> {
+        match &self.manager {
+            Some(m) if m.authority.routing().is_some() => Ok(&m.authority),
+            _ => Err(AdminError {
+                status: 404,
+                message: "routing is not configured (no [[vrf]])".into(),
+            }),
+        }
+    }
+
+    pub fn vrfs(&self) -> Vec<super::api::model::VrfView> {
+        self.manager.as_ref().map_or_else(Vec::new, |m| {
+            super::routing_view::vrfs(&m.authority, self.counters)
+        })
+    }
+
     pub fn evpn(&self) -> Option<super::api::model::EvpnView> {
         let m = self.manager.as_ref()?;
         Some(super::evpn::view::view(m.evpn()?, &m.authority))
     }
 
+    /// The Prometheus exposition.
     pub fn metrics(&self) -> String {
         let r = self.report();
         let extra = metrics::Extra {
@@ -653,6 +679,12 @@ impl<'a> Management<'a> {
                 .map_or(0, |m| m.authority.binding_count()),
             vnis: self.manager.as_ref().map_or(0, |m| m.authority.vni_count()),
             evpn: self.evpn(),
+            vrfs: self.vrfs(),
+            routes: self
+                .manager
+                .as_ref()
+                .and_then(|m| super::routing_view::routes(&m.authority, self.counters, None).ok())
+                .unwrap_or_default(),
         };
         metrics::render(&r, &extra)
     }

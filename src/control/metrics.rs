@@ -22,6 +22,8 @@ pub struct Extra {
     pub bindings: usize,
     pub vnis: usize,
     pub evpn: Option<super::api::model::EvpnView>,
+    pub vrfs: Vec<super::api::model::VrfView>,
+    pub routes: Vec<super::api::model::RouteView>,
 }
 
 struct Writer {
@@ -464,7 +466,99 @@ pub fn render(r: &Report, x: &Extra) -> String {
     if let Some(e) = &x.evpn {
         evpn(&mut w, e);
     }
+    routing(&mut w, &x.vrfs, &x.routes);
     w.out
+}
+
+fn routing(
+    w: &mut Writer,
+    vrfs: &[super::api::model::VrfView],
+    routes: &[super::api::model::RouteView],
+) {
+    if vrfs.is_empty() {
+        return;
+    }
+    type Get = fn(&super::api::model::VrfCountersView) -> u64;
+    let families: [(&str, &str, Get); 9] = [
+        (
+            "vtepd_vrf_routed_packets_total",
+            "Packets routed in the VRF.",
+            |c| c.routed_packets,
+        ),
+        (
+            "vtepd_vrf_routed_bytes_total",
+            "Bytes routed in the VRF.",
+            |c| c.routed_bytes,
+        ),
+        (
+            "vtepd_vrf_no_route_total",
+            "Packets with no route in the VRF (dropped).",
+            |c| c.no_route,
+        ),
+        (
+            "vtepd_vrf_ttl_expired_total",
+            "Routed packets whose TTL or hop limit expired.",
+            |c| c.ttl_expired,
+        ),
+        (
+            "vtepd_vrf_icmp_errors_total",
+            "ICMP time exceeded messages the gateway sent.",
+            |c| c.icmp_errors,
+        ),
+        (
+            "vtepd_vrf_unresolved_total",
+            "Packets to a host whose MAC was not known (dropped).",
+            |c| c.unresolved,
+        ),
+        (
+            "vtepd_vrf_resolve_requests_total",
+            "ARP requests and neighbour solicitations sent for hosts.",
+            |c| c.resolve_requests,
+        ),
+        (
+            "vtepd_vrf_gateway_replies_total",
+            "ARP/ND requests for gateway addresses answered.",
+            |c| c.gateway_replies,
+        ),
+        (
+            "vtepd_vrf_echo_replies_total",
+            "Echo requests to gateway addresses answered.",
+            |c| c.echo_replies,
+        ),
+    ];
+    for (name, help, get) in families {
+        w.family(name, "counter", help);
+        for v in vrfs {
+            w.sample(name, &[("vrf", &v.name)], get(&v.counters));
+        }
+    }
+    w.family(
+        "vtepd_vrf_routes",
+        "gauge",
+        "Routes installed in the VRF's FIB.",
+    );
+    for v in vrfs {
+        w.sample("vtepd_vrf_routes", &[("vrf", &v.name)], v.routes);
+    }
+    type RouteGet = fn(&super::api::model::RouteView) -> u64;
+    let per_route: [(&str, &str, RouteGet); 2] = [
+        (
+            "vtepd_route_packets_total",
+            "Packets routed by the route.",
+            |r| r.packets,
+        ),
+        (
+            "vtepd_route_bytes_total",
+            "Bytes routed by the route.",
+            |r| r.bytes,
+        ),
+    ];
+    for (name, help, get) in per_route {
+        w.family(name, "counter", help);
+        for r in routes.iter().filter(|r| r.installed) {
+            w.sample(name, &[("vrf", &r.vrf), ("prefix", &r.prefix)], get(r));
+        }
+    }
 }
 
 fn evpn(w: &mut Writer, e: &super::api::model::EvpnView) {

@@ -12,6 +12,7 @@ pub mod multicast;
 pub mod neighbor;
 pub mod reload;
 pub mod report;
+pub mod routing_view;
 pub mod tables;
 pub mod telemetry;
 

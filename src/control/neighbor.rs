@@ -11,10 +11,9 @@ use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::{Duration, Instant};
 
-use zerocopy::{FromZeros, IntoBytes};
-
 use crate::config::UnderlayConfig;
-use crate::wire::{arp, checksum, ethernet, icmpv6, ipv6, EtherType, IpProtocol, MacAddr};
+use crate::pipeline::solicit;
+use crate::wire::MacAddr;
 
 /// Time between two requests for the same address.
 const RETRY: Duration = Duration::from_secs(1);
@@ -153,59 +152,14 @@ pub fn solicitation(
 }
 
 fn arp_request(our_mac: MacAddr, src: Ipv4Addr, target: Ipv4Addr) -> Vec<u8> {
-    let mut frame = vec![0u8; ethernet::MIN_FRAME_LEN];
-    if let Ok((eth, rest)) = ethernet::parse_mut(&mut frame) {
-        *eth = ethernet::Header::new(MacAddr::BROADCAST, our_mac, EtherType::ARP);
-        if let Ok((h, _)) = arp::parse_mut(rest) {
-            arp::Repr {
-                operation: arp::Operation::Request,
-                sender_mac: our_mac,
-                sender_ip: src,
-                target_mac: MacAddr::ZERO,
-                target_ip: target,
-            }
-            .emit(h);
-        }
-    }
+    let mut frame = vec![0u8; solicit::ARP_REQUEST_LEN];
+    solicit::write_arp_request(&mut frame, our_mac, src, target);
     frame
 }
 
 fn neighbor_solicitation(our_mac: MacAddr, src: &Ipv6Addr, target: &Ipv6Addr) -> Vec<u8> {
-    let group = ipv6::solicited_node(target);
-    let mut icmp = vec![icmpv6::NEIGHBOR_SOLICIT, 0, 0, 0];
-    icmp.extend_from_slice(icmpv6::NdBody::new(0, target).as_bytes());
-    icmp.extend_from_slice(
-        icmpv6::LladdrOption::new(icmpv6::OPT_SOURCE_LLADDR, our_mac).as_bytes(),
-    );
-    let len = icmp.len();
-    let sum = checksum::sum(
-        checksum::pseudo_header_v6(src, &group, IpProtocol::ICMPV6, len as u32),
-        &icmp,
-    );
-    let c = (!checksum::fold(sum)).to_be_bytes();
-    if let Some(field) = icmp.get_mut(2..4) {
-        field.copy_from_slice(&c);
-    }
-    let mut ip = ipv6::Header::new_zeroed();
-    ipv6::Repr {
-        src: *src,
-        dst: group,
-        next_header: IpProtocol::ICMPV6,
-        payload_len: len as u16,
-        hop_limit: 255,
-        traffic_class: 0,
-        flow_label: 0,
-    }
-    .emit(&mut ip);
-    let eth = ethernet::Header::new(
-        MacAddr::from_ipv6_multicast(group.octets()),
-        our_mac,
-        EtherType::IPV6,
-    );
-    let mut frame = Vec::with_capacity(ethernet::HEADER_LEN + ipv6::HEADER_LEN + len);
-    frame.extend_from_slice(eth.as_bytes());
-    frame.extend_from_slice(ip.as_bytes());
-    frame.extend_from_slice(&icmp);
+    let mut frame = vec![0u8; solicit::NS_LEN];
+    solicit::write_neighbor_solicitation(&mut frame, our_mac, src, target);
     frame
 }
 
@@ -213,6 +167,7 @@ fn neighbor_solicitation(our_mac: MacAddr, src: &Ipv6Addr, target: &Ipv6Addr) ->
 mod tests {
     use super::*;
     use crate::config::{DscpPolicy, IpCidr};
+    use crate::wire::{arp, checksum, ethernet, icmpv6, ipv6};
 
     fn underlay() -> UnderlayConfig {
         UnderlayConfig {

@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::config::{Config, GatewayConfig, Mode, StaticArp, StaticFdb, VniConfig};
+use crate::config::{Config, GatewayConfig, Mode, RoutingConfig, StaticArp, StaticFdb, VniConfig};
 use crate::wire::Vni;
 
 /// What a reload will do.
@@ -25,6 +25,8 @@ pub struct ReloadPlan {
     pub arp_removed: Vec<StaticArp>,
     pub arp_set: Vec<StaticArp>,
     pub mac_age_secs: Option<u32>,
+    /// New VRFs and static routes (Some: they changed).
+    pub routing: Option<Option<RoutingConfig>>,
 }
 
 impl ReloadPlan {
@@ -137,9 +139,29 @@ fn gateway(old: &GatewayConfig, new: &GatewayConfig) -> Result<ReloadPlan, Needs
             .collect()
     };
 
+    // The workers hold the gateway MAC and the ICMP/resolution rates from their start.
+    let fixed = |r: &Option<Box<RoutingConfig>>| {
+        r.as_ref()
+            .map(|r| (r.gateway_mac, r.icmp_errors_pps, r.resolve_pps))
+    };
+    let (r, nr) = (fixed(&old.routing), fixed(&new.routing));
+    if r.is_some() != nr.is_some() {
+        return Err(restart("vrf (routing switched on or off)"));
+    }
+    first_change(
+        "routing",
+        &[
+            ("gateway_mac", r.map(|r| r.0) != nr.map(|r| r.0)),
+            ("icmp_errors_pps", r.map(|r| r.1) != nr.map(|r| r.1)),
+            ("resolve_pps", r.map(|r| r.2) != nr.map(|r| r.2)),
+        ],
+    )?;
     let old_vnis: BTreeMap<Vni, &VniConfig> = old.vnis.iter().map(|v| (v.id, v)).collect();
     let new_vnis: BTreeMap<Vni, &VniConfig> = new.vnis.iter().map(|v| (v.id, v)).collect();
-    let mut p = ReloadPlan::default();
+    let mut p = ReloadPlan {
+        routing: (old.routing != new.routing).then(|| new.routing.as_deref().cloned()),
+        ..ReloadPlan::default()
+    };
     for (id, v) in &old_vnis {
         match new_vnis.get(id) {
             None => p.vnis_removed.push(*id),

@@ -121,12 +121,62 @@ pub struct LocalCounters {
     pub to_kernel: Counter,
 }
 
+/// What one worker counted in one tenant VRF.
+#[derive(Debug, Default)]
+pub struct VrfCounters {
+    pub routed_packets: Counter,
+    pub routed_bytes: Counter,
+    /// No route (also drop `no_route`).
+    pub no_route: Counter,
+    /// TTL or hop limit expired, answered or not.
+    pub ttl_expired: Counter,
+    /// ICMP errors sent (time exceeded).
+    pub icmp_errors: Counter,
+    /// Packets to a host whose MAC was unknown; each is lost, and some carried the
+    /// resolution (`resolve_requests`).
+    pub unresolved: Counter,
+    /// ARP requests / neighbour solicitations sent for hosts.
+    pub resolve_requests: Counter,
+    /// ARP requests / neighbour solicitations for the gateway's addresses answered.
+    pub gateway_replies: Counter,
+    /// Echo requests to the gateway's addresses answered.
+    pub echo_replies: Counter,
+}
+
+impl VrfCounters {
+    /// Zeroes every counter (a VRF in a reused slot). Only the owning worker may call this.
+    pub fn reset(&self) {
+        for c in [
+            &self.routed_packets,
+            &self.routed_bytes,
+            &self.no_route,
+            &self.ttl_expired,
+            &self.icmp_errors,
+            &self.unresolved,
+            &self.resolve_requests,
+            &self.gateway_replies,
+            &self.echo_replies,
+        ] {
+            c.set(0);
+        }
+    }
+}
+
+/// What one worker counted for one route (by its counter slot).
+#[derive(Debug, Default)]
+pub struct RouteCounters {
+    pub packets: Counter,
+    pub bytes: Counter,
+}
+
 /// Everything one worker counts.
 #[derive(Debug)]
 pub struct WorkerCounters {
     pub ports: [PortCounters; MAX_PORTS],
     pub drops: [Counter; DropReason::COUNT],
     pub vnis: Box<[VniCounters]>,
+    pub vrfs: Box<[VrfCounters]>,
+    pub routes: Box<[RouteCounters]>,
     pub local: LocalCounters,
     /// Extra packets made by replication (a flood to N destinations adds N - 1).
     pub replicas: Counter,
@@ -151,6 +201,12 @@ impl Default for WorkerCounters {
             drops: std::array::from_fn(|_| Counter::default()),
             vnis: (0..crate::tables::MAX_VNIS)
                 .map(|_| VniCounters::default())
+                .collect(),
+            vrfs: (0..crate::tables::route::MAX_VRFS)
+                .map(|_| VrfCounters::default())
+                .collect(),
+            routes: (0..crate::tables::route::MAX_ROUTES)
+                .map(|_| RouteCounters::default())
                 .collect(),
             local: LocalCounters::default(),
             replicas: Counter::default(),
@@ -181,6 +237,16 @@ impl WorkerCounters {
     #[inline(always)]
     pub fn vni(&self, index: crate::tables::VniIndex) -> Option<&VniCounters> {
         self.vnis.get(index.slot())
+    }
+
+    #[inline(always)]
+    pub fn vrf(&self, index: crate::tables::route::VrfIndex) -> Option<&VrfCounters> {
+        self.vrfs.get(index.slot())
+    }
+
+    #[inline(always)]
+    pub fn route(&self, slot: crate::tables::route::RouteSlot) -> Option<&RouteCounters> {
+        self.routes.get(slot.slot())
     }
 
     /// The counters of `vni` in slot `index`, if this worker already holds that VNI there.

@@ -81,6 +81,13 @@ drop_reasons! {
     ExceptionPoliced => "exception_policed", "for the kernel in the EVPN namespace, over its class's exception_established_pps or exception_new_pps";
     ExceptionQueueFull => "exception_queue_full", "for the kernel in the EVPN namespace, whose queue was full (the exception thread fell behind)";
     IcmpBadChecksum => "icmp_bad_checksum", "ICMP echo or ICMPv6 echo/neighbour discovery to the VTEP whose checksum does not verify (RFC 792, RFC 4443 2.3, RFC 4861 7.1)";
+    // Routing (the anycast gateway of a tenant VRF).
+    NoRoute => "no_route", "routed packet whose destination no route of its VRF covers";
+    TtlExpired => "ttl_expired", "routed packet with TTL or hop limit 1 or less whose ICMP time exceeded was not sent (icmp_errors_pps, or not to be answered)";
+    HostUnresolved => "host_unresolved", "routed packet to a host whose MAC is not known, while a resolution for it is already out or over resolve_pps";
+    VrfMismatch => "vrf_mismatch", "route to a VNI that is no longer in the packet's VRF (tables changing)";
+    NotRoutable => "not_routable", "to the anycast gateway MAC but not a routable unicast IP packet (bad header or checksum, multicast, broadcast, link-local, not IP)";
+    GatewayUnsupported => "gateway_unsupported", "to an anycast gateway address, other than ICMP/ICMPv6 echo";
 }
 
 #[cfg(test)]

@@ -28,10 +28,15 @@ use super::entropy;
 use super::exception::{self, ExceptionClass, ExceptionPolicers};
 use super::frame::{Frame, Offload};
 use super::learn::{LearnFilter, REFRESH_TICKS};
+use super::policer::Policer;
 use super::shape::TunnelShapes;
 use super::storm::StormControl;
 use super::underlay::{self, LocalAddrs, LocalPacket, TunnelPacket, Underlay};
 use super::{reply, vlan, DropReason};
+
+mod routing;
+
+use routing::{GatewayAction, GatewayQuestion};
 
 /// What a port can do for the pipeline in hardware.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -60,6 +65,19 @@ pub struct GatewayParams {
     pub workers: u32,
     /// The exception path's policers; None: nothing goes to a kernel.
     pub exception: Option<ExceptionLimits>,
+    /// The L3 gateway; None: no VRF is configured.
+    pub routing: Option<RoutingParams>,
+}
+
+/// The routing stage's fixed parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RoutingParams {
+    /// The anycast gateway MAC: frames to it in a routed VNI are routed.
+    pub gateway_mac: MacAddr,
+    /// ICMP errors per second, for the whole gateway.
+    pub icmp_errors_pps: u32,
+    /// Host resolutions (ARP/NS) per second, for the whole gateway.
+    pub resolve_pps: u32,
 }
 
 /// Values derived once from the inner frame and patched into every copy's outer header.
@@ -123,6 +141,9 @@ pub struct Gateway {
     shapes: TunnelShapes,
     /// The first pass's work for the packet being processed (`use_hint`).
     hint: TableHint,
+    /// The routing stage's ICMP errors and host resolutions.
+    icmp_policer: Policer,
+    resolve_policer: Policer,
 }
 
 /// What a burst's first pass worked out for one packet (`Gateway::hint`): the VNI of a
@@ -165,6 +186,8 @@ impl Gateway {
             last_vni: None,
             shapes: TunnelShapes::default(),
             hint: TableHint::default(),
+            icmp_policer: Policer::default(),
+            resolve_policer: Policer::default(),
         }
     }
 
@@ -190,6 +213,22 @@ impl Gateway {
                         c.reset();
                     }
                     c.set_owner(new);
+                }
+            }
+            if let Update::Vrf(index, Some(fib)) = &u {
+                // New routes, and a VRF new in its slot, count from zero; the worker owns
+                // the counters, so it is the one to reset them.
+                let old = self.tables.vrfs.get(*index);
+                if old.is_none() {
+                    if let Some(c) = self.counters.vrf(*index) {
+                        c.reset();
+                    }
+                }
+                for slot in fib.slots_new_since(old) {
+                    if let Some(c) = self.counters.route(slot) {
+                        c.packets.set(0);
+                        c.bytes.set(0);
+                    }
                 }
             }
             if let Some(garbage) = self.tables.apply(u, self.now) {
@@ -349,20 +388,34 @@ impl Gateway {
             } else {
                 DropReason::UntaggedNoVni
             })?;
-        let (learning, suppress) = match self.tables.vnis.summary(vni) {
-            Some(s) => (s.learning(), s.arp_suppression()),
-            None => return Err(DropReason::UnmappedVlan),
-        };
-        if learning {
+        let summary = self
+            .tables
+            .vnis
+            .summary(vni)
+            .ok_or(DropReason::UnmappedVlan)?;
+        let routed = summary.routed();
+        // The anycast gateway MAC is every gateway's own: never learned from a port.
+        if summary.learning() && !(routed && Some(src) == self.gateway_mac()) {
             self.learn(vni, src, Location::Access(port));
         }
-        if suppress && (ethertype == EtherType::ARP || ethertype == EtherType::IPV6) {
-            if let Some(v) = self.arp_nd(f, vni, l2_len, ethertype, Answer::Back(port), true)? {
+        if (summary.arp_suppression() || routed)
+            && (ethertype == EtherType::ARP || ethertype == EtherType::IPV6)
+        {
+            let how = Snooping {
+                answer: Answer::Back(port),
+                snoop: true,
+                suppress: summary.arp_suppression(),
+                routed,
+            };
+            if let Some(v) = self.arp_nd(f, vni, l2_len, ethertype, how)? {
                 return Ok(v);
             }
         }
         if l2_len > ethernet::HEADER_LEN && !vlan::strip(f) {
             return Err(DropReason::Runt);
+        }
+        if routed && Some(dst) == self.gateway_mac() {
+            return self.route(f, vni, Location::Access(port));
         }
         self.bridge_from_access(f, vni, dst, port)
     }
@@ -640,6 +693,7 @@ impl Gateway {
         let vni = v.index();
         let learning = v.learning();
         let suppress = v.arp_suppression();
+        let routed = v.routed();
         let outer_len = t.outer_len;
         if !f.narrow(outer_len, t.inner_len) {
             return Err(DropReason::InnerTruncated);
@@ -661,31 +715,39 @@ impl Gateway {
         if t.ecn_ce {
             mark_ce(f.data_mut());
         }
-        if learning && trusted {
-            self.learn(
-                vni,
-                src,
-                Location::Remote {
-                    vtep: t.src,
-                    encap: t.encap,
-                },
-            );
-        } else if learning {
+        let from = Location::Remote {
+            vtep: t.src,
+            encap: t.encap,
+        };
+        // The anycast gateway MAC is every gateway's own: another gateway's routed frames
+        // carry it as their source, and it must not be learned behind that gateway.
+        let gateway_source = routed && Some(src) == self.gateway_mac();
+        if learning && trusted && !gateway_source {
+            self.learn(vni, src, from);
+        } else if learning && !gateway_source {
             if let Some(c) = self.counters.vni(vni) {
                 c.learn_refused.inc();
             }
         }
-        if suppress && (ethertype == EtherType::ARP || ethertype == EtherType::IPV6) {
+        if (suppress || routed) && (ethertype == EtherType::ARP || ethertype == EtherType::IPV6) {
             // The answer goes back through the tunnel the request came from, if it exists.
             let back = self
                 .tables
                 .tunnels
                 .find(t.src, t.encap)
                 .map_or(Answer::Flood, Answer::Tunnel);
-            let snoop = trusted;
-            if let Some(v) = self.arp_nd(f, vni, ethernet::HEADER_LEN, ethertype, back, snoop)? {
+            let how = Snooping {
+                answer: back,
+                snoop: trusted,
+                suppress,
+                routed,
+            };
+            if let Some(v) = self.arp_nd(f, vni, ethernet::HEADER_LEN, ethertype, how)? {
                 return Ok(v);
             }
+        }
+        if routed && Some(dst) == self.gateway_mac() {
+            return self.route(f, vni, from);
         }
         let dest = if dst.is_multicast() {
             None
@@ -805,24 +867,37 @@ impl Gateway {
 
     // --- ARP / ND in tenant VNIs --------------------------------------------------------
 
-    /// In a VNI with ARP suppression: snoops IP→MAC bindings from ARP and neighbour discovery
-    /// and answers requests for known addresses. `Ok(None)`: not answered, forward as usual.
+    /// In a VNI with ARP suppression or routing: snoops IP→MAC bindings from ARP and
+    /// neighbour discovery, answers for the gateway's own addresses (routing) and requests
+    /// for known addresses (suppression). `Ok(None)`: not answered, forward as usual.
     fn arp_nd<F: Frame>(
         &mut self,
         f: &mut F,
         vni: VniIndex,
         l2_len: usize,
         ethertype: u16,
-        answer: Answer,
-        snoop: bool,
+        how: Snooping,
     ) -> Result<Option<Verdict>, DropReason> {
+        let Snooping {
+            answer,
+            snoop,
+            suppress,
+            routed,
+        } = how;
         let l3 = f.data().get(l2_len..).unwrap_or_default();
         if ethertype == EtherType::ARP {
             let r = arp::Repr::parse(l3).map_err(|_| DropReason::ArpMalformed)?;
             if snoop && !r.sender_ip.is_unspecified() && r.sender_mac.is_unicast() {
                 self.snoop(vni, IpAddr::V4(r.sender_ip), r.sender_mac);
             }
-            if r.operation != arp::Operation::Request
+            if routed {
+                let action = self.answer_for_gateway(f, vni, l2_len, GatewayQuestion::Arp(r))?;
+                if let Some(v) = self.carry_out(f, vni, action, answer)? {
+                    return Ok(Some(v));
+                }
+            }
+            if !suppress
+                || r.operation != arp::Operation::Request
                 || r.is_gratuitous()
                 || answer == Answer::Flood
             {
@@ -850,12 +925,16 @@ impl Gateway {
                 if let (Some(mac), true) = (nd.lladdr, snoop) {
                     self.snoop(vni, IpAddr::V6(nd.target), mac);
                 }
-                return Ok(None);
-            }
-            if let (Some(mac), false, true) = (nd.lladdr, src.is_unspecified(), snoop) {
+            } else if let (Some(mac), false, true) = (nd.lladdr, src.is_unspecified(), snoop) {
                 self.snoop(vni, IpAddr::V6(src), mac);
             }
-            if answer == Answer::Flood {
+            if routed {
+                let action = self.answer_for_gateway(f, vni, l2_len, GatewayQuestion::Nd(nd))?;
+                if let Some(v) = self.carry_out(f, vni, action, answer)? {
+                    return Ok(Some(v));
+                }
+            }
+            if nd.icmp_type == icmpv6::NEIGHBOR_ADVERT || !suppress || answer == Answer::Flood {
                 return Ok(None);
             }
             let Some(b) = self
@@ -880,7 +959,32 @@ impl Gateway {
         }
     }
 
+    /// What the gateway's ARP/ND answer (`answer_for_gateway`) leaves to do.
+    fn carry_out<F: Frame>(
+        &mut self,
+        f: &mut F,
+        vni: VniIndex,
+        action: Option<GatewayAction>,
+        answer: Answer,
+    ) -> Result<Option<Verdict>, DropReason> {
+        match (action, answer) {
+            (None, _) => Ok(None),
+            (Some(GatewayAction::Absorbed), _) => Ok(Some(Verdict::Consumed)),
+            (Some(GatewayAction::Replied), Answer::Back(port)) => Ok(Some(Verdict::Forward(port))),
+            (Some(GatewayAction::Replied), Answer::Tunnel(t)) => {
+                self.encap_unicast(f, vni, t).map(Some)
+            }
+            // No tunnel back to the asking VTEP on this worker yet: the answer is flooded.
+            (Some(GatewayAction::Replied), Answer::Flood) => self.flood(vni, None, true).map(Some),
+        }
+    }
+
     fn snoop(&mut self, vni: VniIndex, ip: IpAddr, mac: MacAddr) {
+        // Another gateway's ARP/ND from the anycast address and MAC: the gateway's own
+        // binding, never learned from the fabric.
+        if Some(mac) == self.gateway_mac() {
+            return;
+        }
         let known = self.tables.bindings.get(vni, ip).map(|b| b.mac);
         if known != Some(mac) {
             // Local insert is left to the management thread, which refuses spoofing of
@@ -1029,6 +1133,19 @@ impl Gateway {
     pub fn count_flood_encap(&self, vni: VniIndex, bytes: usize) {
         self.count_encap(vni, bytes);
     }
+}
+
+/// How `arp_nd` treats a VNI's ARP and neighbour discovery.
+#[derive(Debug, Clone, Copy)]
+struct Snooping {
+    /// Where an answer goes.
+    answer: Answer,
+    /// Bindings may be learned from it (a trusted source).
+    snoop: bool,
+    /// ARP/ND suppression: answer from known bindings.
+    suppress: bool,
+    /// The VNI is routed: answer for the gateway's addresses.
+    routed: bool,
 }
 
 /// Where an answered ARP/ND request goes.

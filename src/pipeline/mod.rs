@@ -20,11 +20,13 @@ pub mod entropy;
 pub mod exception;
 pub mod frame;
 pub mod gateway;
+pub mod icmp_error;
 pub mod learn;
 pub mod policer;
 pub mod reply;
 pub mod segment;
 pub mod shape;
+pub mod solicit;
 pub mod storm;
 #[cfg(test)]
 mod tests;
@@ -34,4 +36,6 @@ pub mod vlan;
 pub use burst::{BurstRun, MAX_BURST};
 pub use drops::DropReason;
 pub use frame::{Frame, Offload, VecFrame};
-pub use gateway::{Flood, Gateway, GatewayParams, InnerMeta, OffloadCaps, Target, Verdict};
+pub use gateway::{
+    Flood, Gateway, GatewayParams, InnerMeta, OffloadCaps, RoutingParams, Target, Verdict,
+};

@@ -118,6 +118,27 @@ pub fn neighbor_advert<F: Frame>(
     ns: &icmpv6::NdRepr,
     answer_mac: MacAddr,
 ) -> bool {
+    advertise(f, l2_len, ns, answer_mac, 0)
+}
+
+/// `neighbor_advert` with the router flag (RFC 4861 §4.4): the anycast gateway answering for
+/// its own address.
+pub fn neighbor_advert_as_router<F: Frame>(
+    f: &mut F,
+    l2_len: usize,
+    ns: &icmpv6::NdRepr,
+    answer_mac: MacAddr,
+) -> bool {
+    advertise(f, l2_len, ns, answer_mac, icmpv6::NA_FLAG_ROUTER)
+}
+
+fn advertise<F: Frame>(
+    f: &mut F,
+    l2_len: usize,
+    ns: &icmpv6::NdRepr,
+    answer_mac: MacAddr,
+    extra_flags: u32,
+) -> bool {
     let want = l2_len.saturating_add(ipv6::HEADER_LEN + NA_LEN);
     let have = f.data().len();
     let resized = if have >= want {
@@ -141,11 +162,11 @@ pub fn neighbor_advert<F: Frame>(
     };
     let requester = ip.src();
     let (dst, flags) = if requester.is_unspecified() {
-        (ALL_NODES, icmpv6::NA_FLAG_OVERRIDE)
+        (ALL_NODES, icmpv6::NA_FLAG_OVERRIDE | extra_flags)
     } else {
         (
             requester,
-            icmpv6::NA_FLAG_SOLICITED | icmpv6::NA_FLAG_OVERRIDE,
+            icmpv6::NA_FLAG_SOLICITED | icmpv6::NA_FLAG_OVERRIDE | extra_flags,
         )
     };
     ipv6::Repr {

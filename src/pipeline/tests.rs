@@ -2981,3 +2981,5 @@ fn a_syn_flood_spends_the_new_class_budget_not_the_sessions() {
     assert_eq!(g.underlay(&syn).0, Verdict::Exception);
     assert_eq!(g.underlay(&segment).0, Verdict::Exception);
 }
+
+mod routing;

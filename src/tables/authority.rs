@@ -26,8 +26,13 @@ pub enum Change {
     Vni(VniIndex),
     Tunnel(TunnelId),
     Fdb(FdbKey),
-    FdbFlush { vni: VniIndex, learned_only: bool },
+    FdbFlush {
+        vni: VniIndex,
+        learned_only: bool,
+    },
     Binding(VniIndex, IpAddr),
+    /// A VRF's FIB (rebuilt whole when sent).
+    Vrf(crate::tables::route::VrfIndex),
 }
 
 /// Why a table operation was refused.
@@ -60,8 +65,10 @@ pub enum TableError {
 }
 
 mod evpn;
+mod routing;
 
 pub use evpn::EvpnStats;
+pub use routing::{RouteInfo, RouteKind};
 
 /// Who put an entry (a MAC or an IP binding) into the tables.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
@@ -156,6 +163,7 @@ pub struct Authority {
     bindings: HashMap<(VniIndex, IpAddr), BindingRecord>,
     /// Resolved underlay neighbours (next hops and on-link VTEPs).
     neighbors: HashMap<IpAddr, MacAddr>,
+    routing: routing::RoutingTables,
     pub stats: AuthorityStats,
     pub evpn_stats: EvpnStats,
 }
@@ -177,6 +185,7 @@ impl Authority {
             learned_per_vni: HashMap::new(),
             bindings: HashMap::new(),
             neighbors: HashMap::new(),
+            routing: routing::RoutingTables::default(),
             stats: AuthorityStats::default(),
             evpn_stats: EvpnStats::default(),
         }
@@ -255,6 +264,7 @@ impl Authority {
         );
         self.vni_by_index.insert(index, config.id);
         changes.push(Change::Vni(index));
+        self.routes_changed_by(config.id, None, &mut changes);
         Ok(changes)
     }
 
@@ -287,6 +297,7 @@ impl Authority {
         // then the tunnels only the old flood list used.
         let mut changes = Vec::new();
         let flood = self.flood_tunnels(config, &evpn_flood, &mut changes)?;
+        let old_record = self.vnis.get(&config.id).cloned();
         let old_flood = match self.vnis.get_mut(&config.id) {
             Some(r) => {
                 r.config = config.clone();
@@ -301,6 +312,7 @@ impl Authority {
         if leaves_evpn {
             self.purge_evpn(index, &mut changes);
         }
+        self.routes_changed_by(config.id, old_record.as_ref(), &mut changes);
         Ok(changes)
     }
 
@@ -324,7 +336,21 @@ impl Authority {
         self.bindings.retain(|(v, _), _| *v != record.index);
         self.release_flood(&record.flood, &mut changes);
         self.free_vni.push(record.index);
+        self.vrf_changes(&record, &mut changes);
+        self.assign_route_slots();
         Ok(changes)
+    }
+
+    /// After VNI `id` was added or changed (it was `old`): the FIBs of its VRFs, old and new,
+    /// are sent again and route counter slots follow.
+    fn routes_changed_by(&mut self, id: Vni, old: Option<&VniRecord>, changes: &mut Vec<Change>) {
+        if let Some(old) = old {
+            self.vrf_changes(old, changes);
+        }
+        if let Some(new) = self.vnis.get(&id).cloned() {
+            self.vrf_changes(&new, changes);
+        }
+        self.assign_route_slots();
     }
 
     /// The tunnels a VNI floods to: its group, or its `flood` list with the VTEPs EVPN
@@ -690,11 +716,16 @@ impl Authority {
                 self.release_location(old.at, &mut changes);
             }
         }
+        // A snooped binding lives as long as its MAC does: hosts do not repeat ARP/ND while
+        // their entries are fresh, and the routing stage would lose a packet to every
+        // binding that expired under traffic. Learned MACs past their age are gone by now.
         let stale: Vec<(VniIndex, IpAddr)> = self
             .bindings
             .iter()
-            .filter(|(_, r)| {
-                r.origin == Origin::Learned && now.saturating_sub(r.last_seen) >= max_age
+            .filter(|((vni, _), r)| {
+                r.origin == Origin::Learned
+                    && now.saturating_sub(r.last_seen) >= max_age
+                    && !self.fdb.contains_key(&FdbKey::new(*vni, r.binding.mac))
             })
             .map(|(k, _)| *k)
             .collect();
@@ -864,6 +895,7 @@ impl Authority {
                                     .learn_only_from_flood
                                     .then(|| r.config.flood.clone()),
                             },
+                            routing: self.vni_routing(r),
                         })
                     });
                 Update::Vni(index, state)
@@ -883,6 +915,7 @@ impl Authority {
                 Some(r) => Update::BindingSet(vni, ip, r.binding),
                 None => Update::BindingDel(vni, ip),
             },
+            Change::Vrf(index) => Update::Vrf(index, self.render_fib(index)),
         }
     }
 
@@ -907,6 +940,7 @@ impl Authority {
         out.extend(self.vnis.values().map(|r| Change::Vni(r.index)));
         out.extend(self.fdb.keys().map(|k| Change::Fdb(*k)));
         out.extend(self.bindings.keys().map(|(v, ip)| Change::Binding(*v, *ip)));
+        out.extend(self.vrfs().into_iter().map(|(_, _, i)| Change::Vrf(i)));
         out
     }
 }
@@ -964,6 +998,8 @@ mod tests {
             bum_rate_pps: None,
             learn_only_from_flood: false,
             control: Control::Static,
+            vrf: None,
+            gateways: Vec::new(),
         }
     }
 
@@ -1056,6 +1092,29 @@ mod tests {
         assert_eq!(a.stats.aged, 1);
         assert_eq!(a.learned_in(v.id), 0);
         assert!(a.tunnels().next().is_none());
+    }
+
+    #[test]
+    fn a_snooped_binding_lives_as_long_as_its_mac() {
+        let mut a = authority();
+        let v = vni(5000, &[]);
+        a.add_vni(&v, vec![]).unwrap();
+        let index = a.vni_index(v.id).unwrap();
+        let key = FdbKey::new(index, mac(9));
+        let ip: IpAddr = "192.168.1.9".parse().unwrap();
+        a.learn(key, Location::Access(1), 10).unwrap();
+        a.snoop(index, ip, mac(9), 10).unwrap();
+        // The host keeps sending (its MAC is refreshed) but never ARPs again.
+        a.refresh(key, 350);
+        assert!(
+            a.expire(400, 300).is_empty(),
+            "the binding went with a live MAC"
+        );
+        assert_eq!(a.bindings_of(v.id).len(), 1);
+        // The host goes quiet: its MAC ages, and the binding with it.
+        let c = a.expire(700, 300);
+        assert!(c.contains(&Change::Fdb(key)), "{c:?}");
+        assert!(c.contains(&Change::Binding(index, ip)), "{c:?}");
     }
 
     #[test]

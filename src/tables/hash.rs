@@ -35,6 +35,17 @@ impl Hasher for FoldHasher {
     }
 
     #[inline(always)]
+    fn write_u128(&mut self, v: u128) {
+        self.write_u64(v as u64);
+        self.write_u64((v >> 64) as u64);
+    }
+
+    #[inline(always)]
+    fn write_usize(&mut self, v: usize) {
+        self.write_u64(v as u64);
+    }
+
+    #[inline(always)]
     fn write_u32(&mut self, v: u32) {
         self.write_u64(u64::from(v));
     }

@@ -22,6 +22,7 @@ pub mod binding;
 pub mod fdb;
 pub mod hash;
 pub mod replica;
+pub mod route;
 pub mod sync;
 pub mod tunnel;
 pub mod update;

@@ -2,6 +2,7 @@
 
 use super::binding::BindingTable;
 use super::fdb::Fdb;
+use super::route::VrfTable;
 use super::tunnel::TunnelTable;
 use super::update::{Garbage, Update};
 use super::vni::VniTable;
@@ -14,6 +15,7 @@ pub struct Replica {
     pub tunnels: TunnelTable,
     pub fdb: Fdb,
     pub bindings: BindingTable,
+    pub vrfs: VrfTable,
 }
 
 impl Replica {
@@ -23,6 +25,7 @@ impl Replica {
             tunnels: TunnelTable::default(),
             fdb: Fdb::with_capacity(fdb_capacity),
             bindings: BindingTable::with_capacity(fdb_capacity),
+            vrfs: VrfTable::default(),
         }
     }
 
@@ -69,6 +72,7 @@ impl Replica {
                 self.bindings.remove(vni, ip);
                 None
             }
+            Update::Vrf(vrf, fib) => self.vrfs.set(vrf, fib).map(Garbage::Fib),
         }
     }
 }

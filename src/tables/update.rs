@@ -13,6 +13,7 @@ use crate::wire::MacAddr;
 
 use super::binding::Binding;
 use super::fdb::FdbEntry;
+use super::route::{Fib, VrfIndex};
 use super::tunnel::Tunnel;
 use super::vni::VniState;
 use super::{FdbKey, PortIndex, TunnelId, VniIndex};
@@ -33,6 +34,8 @@ pub enum Update {
     },
     BindingSet(VniIndex, IpAddr, Binding),
     BindingDel(VniIndex, IpAddr),
+    /// Install or replace (Some) or remove (None) a VRF's forwarding table.
+    Vrf(VrfIndex, Option<Box<Fib>>),
 }
 
 /// Where a worker saw a MAC.
@@ -66,4 +69,5 @@ pub enum Event {
 pub enum Garbage {
     Vni(Box<VniState>),
     Tunnel(Box<Tunnel>),
+    Fib(Box<Fib>),
 }

@@ -80,6 +80,36 @@ pub struct VniState {
     pub bum_rate_pps: Option<u32>,
     /// MACs behind remote VTEPs are learned only from these (None: from any).
     pub learn_vteps: Option<Vec<IpAddr>>,
+    /// The VNI's place in a tenant VRF (None: bridged only).
+    pub routing: Option<VniRouting>,
+}
+
+/// A routed VNI: its VRF and the anycast gateway's addresses on its subnets.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct VniRouting {
+    pub vrf: super::route::VrfIndex,
+    pub gateways: Vec<crate::config::IpCidr>,
+}
+
+impl VniRouting {
+    /// Whether `ip` is one of the gateway's own addresses in this VNI.
+    #[inline(always)]
+    pub fn is_gateway(&self, ip: IpAddr) -> bool {
+        self.gateways.iter().any(|g| g.addr == ip)
+    }
+
+    /// The gateway address on the subnet holding `ip`, or the first of its family.
+    pub fn source_for(&self, ip: IpAddr) -> Option<IpAddr> {
+        self.gateways
+            .iter()
+            .find(|g| g.contains(ip))
+            .or_else(|| {
+                self.gateways
+                    .iter()
+                    .find(|g| g.addr.is_ipv4() == ip.is_ipv4())
+            })
+            .map(|g| g.addr)
+    }
 }
 
 impl VniState {
@@ -125,6 +155,8 @@ impl VniSummary {
     const ARP_SUPPRESSION: u64 = 4 << 16;
     /// Neither an allowlist nor a learn-from list: any VTEP may send and be learned from.
     const OPEN: u64 = 8 << 16;
+    /// In a tenant VRF: frames to the anycast gateway MAC are routed.
+    const ROUTED: u64 = 16 << 16;
 
     /// `state`, held in slot `index`.
     fn of(index: VniIndex, state: &VniState) -> VniSummary {
@@ -139,7 +171,8 @@ impl VniSummary {
                 | flag(
                     state.allowed_vteps.is_none() && state.learn_vteps.is_none(),
                     Self::OPEN,
-                ),
+                )
+                | flag(state.routing.is_some(), Self::ROUTED),
         )
     }
 
@@ -195,6 +228,12 @@ impl VniSummary {
     #[inline(always)]
     pub fn open(self) -> bool {
         self.word() & Self::OPEN != 0
+    }
+
+    /// The VNI is in a tenant VRF (`VniState::routing`).
+    #[inline(always)]
+    pub fn routed(self) -> bool {
+        self.word() & Self::ROUTED != 0
     }
 }
 
@@ -462,6 +501,7 @@ mod tests {
             max_macs: None,
             bum_rate_pps: None,
             learn_vteps: None,
+            routing: None,
         })
     }
 

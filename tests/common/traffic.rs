@@ -27,7 +27,12 @@ pub const VTEP6: &str = "fd00::1";
 pub const NEXT_HOP_MAC: &str = "02:00:00:00:00:fe";
 
 /// Input captures, by port: net_pcap0 is the underlay, net_pcapN the Nth access port.
-pub const INPUTS: [&str; 3] = ["underlay.pcap", "access1.pcap", "access2.pcap"];
+pub const INPUTS: [&str; 4] = [
+    "underlay.pcap",
+    "access1.pcap",
+    "access2.pcap",
+    "access3.pcap",
+];
 
 fn scenarios_py() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/traffic/scenarios.py")

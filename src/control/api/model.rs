@@ -181,3 +181,45 @@ pub struct EvpnCounters {
     pub export_withdrawn: u64,
     pub export_errors: u64,
 }
+
+/// `GET /api/v1/vrfs`: a tenant VRF, its VNIs, and what the workers counted in it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct VrfView {
+    pub name: String,
+    pub id: u32,
+    pub vnis: Vec<u32>,
+    /// Routes installed in its FIB (connected subnets and static routes).
+    pub routes: usize,
+    pub counters: VrfCountersView,
+}
+
+/// Sums over every worker of one VRF's counters (docs/ROUTING.md).
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct VrfCountersView {
+    pub routed_packets: u64,
+    pub routed_bytes: u64,
+    pub no_route: u64,
+    pub ttl_expired: u64,
+    pub icmp_errors: u64,
+    pub unresolved: u64,
+    pub resolve_requests: u64,
+    pub gateway_replies: u64,
+    pub echo_replies: u64,
+}
+
+/// `GET /api/v1/routes[?vrf=NAME]`: one route of a VRF and the packets routed by it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct RouteView {
+    pub vrf: String,
+    pub prefix: String,
+    /// `"connected"` (a VNI's gateway subnet) or `"static"` (a `[[route]]`).
+    pub kind: String,
+    /// The VNI the next hop is in; null when a static route's `via` is on no subnet of the
+    /// VRF any more.
+    pub vni: Option<u32>,
+    pub via: Option<String>,
+    /// In the workers' FIB now.
+    pub installed: bool,
+    pub packets: u64,
+    pub bytes: u64,
+}

@@ -45,6 +45,8 @@ pub enum ApiOp {
     DeleteArp { vni: u32, ip: String },
     Reload,
     Evpn,
+    ListVrfs,
+    ListRoutes { vrf: Option<String> },
 }
 
 /// An answer: status code, body, content type.
@@ -304,11 +306,39 @@ fn query_vni(query: Option<&str>) -> Result<Option<u32>, ApiReply> {
     Ok(vni)
 }
 
+fn query_vrf(query: Option<&str>) -> Result<Option<String>, ApiReply> {
+    let Some(q) = query else { return Ok(None) };
+    let mut vrf = None;
+    for pair in q.split('&').filter(|p| !p.is_empty()) {
+        match pair.split_once('=') {
+            Some(("vrf", v)) if !v.is_empty() => vrf = Some(v.to_owned()),
+            _ => {
+                let k = pair.split('=').next().unwrap_or(pair);
+                return Err(ApiReply::error(
+                    400,
+                    format!("unknown query parameter {k:?} (only vrf=NAME)"),
+                ));
+            }
+        }
+    }
+    Ok(vrf)
+}
+
 /// Whether `/api/v1/...` names a resource (with some method), for 405 versus 404.
 fn known_path(rest: &[&str]) -> bool {
     matches!(
         rest,
-        ["status" | "ports" | "workers" | "stats" | "reload" | "vnis" | "fdb" | "arp" | "evpn"]
+        ["status"
+            | "ports"
+            | "workers"
+            | "stats"
+            | "reload"
+            | "vnis"
+            | "fdb"
+            | "arp"
+            | "evpn"
+            | "vrfs"
+            | "routes"]
             | ["vnis", _]
             | ["vnis", _, "flood" | "allowed_vteps" | "flush"]
             | ["fdb" | "arp", _, _]
@@ -338,6 +368,10 @@ pub fn route(method: &str, url: &str, body: &str) -> Result<ApiOp, ApiReply> {
             ("GET", ["workers"]) => Ok(ApiOp::Workers),
             ("GET", ["stats"]) => Ok(ApiOp::Stats),
             ("GET", ["evpn"]) => Ok(ApiOp::Evpn),
+            ("GET", ["vrfs"]) => Ok(ApiOp::ListVrfs),
+            ("GET", ["routes"]) => Ok(ApiOp::ListRoutes {
+                vrf: query_vrf(query)?,
+            }),
             ("POST", ["reload"]) => Ok(ApiOp::Reload),
             ("GET", ["vnis"]) => Ok(ApiOp::ListVnis),
             ("POST", ["vnis"]) => Ok(ApiOp::AddVni(json_body(body)?)),
@@ -391,6 +425,18 @@ mod tests {
         );
         assert_eq!(route("GET", "/metrics", ""), Ok(ApiOp::Metrics));
         assert_eq!(route("GET", "/api/v1/evpn", ""), Ok(ApiOp::Evpn));
+        assert_eq!(route("GET", "/api/v1/vrfs", ""), Ok(ApiOp::ListVrfs));
+        assert_eq!(
+            route("GET", "/api/v1/routes?vrf=org-a", ""),
+            Ok(ApiOp::ListRoutes {
+                vrf: Some("org-a".into())
+            })
+        );
+        assert_eq!(
+            route("GET", "/api/v1/routes?vni=5", "").unwrap_err().status,
+            400
+        );
+        assert_eq!(route("PUT", "/api/v1/vrfs", "").unwrap_err().status, 405);
         assert_eq!(route("POST", "/api/v1/evpn", "").unwrap_err().status, 405);
         assert_eq!(
             route("GET", "/api/v1/fdb?vni=7", ""),
