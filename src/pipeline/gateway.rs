@@ -156,6 +156,8 @@ pub(crate) struct TableHint {
     pub(super) dst: Probe,
     /// The inner source MAC's probe.
     pub(super) src: Probe,
+    /// A frame to the anycast gateway MAC: its route and next hop, worked out ahead.
+    pub(super) routed: Option<routing::RoutedHint>,
 }
 
 impl Gateway {
@@ -261,7 +263,7 @@ impl Gateway {
     /// hint only where its key matches, so a wrong guess costs one useless prefetch.
     #[inline(always)]
     pub(crate) fn hint(&self, frame: &[u8], port: PortIndex, from_underlay: bool) -> TableHint {
-        let (vni, macs) = if from_underlay {
+        let (vni, macs, l3_at) = if from_underlay {
             // Outer Ethernet 14 + IPv4 20, then UDP 8 and the VXLAN VNI at 4..7, or the GRE
             // key (VSID) at 4..7.
             let (vni_at, inner_at): (usize, usize) = match frame.get(12..24) {
@@ -279,20 +281,25 @@ impl Gateway {
             // Looked up for every packet: with the VNIs of consecutive packets mixed, as on
             // a fabric, a last-VNI check here mispredicts more than the probe costs.
             let vni = self.tables.vnis.summary_by_id(Vni::from_bytes(vni));
-            (vni.map(|v| (Some(v), v.index())), macs)
+            (
+                vni.map(|v| (Some(v), v.index())),
+                macs,
+                inner_at.saturating_add(12),
+            )
         } else {
             let Some(macs) = frame.get(..12) else {
                 return TableHint::default();
             };
-            let vlan = match frame.get(12..16) {
+            let (vlan, l3_at) = match frame.get(12..16) {
                 Some([0x81, 0x00, hi, lo]) => {
-                    Some(u16::from_be_bytes([*hi, *lo]) & dot1q::VID_MASK)
+                    (Some(u16::from_be_bytes([*hi, *lo]) & dot1q::VID_MASK), 16)
                 }
-                _ => None,
+                _ => (None, 12),
             };
             (
                 self.tables.vnis.for_access(port, vlan).map(|i| (None, i)),
                 macs,
+                l3_at,
             )
         };
         let Some((summary, vni)) = vni else {
@@ -302,14 +309,29 @@ impl Gateway {
         let mut src = [0u8; 6];
         dst.copy_from_slice(macs.get(..6).unwrap_or(&[0; 6]));
         src.copy_from_slice(macs.get(6..12).unwrap_or(&[0; 6]));
-        let dst = self.tables.fdb.probe(FdbKey::new(vni, MacAddr(dst)));
         let src = self.tables.fdb.probe(FdbKey::new(vni, MacAddr(src)));
-        self.tables.fdb.prefetch_probe(dst);
         self.tables.fdb.prefetch_probe(src);
+        // To the gateway: the destination is the routed next hop's, not this MAC's.
+        let routed = if self.gateway_mac() == Some(MacAddr(dst)) {
+            frame
+                .get(l3_at..)
+                .and_then(|ethertype_and_l3| self.routed_hint(vni, ethertype_and_l3))
+        } else {
+            None
+        };
+        let dst = match routed {
+            Some(r) => r.fdb,
+            None => {
+                let dst = self.tables.fdb.probe(FdbKey::new(vni, MacAddr(dst)));
+                self.tables.fdb.prefetch_probe(dst);
+                dst
+            }
+        };
         TableHint {
             vni: summary,
             dst,
             src,
+            routed,
         }
     }
 

@@ -29,6 +29,22 @@ use super::{Gateway, Verdict};
 /// A tag the learn filter keeps host resolutions under, apart from MAC reports.
 const RESOLVE_TAG: u64 = 0x7265_736f_6c76;
 
+/// What the first pass worked out for an IPv4 packet to the gateway MAC a few packets ahead
+/// (`Gateway::hint`): its route, and its next hop's MAC if bound, whose MAC-table slot it
+/// prefetched. The binding's and the slot's cache misses then overlap the packets in front
+/// of it. Tables change only between bursts, so a hint that matches is current.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct RoutedHint {
+    vni: VniIndex,
+    dst: std::net::Ipv4Addr,
+    hop_vni: VniIndex,
+    hop_ip: IpAddr,
+    route: Route,
+    mac: MacAddr,
+    /// The probe of (hop VNI, MAC): the hint's `dst`.
+    pub(super) fdb: crate::tables::fdb::Probe,
+}
+
 /// What `route` worked out for a packet: where it goes next.
 struct Hop {
     vni: VniIndex,
@@ -43,6 +59,35 @@ impl Gateway {
     #[inline(always)]
     pub(super) fn gateway_mac(&self) -> Option<MacAddr> {
         self.params.routing.map(|r| r.gateway_mac)
+    }
+
+    /// The first pass for a frame to the gateway MAC in `vni`: `l3` starts at its ethertype.
+    /// IPv4 without options only (the common shape); anything else is left to `route`.
+    #[inline(always)]
+    pub(super) fn routed_hint(&self, vni: VniIndex, l3: &[u8]) -> Option<RoutedHint> {
+        let Some([0x08, 0x00, 0x45]) = l3.get(..3) else {
+            return None;
+        };
+        let b: [u8; 4] = l3.get(18..22)?.try_into().ok()?;
+        let dst = std::net::Ipv4Addr::from(b);
+        let vrf = self.tables.vnis.get(vni)?.routing.as_ref()?.vrf;
+        let route = self.tables.vrfs.get(vrf)?.lookup_v4(dst)?;
+        let (hop_vni, hop_ip) = match route.next_hop {
+            NextHop::Connected(v) => (v, IpAddr::V4(dst)),
+            NextHop::Via { vni, ip } => (vni, ip),
+        };
+        let mac = self.tables.bindings.get(hop_vni, hop_ip)?.mac;
+        let fdb = self.tables.fdb.probe(FdbKey::new(hop_vni, mac));
+        self.tables.fdb.prefetch_probe(fdb);
+        Some(RoutedHint {
+            vni,
+            dst,
+            hop_vni,
+            hop_ip,
+            route,
+            mac,
+            fdb,
+        })
     }
 
     /// The VRF of routed VNI `vni`.
@@ -124,12 +169,23 @@ impl Gateway {
         if ttl <= 1 {
             return self.time_exceeded(f, vni, vrf, from, src);
         }
-        let hop = self.next_hop(vrf, dst)?;
+        let hinted = match (self.hint.routed, dst) {
+            (Some(h), IpAddr::V4(d)) if h.vni == vni && h.dst == d => Some(h),
+            _ => None,
+        };
+        let hop = match hinted {
+            Some(h) => self.hinted_hop(vrf, h, dst)?,
+            None => self.next_hop(vrf, dst)?,
+        };
         if hop.to_gateway {
             // Another VNI's gateway address: the gateway itself, reached from this VNI.
             return self.for_gateway(f, vni, vrf, from, ihl);
         }
-        let Some(mac) = self.tables.bindings.get(hop.vni, hop.ip).map(|b| b.mac) else {
+        let bound = match hinted {
+            Some(h) => Some(h.mac),
+            None => self.tables.bindings.get(hop.vni, hop.ip).map(|b| b.mac),
+        };
+        let Some(mac) = bound else {
             if let Some(c) = self.counters.vrf(vrf) {
                 c.unresolved.inc();
             }
@@ -173,6 +229,25 @@ impl Gateway {
         }
     }
 
+    /// The first pass's hop, checked as `next_hop` checks its own.
+    #[inline(always)]
+    fn hinted_hop(&self, vrf: VrfIndex, h: RoutedHint, dst: IpAddr) -> Result<Hop, DropReason> {
+        match self
+            .tables
+            .vnis
+            .get(h.hop_vni)
+            .and_then(|s| s.routing.as_ref())
+        {
+            Some(r) if r.vrf == vrf => Ok(Hop {
+                vni: h.hop_vni,
+                ip: h.hop_ip,
+                route: h.route,
+                to_gateway: matches!(h.route.next_hop, NextHop::Connected(_)) && r.is_gateway(dst),
+            }),
+            _ => Err(DropReason::VrfMismatch),
+        }
+    }
+
     /// Sends a rewritten frame to `mac` in `vni`: wherever the MAC table says, else flooded
     /// in that VNI as unknown unicast.
     fn bridge_routed<F: Frame>(
@@ -181,7 +256,13 @@ impl Gateway {
         vni: VniIndex,
         mac: MacAddr,
     ) -> Result<Verdict, DropReason> {
-        match self.tables.fdb.get(FdbKey::new(vni, mac)).map(|e| e.dest) {
+        let key = FdbKey::new(vni, mac);
+        let entry = if self.hint.dst.is_for(key) {
+            self.tables.fdb.get_probe(self.hint.dst)
+        } else {
+            self.tables.fdb.get(key)
+        };
+        match entry.map(|e| e.dest) {
             Some(Dest::Access(p)) => self.to_access(f, vni, p),
             Some(Dest::Tunnel(t)) => self.encap_unicast(f, vni, t),
             None => self.flood(vni, None, true),

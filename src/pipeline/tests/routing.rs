@@ -562,3 +562,53 @@ fn another_gateways_arp_from_the_anycast_mac_teaches_no_binding() {
         .any(|e| matches!(e, Event::Snooped { .. }));
     assert!(!snooped, "the anycast MAC's binding is the gateway's own");
 }
+
+/// Through the worker's burst loop (the first pass works routed packets out two ahead and
+/// prefetches their next hops), routed packets end as each would alone: resolved hosts, an
+/// unresolved one, the default route, the gateway's own address, TTL 1, and a bridged frame.
+#[test]
+fn a_routed_burst_ends_as_its_packets_one_at_a_time() {
+    let frames: Vec<Vec<u8>> = [
+        ("192.168.10.5", "192.168.20.5", 64),
+        ("192.168.10.5", "192.168.20.77", 64),
+        ("192.168.10.5", "8.8.8.8", 64),
+        ("192.168.10.5", "192.168.20.1", 64),
+        ("192.168.10.5", "192.168.20.5", 1),
+        ("192.168.10.5", "192.168.20.5", 9),
+    ]
+    .iter()
+    .map(|(s, d, ttl)| tag(&udp4_between(H1, ANYCAST, s, d, *ttl), 10))
+    .chain(std::iter::once(tag(
+        &udp4_between(H1, H3, "192.168.10.5", "192.168.10.9", 64),
+        10,
+    )))
+    .collect();
+    let mut alone = routed();
+    let expected: Vec<(Verdict, Vec<u8>)> = frames
+        .iter()
+        .map(|f| {
+            let (v, out) = alone.access(f, ACC1);
+            (v, out.bytes().to_vec())
+        })
+        .collect();
+
+    let mut t = routed();
+    let mut run = BurstRun::default();
+    let mut burst: Vec<Option<VecFrame>> = frames.iter().map(|b| Some(VecFrame::new(b))).collect();
+    run.start(&t.gw, &burst, ACC1, false);
+    let got: Vec<(Verdict, Vec<u8>)> = (0..burst.len())
+        .map(|i| {
+            let v = run.next(&mut t.gw, &mut burst, i).expect("a packet");
+            (
+                v,
+                burst[i].take().expect("left in its slot").bytes().to_vec(),
+            )
+        })
+        .collect();
+    assert_eq!(got, expected);
+    assert!(
+        matches!(expected[0].0, Verdict::Forward(_)),
+        "the first one is routed: {:?}",
+        expected[0].0
+    );
+}
