@@ -615,6 +615,9 @@ fn human(what: &Show, v: Value) -> Result<String, String> {
                 rows.into_iter()
                     .map(|r| {
                         let hop = match (r.via, r.vni) {
+                            _ if r.next_vrf.is_some() => {
+                                format!("vrf {}", r.next_vrf.unwrap_or_default())
+                            }
                             (Some(via), Some(vni)) => format!("{via} (vni {vni})"),
                             (Some(via), None) => format!("{via} (not on any subnet: inactive)"),
                             (None, Some(vni)) => format!("vni {vni}"),

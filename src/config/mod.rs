@@ -142,13 +142,38 @@ pub struct VrfConfig {
     pub id: u32,
 }
 
-/// `[[route]]`: a prefix reached through a router on one of the VRF's gateway subnets.
+/// `[[route]]`: a prefix reached through a router on one of the VRF's gateway subnets, or
+/// leaked from another VRF (`next_vrf`: looked up again there, as FRR's `nexthop-vrf`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StaticRoute {
     pub vrf: String,
     /// Host bits zero.
     pub prefix: IpCidr,
-    pub via: IpAddr,
+    pub next_hop: RouteNextHop,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RouteNextHop {
+    /// A router, a host of one of the VRF's VNIs.
+    Via(IpAddr),
+    /// Another VRF, whose own routes (connected or through a router) carry the packet on.
+    Vrf(String),
+}
+
+impl StaticRoute {
+    pub fn via(&self) -> Option<IpAddr> {
+        match self.next_hop {
+            RouteNextHop::Via(ip) => Some(ip),
+            RouteNextHop::Vrf(_) => None,
+        }
+    }
+
+    pub fn next_vrf(&self) -> Option<&str> {
+        match &self.next_hop {
+            RouteNextHop::Vrf(v) => Some(v),
+            RouteNextHop::Via(_) => None,
+        }
+    }
 }
 
 /// `[evpn]`: where FRR sees vtepd's state (docs/EVPN.md).

@@ -7,7 +7,8 @@ use std::net::IpAddr;
 use super::schema;
 use super::validate::{int, ip, prefix as cidr, unicast_mac};
 use super::{
-    ConfigError, IpCidr, RoutingConfig, StaticRoute, VniConfig, VrfConfig, DEFAULT_GATEWAY_MAC,
+    ConfigError, IpCidr, RouteNextHop, RoutingConfig, StaticRoute, VniConfig, VrfConfig,
+    DEFAULT_GATEWAY_MAC,
 };
 
 use crate::tables::route::MAX_VRFS;
@@ -228,66 +229,107 @@ pub(super) fn routes(
                 ),
             ));
         }
-        let via = ip(&format!("{key}.via"), &r.via)?;
-        if via.is_ipv4() != prefix.addr.is_ipv4() {
-            return Err(ConfigError::invalid(
-                format!("{key}.via"),
-                format!("{via} is not of the family of {prefix}"),
-            ));
-        }
-        let subnets = vnis
-            .iter()
-            .filter(|v| v.vrf.as_deref() == Some(r.vrf.as_str()))
-            .flat_map(|v| v.gateways.iter());
-        let mut on_link = false;
-        for g in subnets {
-            if g.addr == via {
-                return Err(ConfigError::invalid(
-                    format!("{key}.via"),
-                    format!("{via} is the gateway's own address"),
-                ));
-            }
-            if g.contains(via) && (g.network().addr == via || g.is_broadcast_of(via)) {
-                return Err(ConfigError::invalid(
-                    format!("{key}.via"),
-                    format!("{via} is not a host address of {}", g.network()),
-                ));
-            }
-            // A connected subnet always wins: a static route to it would never carry.
-            if g.network() == prefix {
-                return Err(ConfigError::invalid(
-                    format!("{key}.prefix"),
-                    format!(
-                        "{prefix} is a gateway subnet of VRF {:?} (connected)",
-                        r.vrf
-                    ),
-                ));
-            }
-            on_link |= g.contains(via);
-        }
-        if !on_link {
-            return Err(ConfigError::invalid(
-                format!("{key}.via"),
-                format!(
-                    "{via} is on no gateway subnet of VRF {:?}: the next hop must be a host \
-                     of one of its VNIs",
-                    r.vrf
-                ),
-            ));
-        }
         if out.iter().any(|o| o.vrf == r.vrf && o.prefix == prefix) {
             return Err(ConfigError::invalid(
                 format!("{key}.prefix"),
                 format!("{prefix} is already routed in VRF {:?}", r.vrf),
             ));
         }
+        let subnets: Vec<IpCidr> = vnis
+            .iter()
+            .filter(|v| v.vrf.as_deref() == Some(r.vrf.as_str()))
+            .flat_map(|v| v.gateways.iter().copied())
+            .collect();
+        // A connected subnet always wins: a static route to it would never carry.
+        if subnets.iter().any(|g| g.network() == prefix) {
+            return Err(ConfigError::invalid(
+                format!("{key}.prefix"),
+                format!(
+                    "{prefix} is a gateway subnet of VRF {:?} (connected)",
+                    r.vrf
+                ),
+            ));
+        }
+        let next_hop = match (&r.via, &r.next_vrf) {
+            (Some(via), None) => RouteNextHop::Via(router(&key, via, prefix, &r.vrf, &subnets)?),
+            (None, Some(target)) => {
+                if routing.vrf(target).is_none() {
+                    return Err(ConfigError::invalid(
+                        format!("{key}.next_vrf"),
+                        format!("VRF {target:?} is not defined in [[vrf]]"),
+                    ));
+                }
+                if *target == r.vrf {
+                    return Err(ConfigError::invalid(
+                        format!("{key}.next_vrf"),
+                        "a route cannot lead into its own VRF",
+                    ));
+                }
+                RouteNextHop::Vrf(target.clone())
+            }
+            (None, None) => {
+                return Err(ConfigError::invalid(
+                    key,
+                    "a route needs `via` (a router) or `next_vrf` (another VRF)",
+                ))
+            }
+            (Some(_), Some(_)) => {
+                return Err(ConfigError::invalid(
+                    format!("{key}.next_vrf"),
+                    "give `via` or `next_vrf`, not both",
+                ))
+            }
+        };
         out.push(StaticRoute {
             vrf: r.vrf.clone(),
             prefix,
-            via,
+            next_hop,
         });
     }
     Ok(out)
+}
+
+/// A route's `via`: a host on one of the VRF's gateway subnets.
+fn router(
+    key: &str,
+    text: &str,
+    prefix: IpCidr,
+    vrf: &str,
+    subnets: &[IpCidr],
+) -> Result<IpAddr, ConfigError> {
+    let via = ip(&format!("{key}.via"), text)?;
+    if via.is_ipv4() != prefix.addr.is_ipv4() {
+        return Err(ConfigError::invalid(
+            format!("{key}.via"),
+            format!("{via} is not of the family of {prefix}"),
+        ));
+    }
+    let mut on_link = false;
+    for g in subnets {
+        if g.addr == via {
+            return Err(ConfigError::invalid(
+                format!("{key}.via"),
+                format!("{via} is the gateway's own address"),
+            ));
+        }
+        if g.contains(via) && (g.network().addr == via || g.is_broadcast_of(via)) {
+            return Err(ConfigError::invalid(
+                format!("{key}.via"),
+                format!("{via} is not a host address of {}", g.network()),
+            ));
+        }
+        on_link |= g.contains(via);
+    }
+    if !on_link {
+        return Err(ConfigError::invalid(
+            format!("{key}.via"),
+            format!(
+                "{via} is on no gateway subnet of VRF {vrf:?}: the next hop must be a host \
+                 of one of its VNIs"
+            ),
+        ));
+    }
+    Ok(via)
 }
 
 #[cfg(test)]
@@ -387,6 +429,32 @@ gateway = "192.168.10.1/24"
             err(&text.replace("vrf = \"org-a\"\nprefix", "vrf = \"org-z\"\nprefix")),
             "route[0].vrf: VRF \"org-z\" is not defined in [[vrf]]"
         );
+        for (keys, error) in [
+            (
+                "next_vrf = \"org-z\"",
+                "route[0].next_vrf: VRF \"org-z\" is not defined in [[vrf]]",
+            ),
+            (
+                "next_vrf = \"org-a\"",
+                "route[0].next_vrf: a route cannot lead into its own VRF",
+            ),
+            (
+                "via = \"192.168.11.254\"\nnext_vrf = \"org-b\"",
+                "route[0].next_vrf: give `via` or `next_vrf`, not both",
+            ),
+            (
+                "",
+                "route[0]: a route needs `via` (a router) or `next_vrf` (another VRF)",
+            ),
+        ] {
+            let leak =
+                format!("{BASE}\n[[route]]\nvrf = \"org-a\"\nprefix = \"10.50.0.0/16\"\n{keys}\n");
+            assert_eq!(err(&leak), error);
+        }
+        let leak = format!(
+            "{BASE}\n[[route]]\nvrf = \"org-a\"\nprefix = \"10.50.0.0/16\"\nnext_vrf = \"org-b\"\n"
+        );
+        assert_eq!(routing(&leak).routes[0].next_vrf(), Some("org-b"));
         let twice = format!(
             "{text}\n[[route]]\nvrf = \"org-a\"\nprefix = \"0.0.0.0/0\"\nvia = \"192.168.10.9\"\n"
         );

@@ -194,5 +194,6 @@ pub struct Vrf {
 pub struct Route {
     pub vrf: String,
     pub prefix: String,
-    pub via: String,
+    pub via: Option<String>,
+    pub next_vrf: Option<String>,
 }

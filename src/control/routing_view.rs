@@ -59,6 +59,7 @@ pub fn routes(
                 .to_owned(),
                 vni: r.vni.map(|v| v.get()),
                 via: r.via.map(|v| v.to_string()),
+                next_vrf: r.next_vrf.map(|(name, _)| name),
                 installed: r.slot.is_some(),
                 packets,
                 bytes,

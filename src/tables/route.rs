@@ -60,6 +60,8 @@ pub enum NextHop {
     Connected(VniIndex),
     /// Through the router at `ip`, a host of `vni`.
     Via { vni: VniIndex, ip: IpAddr },
+    /// Looked up again in another VRF (a leaked route); what that finds must lead to a VNI.
+    Vrf(VrfIndex),
 }
 
 /// One FIB entry.

@@ -218,6 +218,9 @@ pub struct RouteView {
     /// VRF any more.
     pub vni: Option<u32>,
     pub via: Option<String>,
+    /// A leaked route: the VRF it is looked up again in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_vrf: Option<String>,
     /// In the workers' FIB now.
     pub installed: bool,
     pub packets: u64,

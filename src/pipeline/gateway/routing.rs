@@ -39,6 +39,9 @@ pub(crate) struct RoutedHint {
     dst: std::net::Ipv4Addr,
     hop_vni: VniIndex,
     hop_ip: IpAddr,
+    /// The VRF the hop is in (another than the packet's for a leaked route).
+    hop_vrf: VrfIndex,
+    connected: bool,
     route: Route,
     mac: MacAddr,
     /// The probe of (hop VNI, MAC): the hint's `dst`.
@@ -71,11 +74,8 @@ impl Gateway {
         let b: [u8; 4] = l3.get(18..22)?.try_into().ok()?;
         let dst = std::net::Ipv4Addr::from(b);
         let vrf = self.tables.vnis.get(vni)?.routing.as_ref()?.vrf;
-        let route = self.tables.vrfs.get(vrf)?.lookup_v4(dst)?;
-        let (hop_vni, hop_ip) = match route.next_hop {
-            NextHop::Connected(v) => (v, IpAddr::V4(dst)),
-            NextHop::Via { vni, ip } => (vni, ip),
-        };
+        let (route, hop_vrf, (hop_vni, hop_ip, connected)) =
+            self.lookup_route(vrf, IpAddr::V4(dst))?;
         let mac = self.tables.bindings.get(hop_vni, hop_ip)?.mac;
         let fdb = self.tables.fdb.probe(FdbKey::new(hop_vni, mac));
         self.tables.fdb.prefetch_probe(fdb);
@@ -84,10 +84,34 @@ impl Gateway {
             dst,
             hop_vni,
             hop_ip,
+            hop_vrf,
+            connected,
             route,
             mac,
             fdb,
         })
+    }
+
+    /// `dst`'s route in `vrf` (the one whose counters count it), the VRF its next hop is in,
+    /// and that next hop: (VNI, address, connected). A leaked route is followed once: what
+    /// the other VRF finds must lead to one of its VNIs.
+    #[inline(always)]
+    fn lookup_route(
+        &self,
+        vrf: VrfIndex,
+        dst: IpAddr,
+    ) -> Option<(Route, VrfIndex, (VniIndex, IpAddr, bool))> {
+        let route = self.tables.vrfs.get(vrf)?.lookup(dst)?;
+        let (hop_vrf, hop) = match route.next_hop {
+            NextHop::Vrf(other) => (other, self.tables.vrfs.get(other)?.lookup(dst)?.next_hop),
+            hop => (vrf, hop),
+        };
+        let hop = match hop {
+            NextHop::Connected(vni) => (vni, dst, true),
+            NextHop::Via { vni, ip } => (vni, ip, false),
+            NextHop::Vrf(_) => return None,
+        };
+        Some((route, hop_vrf, hop))
     }
 
     /// The VRF of routed VNI `vni`.
@@ -174,7 +198,7 @@ impl Gateway {
             _ => None,
         };
         let hop = match hinted {
-            Some(h) => self.hinted_hop(vrf, h, dst)?,
+            Some(h) => self.hinted_hop(h, dst)?,
             None => self.next_hop(vrf, dst)?,
         };
         if hop.to_gateway {
@@ -207,18 +231,14 @@ impl Gateway {
     /// The FIB's answer for `dst` in `vrf`, with the VNI it leads to checked to be in it.
     #[inline(always)]
     fn next_hop(&self, vrf: VrfIndex, dst: IpAddr) -> Result<Hop, DropReason> {
-        let Some(route) = self.tables.vrfs.get(vrf).and_then(|fib| fib.lookup(dst)) else {
+        let Some((route, hop_vrf, (vni, ip, connected))) = self.lookup_route(vrf, dst) else {
             if let Some(c) = self.counters.vrf(vrf) {
                 c.no_route.inc();
             }
             return Err(DropReason::NoRoute);
         };
-        let (vni, ip, connected) = match route.next_hop {
-            NextHop::Connected(vni) => (vni, dst, true),
-            NextHop::Via { vni, ip } => (vni, ip, false),
-        };
         match self.tables.vnis.get(vni).and_then(|s| s.routing.as_ref()) {
-            Some(r) if r.vrf == vrf => Ok(Hop {
+            Some(r) if r.vrf == hop_vrf => Ok(Hop {
                 vni,
                 ip,
                 route,
@@ -231,18 +251,18 @@ impl Gateway {
 
     /// The first pass's hop, checked as `next_hop` checks its own.
     #[inline(always)]
-    fn hinted_hop(&self, vrf: VrfIndex, h: RoutedHint, dst: IpAddr) -> Result<Hop, DropReason> {
+    fn hinted_hop(&self, h: RoutedHint, dst: IpAddr) -> Result<Hop, DropReason> {
         match self
             .tables
             .vnis
             .get(h.hop_vni)
             .and_then(|s| s.routing.as_ref())
         {
-            Some(r) if r.vrf == vrf => Ok(Hop {
+            Some(r) if r.vrf == h.hop_vrf => Ok(Hop {
                 vni: h.hop_vni,
                 ip: h.hop_ip,
                 route: h.route,
-                to_gateway: matches!(h.route.next_hop, NextHop::Connected(_)) && r.is_gateway(dst),
+                to_gateway: h.connected && r.is_gateway(dst),
             }),
             _ => Err(DropReason::VrfMismatch),
         }

@@ -612,3 +612,99 @@ fn a_routed_burst_ends_as_its_packets_one_at_a_time() {
         expected[0].0
     );
 }
+
+/// A shared services VRF: red reaches it through a leaked route, and it reaches back into
+/// one of red's subnets only; blue, with red's very prefixes, reaches nothing of it.
+#[test]
+fn a_leaked_route_reaches_another_vrf_and_only_what_it_names() {
+    const SHARED_HOST: [u8; 6] = [0x02, 0, 0, 0, 0x09, 0x09];
+    let config = format!(
+        r#"{ROUTED}
+[[vrf]]
+name = "shared"
+id = 3
+
+[[vni]]
+id = 900
+vlan = 90
+vrf = "shared"
+gateway = "10.90.0.1/24"
+
+[[fdb]]
+vni = 900
+mac = "02:00:00:00:09:09"
+port = "acc2"
+
+[[arp]]
+vni = 900
+ip = "10.90.0.9"
+mac = "02:00:00:00:09:09"
+
+[[route]]
+vrf = "red"
+prefix = "10.90.0.0/24"
+next_vrf = "shared"
+
+[[route]]
+vrf = "shared"
+prefix = "192.168.20.0/24"
+next_vrf = "red"
+"#
+    );
+    let mut t = TestGw::new(&config);
+    // red → shared: the leaked /24 beats red's default route.
+    let sent = udp4_between(H1, ANYCAST, "192.168.10.5", "10.90.0.9", 64);
+    let (v, f) = t.access(&tag(&sent, 10), ACC1);
+    assert_eq!(v, Verdict::Forward(ACC2));
+    assert_eq!(vid_of(f.bytes()), Some(90));
+    let (dst, src, ip) = routed_v4(&untag(f.bytes()));
+    assert_eq!((dst, src, ip.time_to_live), (SHARED_HOST, ANYCAST, 63));
+    // shared → red's 192.168.20.0/24, and nothing else of red.
+    let back = udp4_between(SHARED_HOST, ANYCAST, "10.90.0.9", "192.168.20.5", 64);
+    let (v, f) = t.access(&tag(&back, 90), ACC2);
+    assert_eq!(v, Verdict::Forward(ACC2));
+    assert_eq!(vid_of(f.bytes()), Some(20));
+    assert_eq!(routed_v4(&untag(f.bytes())).0, H2);
+    let other = udp4_between(SHARED_HOST, ANYCAST, "10.90.0.9", "192.168.10.5", 64);
+    let (v, _) = t.access(&tag(&other, 90), ACC2);
+    assert_eq!(v, Verdict::Drop(DropReason::NoRoute));
+    // blue has no route there.
+    let blue = udp4_between(H1, ANYCAST, "192.168.10.5", "10.90.0.9", 64);
+    let (v, _) = t.access(&tag(&blue, 30), ACC1);
+    assert_eq!(v, Verdict::Drop(DropReason::NoRoute));
+    // The same through the burst loop, whose first pass follows the leak ahead of time.
+    let frames = [
+        tag(&sent, 10),
+        tag(&blue, 30),
+        tag(&sent, 10),
+        tag(&sent, 10),
+    ];
+    let mut run = BurstRun::default();
+    let mut burst: Vec<Option<VecFrame>> = frames.iter().map(|b| Some(VecFrame::new(b))).collect();
+    run.start(&t.gw, &burst, ACC1, false);
+    let verdicts: Vec<Verdict> = (0..burst.len())
+        .map(|i| run.next(&mut t.gw, &mut burst, i).expect("a packet"))
+        .collect();
+    assert_eq!(
+        verdicts,
+        [
+            Verdict::Forward(ACC2),
+            Verdict::Drop(DropReason::NoRoute),
+            Verdict::Forward(ACC2),
+            Verdict::Forward(ACC2)
+        ]
+    );
+    assert_eq!(
+        routed_v4(&untag(burst[3].take().expect("in its slot").bytes())).0,
+        SHARED_HOST
+    );
+    // The routes show where they lead.
+    let leaked = t
+        .authority
+        .routes()
+        .into_iter()
+        .find(|r| r.vrf == "red" && r.prefix.to_string() == "10.90.0.0/24")
+        .expect("the leaked route");
+    assert_eq!(leaked.next_vrf.map(|n| n.0), Some("shared".to_owned()));
+    assert!(leaked.slot.is_some(), "installed");
+}

@@ -37,6 +37,8 @@ pub struct RouteInfo {
     pub vni: Option<crate::wire::Vni>,
     /// The router a static route goes through.
     pub via: Option<IpAddr>,
+    /// The VRF a leaked route continues in, and its slot (None: not defined now).
+    pub next_vrf: Option<(String, Option<VrfIndex>)>,
     /// Counter slot (None: not installed).
     pub slot: Option<RouteSlot>,
 }
@@ -177,20 +179,26 @@ impl Authority {
                         kind: RouteKind::Connected,
                         vni: Some(r.config.id),
                         via: None,
+                        next_vrf: None,
                         slot: self.routing.slots.get(&(index, prefix)).copied(),
                     });
                 }
             }
             for s in config.routes.iter().filter(|s| s.vrf == v.name) {
                 let vni = self.next_hop_vni(&v.name, s).map(|r| r.config.id);
+                let next_vrf = s.next_vrf().map(|n| (n.to_owned(), self.routing.index(n)));
+                let installed = vni.is_some() || next_vrf.as_ref().is_some_and(|n| n.1.is_some());
                 out.push(RouteInfo {
                     vrf: v.name.clone(),
                     vrf_index: index,
                     prefix: s.prefix,
                     kind: RouteKind::Static,
                     vni,
-                    via: Some(s.via),
-                    slot: vni.and_then(|_| self.routing.slots.get(&(index, s.prefix)).copied()),
+                    via: s.via(),
+                    next_vrf,
+                    slot: installed
+                        .then(|| self.routing.slots.get(&(index, s.prefix)).copied())
+                        .flatten(),
                 });
             }
         }
@@ -199,9 +207,10 @@ impl Authority {
 
     /// The VNI of `vrf` whose gateway subnet holds a static route's next hop.
     fn next_hop_vni(&self, vrf: &str, route: &StaticRoute) -> Option<&VniRecord> {
+        let via = route.via()?;
         self.vnis.values().find(|r| {
             r.config.vrf.as_deref() == Some(vrf)
-                && r.config.gateways.iter().any(|g| g.contains(route.via))
+                && r.config.gateways.iter().any(|g| g.contains(via))
         })
     }
 
@@ -211,7 +220,7 @@ impl Authority {
         let wanted: Vec<(VrfIndex, IpCidr)> = self
             .routes()
             .into_iter()
-            .filter(|r| r.vni.is_some())
+            .filter(|r| r.vni.is_some() || r.next_vrf.as_ref().is_some_and(|n| n.1.is_some()))
             .map(|r| (r.vrf_index, r.prefix))
             .collect();
         // New routes take their slots before removed ones give theirs back (as for VRFs),
@@ -262,15 +271,19 @@ impl Authority {
         // A connected subnet wins over a static route to the same prefix.
         routes.sort_by_key(|r| r.kind == RouteKind::Connected);
         for r in routes {
-            let (Some(vni), Some(slot)) = (r.vni, r.slot) else {
+            let Some(slot) = r.slot else {
                 continue;
             };
-            let Some(vni) = self.vni_index(vni) else {
-                continue;
-            };
-            let next_hop = match r.via {
-                None => NextHop::Connected(vni),
-                Some(ip) => NextHop::Via { vni, ip },
+            let next_hop = if let Some((_, Some(target))) = r.next_vrf {
+                NextHop::Vrf(target)
+            } else {
+                let Some(vni) = r.vni.and_then(|v| self.vni_index(v)) else {
+                    continue;
+                };
+                match r.via {
+                    None => NextHop::Connected(vni),
+                    Some(ip) => NextHop::Via { vni, ip },
+                }
             };
             fib.insert(r.prefix.addr, r.prefix.prefix, Route { next_hop, slot });
         }
