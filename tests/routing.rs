@@ -253,6 +253,23 @@ fn kernel_hosts_in_two_vnis_are_routed_and_another_vrf_stays_apart() {
     let json = vtepctl(&base, &["--json", "show", "vrf"]);
     let parsed: serde_json::Value = serde_json::from_str(json.ok()).expect("JSON");
     assert_eq!(parsed.as_array().map(Vec::len), Some(2), "{parsed:#}");
+    // vtepctl's read-modify-write keeps the VNI in its VRF.
+    vtepctl(
+        &base,
+        &["vni", "update", "--id", "200", "--max-macs", "1000"],
+    )
+    .ok();
+    let vni = api.get_ok("/api/v1/vnis/200");
+    assert_eq!(
+        (vni["vrf"].as_str(), vni["max_macs"].as_u64()),
+        (Some("org-a"), Some(1000)),
+        "{vni:#}"
+    );
+    assert_eq!(
+        vni["gateway"],
+        serde_json::json!(["192.168.20.1/24"]),
+        "{vni:#}"
+    );
     let metrics = api.get("/metrics").body;
     for line in [
         "vtepd_vrf_routed_packets_total{vrf=\"org-a\"}",

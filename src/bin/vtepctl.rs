@@ -127,11 +127,17 @@ struct VniValues {
     /// Storm control: broadcast/multicast/unknown-unicast packets per second.
     #[arg(long)]
     bum_rate_pps: Option<u32>,
+    /// The tenant VRF the VNI is routed in (with --gateway).
+    #[arg(long)]
+    vrf: Option<String>,
+    /// The anycast gateway's addresses in the VNI, comma separated: 192.168.10.1/24,fd10::1/64.
+    #[arg(long, value_delimiter = ',')]
+    gateway: Option<Vec<String>>,
 }
 
 impl VniValues {
     /// Each setting by its API name, with the value given (if any).
-    fn given(&self) -> [(&'static str, Option<Value>); 6] {
+    fn given(&self) -> [(&'static str, Option<Value>); 8] {
         [
             ("encap", self.encap.as_ref().map(|x| json!(x))),
             ("vlan", self.vlan.map(|x| json!(x))),
@@ -145,6 +151,8 @@ impl VniValues {
             ),
             ("max_macs", self.max_macs.map(|x| json!(x))),
             ("bum_rate_pps", self.bum_rate_pps.map(|x| json!(x))),
+            ("vrf", self.vrf.as_ref().map(|x| json!(x))),
+            ("gateway", self.gateway.as_ref().map(|x| json!(x))),
         ]
     }
 }
@@ -195,12 +203,14 @@ impl VniSpec {
 }
 
 /// Settings `vni update --clear` can remove (`encap` always has a value).
-const CLEARABLE: [&str; 5] = [
+const CLEARABLE: [&str; 7] = [
     "vlan",
     "multicast-group",
     "allowed-vteps",
     "max-macs",
     "bum-rate-pps",
+    "vrf",
+    "gateway",
 ];
 
 #[derive(Debug, Args)]
@@ -221,7 +231,7 @@ struct VniUpdate {
     #[arg(long, value_parser = ["static", "evpn"])]
     control: Option<String>,
     /// Settings to remove, comma separated: vlan, multicast-group, allowed-vteps, max-macs,
-    /// bum-rate-pps.
+    /// bum-rate-pps, vrf, gateway (the last two together: a VNI leaves its VRF).
     #[arg(long, value_delimiter = ',')]
     clear: Vec<String>,
 }
@@ -242,6 +252,8 @@ impl VniUpdate {
             allowed_vteps: current.allowed_vteps.clone(),
             max_macs: current.max_macs,
             bum_rate_pps: current.bum_rate_pps,
+            vrf: current.vrf.clone(),
+            gateway: (!current.gateway.is_empty()).then(|| current.gateway.clone()),
         };
         let flood: Vec<String> = self.flood.clone().unwrap_or_else(|| current.flood.clone());
         let mut v = json!({

@@ -198,6 +198,38 @@ pub(super) fn check_overlap(
     Ok(())
 }
 
+/// A VNI added or replaced later (the API) against the routes of its VRF: its gateway
+/// addresses must not be a route's router, nor its subnets a static route's prefix.
+pub(super) fn check_against_routes(
+    key: &str,
+    vni: &VniConfig,
+    routes: &[StaticRoute],
+) -> Result<(), ConfigError> {
+    let Some(vrf) = &vni.vrf else {
+        return Ok(());
+    };
+    for (i, g) in vni.gateways.iter().enumerate() {
+        for r in routes.iter().filter(|r| &r.vrf == vrf) {
+            if r.via() == Some(g.addr) {
+                return Err(ConfigError::invalid(
+                    format!("{key}.gateway[{i}]"),
+                    format!(
+                        "{} is the router of VRF {vrf:?}'s route to {}",
+                        g.addr, r.prefix
+                    ),
+                ));
+            }
+            if r.prefix == g.network() {
+                return Err(ConfigError::invalid(
+                    format!("{key}.gateway[{i}]"),
+                    format!("{} is a static route of VRF {vrf:?} already", r.prefix),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The `[[route]]` tables, each next hop on a gateway subnet of its VRF.
 pub(super) fn routes(
     routes: &[schema::Route],
@@ -520,6 +552,37 @@ gateway = "192.168.10.1/24"
             err(&format!("{BASE}\n[routing]\nicmp_errors_pps = 0\n")),
             "routing.icmp_errors_pps: 0 is out of range 1..=10000000"
         );
+    }
+
+    #[test]
+    fn a_vni_from_the_api_is_checked_against_the_routes() {
+        let text = format!(
+            "{BASE}\n[[route]]\nvrf = \"org-a\"\nprefix = \"10.50.0.0/16\"\nvia = \"192.168.11.254\"\n"
+        );
+        let Mode::Gateway(g) = parse(&text).unwrap().mode else {
+            panic!("a gateway")
+        };
+        let put = |gateway: &str| {
+            crate::config::vni_from_json(
+                serde_json::json!({"id": 1001, "vlan": 101, "vrf": "org-a", "gateway": gateway}),
+                &g,
+            )
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+        };
+        assert_eq!(
+            put("192.168.11.254/24"),
+            Err(
+                "vni.gateway[0]: 192.168.11.254 is the router of VRF \"org-a\"'s route to \
+                 10.50.0.0/16"
+                    .into()
+            )
+        );
+        assert_eq!(
+            put("10.50.0.1/16"),
+            Err("vni.gateway[0]: 10.50.0.0/16 is a static route of VRF \"org-a\" already".into())
+        );
+        assert_eq!(put("192.168.11.2/24"), Ok(()));
     }
 
     #[test]

@@ -527,6 +527,9 @@ pub fn vni_from_json(
     )?;
     let others: Vec<&VniConfig> = existing.vnis.iter().collect();
     super::routing::check_overlap("vni", &v, &others)?;
+    if let Some(r) = existing.routing.as_deref() {
+        super::routing::check_against_routes("vni", &v, &r.routes)?;
+    }
     if v.control == Control::Evpn && existing.evpn.is_none() {
         // The namespace is set up at start: EVPN cannot be switched on by a call.
         return Err(ConfigError::invalid(

@@ -90,11 +90,13 @@ fn check_vni(g: &GatewayConfig, v: &VniConfig) -> Result<(), AdminError> {
             ));
         }
     }
-    if v.vlan.is_none() && !g.access.iter().any(|a| a.untagged_vni == Some(v.id)) {
+    // A routed VNI is reached through the gateway, as in the file (config/validate.rs).
+    if v.vlan.is_none() && v.vrf.is_none() && !g.access.iter().any(|a| a.untagged_vni == Some(v.id))
+    {
         return Err(AdminError::new(
             400,
             format!(
-                "vni.vlan: VNI {} needs a vlan (no access port has it as untagged_vni)",
+                "vni.vlan: VNI {} needs a vlan or a vrf (no access port has it as untagged_vni)",
                 v.id
             ),
         ));

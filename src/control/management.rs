@@ -462,6 +462,8 @@ impl<'a> Management<'a> {
                     bum_rate_pps: v.bum_rate_pps,
                     learn_only_from_flood: v.learn_only_from_flood,
                     control: v.control.to_string(),
+                    vrf: v.vrf.clone(),
+                    gateway: v.gateways.iter().map(ToString::to_string).collect(),
                     macs: m.authority.learned_in(v.id),
                     encap_packets: sum(&|c| c.encap_packets.get()),
                     encap_bytes: sum(&|c| c.encap_bytes.get()),

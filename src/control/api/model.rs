@@ -38,6 +38,11 @@ pub struct VniView {
     /// `"static"` or `"evpn"`: which control plane fills the remote MACs and flood list.
     #[serde(default = "static_control")]
     pub control: String,
+    /// The tenant VRF it is routed in, and the gateway's addresses in it (docs/ROUTING.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vrf: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub gateway: Vec<String>,
     /// Learned MACs.
     pub macs: u32,
     pub encap_packets: u64,
