@@ -464,7 +464,7 @@ fn errors_are_one_line_and_exit_1() {
         (
             vec!["vni", "update", "--id", "5000", "--clear", "flood"],
             "vtepctl: --clear flood: not a setting that can be removed (vlan, multicast-group, \
-             allowed-vteps, max-macs, bum-rate-pps)",
+             allowed-vteps, max-macs, bum-rate-pps, vrf, gateway)",
         ),
         (
             vec!["vni", "flood", "5000", "10.0.0.2,bad"],
