@@ -1012,13 +1012,7 @@ impl Gateway {
             // Local insert is left to the management thread, which refuses spoofing of
             // static bindings; the report is rate-limited like MAC learning.
             let key = FdbKey::new(vni, mac);
-            let tag = match ip {
-                IpAddr::V4(a) => u64::from(u32::from(a)),
-                IpAddr::V6(a) => crate::tables::hash::fold_mul(
-                    u128::from(a) as u64,
-                    (u128::from(a) >> 64) as u64,
-                ),
-            };
+            let tag = ip_tag(ip);
             if self.learn_filter.should_report(key, tag ^ 0x5a5a, self.now) {
                 self.sync.emit(Event::Snooped { vni, ip, mac });
             }
@@ -1154,6 +1148,17 @@ impl Gateway {
     /// Counts one flood copy encapsulated to a tunnel.
     pub fn count_flood_encap(&self, vni: VniIndex, bytes: usize) {
         self.count_encap(vni, bytes);
+    }
+}
+
+/// An address folded to 64 bits, for the learn filter's memory of what was reported.
+#[inline(always)]
+fn ip_tag(ip: IpAddr) -> u64 {
+    match ip {
+        IpAddr::V4(a) => u64::from(u32::from(a)),
+        IpAddr::V6(a) => {
+            crate::tables::hash::fold_mul(u128::from(a) as u64, (u128::from(a) >> 64) as u64)
+        }
     }
 }
 

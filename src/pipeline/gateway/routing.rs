@@ -198,7 +198,9 @@ impl Gateway {
             _ => None,
         };
         let hop = match hinted {
-            Some(h) => self.hinted_hop(h, dst)?,
+            Some(h) => {
+                self.checked_hop(h.route, h.hop_vrf, (h.hop_vni, h.hop_ip, h.connected), dst)?
+            }
             None => self.next_hop(vrf, dst)?,
         };
         if hop.to_gateway {
@@ -237,6 +239,19 @@ impl Gateway {
             }
             return Err(DropReason::NoRoute);
         };
+        self.checked_hop(route, hop_vrf, (vni, ip, connected), dst)
+    }
+
+    /// A route's next hop, with the VNI it leads to checked to be in `hop_vrf` still (the
+    /// FIB's answer or the first pass's alike).
+    #[inline(always)]
+    fn checked_hop(
+        &self,
+        route: Route,
+        hop_vrf: VrfIndex,
+        (vni, ip, connected): (VniIndex, IpAddr, bool),
+        dst: IpAddr,
+    ) -> Result<Hop, DropReason> {
         match self.tables.vnis.get(vni).and_then(|s| s.routing.as_ref()) {
             Some(r) if r.vrf == hop_vrf => Ok(Hop {
                 vni,
@@ -244,25 +259,6 @@ impl Gateway {
                 route,
                 // Only a connected destination can be on the VNI's own subnet.
                 to_gateway: connected && r.is_gateway(dst),
-            }),
-            _ => Err(DropReason::VrfMismatch),
-        }
-    }
-
-    /// The first pass's hop, checked as `next_hop` checks its own.
-    #[inline(always)]
-    fn hinted_hop(&self, h: RoutedHint, dst: IpAddr) -> Result<Hop, DropReason> {
-        match self
-            .tables
-            .vnis
-            .get(h.hop_vni)
-            .and_then(|s| s.routing.as_ref())
-        {
-            Some(r) if r.vrf == h.hop_vrf => Ok(Hop {
-                vni: h.hop_vni,
-                ip: h.hop_ip,
-                route: h.route,
-                to_gateway: h.connected && r.is_gateway(dst),
             }),
             _ => Err(DropReason::VrfMismatch),
         }
@@ -415,12 +411,7 @@ impl Gateway {
             return Err(DropReason::HostUnresolved);
         };
         // The learn filter's memory, keyed by a MAC no source can have (multicast bit set).
-        let tag = match ip {
-            IpAddr::V4(a) => u64::from(u32::from(a)),
-            IpAddr::V6(a) => {
-                crate::tables::hash::fold_mul(u128::from(a) as u64, (u128::from(a) >> 64) as u64)
-            }
-        };
+        let tag = super::ip_tag(ip);
         let b = tag.to_le_bytes();
         let key = FdbKey::new(vni, MacAddr([b[0] | 1, b[1], b[2], b[3], b[4], b[5]]));
         if !self

@@ -43,6 +43,13 @@ pub struct RouteInfo {
     pub slot: Option<RouteSlot>,
 }
 
+impl RouteInfo {
+    /// Whether the route leads somewhere now: a VNI of its VRF, or a VRF that exists.
+    fn has_next_hop(&self) -> bool {
+        self.vni.is_some() || self.next_vrf.as_ref().is_some_and(|n| n.1.is_some())
+    }
+}
+
 /// Routing state: the configuration in force, VRF slots and route counter slots.
 #[derive(Debug, Clone)]
 pub(super) struct RoutingTables {
@@ -187,8 +194,7 @@ impl Authority {
             for s in config.routes.iter().filter(|s| s.vrf == v.name) {
                 let vni = self.next_hop_vni(&v.name, s).map(|r| r.config.id);
                 let next_vrf = s.next_vrf().map(|n| (n.to_owned(), self.routing.index(n)));
-                let installed = vni.is_some() || next_vrf.as_ref().is_some_and(|n| n.1.is_some());
-                out.push(RouteInfo {
+                let mut route = RouteInfo {
                     vrf: v.name.clone(),
                     vrf_index: index,
                     prefix: s.prefix,
@@ -196,10 +202,12 @@ impl Authority {
                     vni,
                     via: s.via(),
                     next_vrf,
-                    slot: installed
-                        .then(|| self.routing.slots.get(&(index, s.prefix)).copied())
-                        .flatten(),
-                });
+                    slot: None,
+                };
+                if route.has_next_hop() {
+                    route.slot = self.routing.slots.get(&(index, s.prefix)).copied();
+                }
+                out.push(route);
             }
         }
         out
@@ -217,10 +225,10 @@ impl Authority {
     /// Gives every route a counter slot, keeping those it had; frees the slots of routes
     /// gone. Called after any change to VNIs or routing.
     pub(super) fn assign_route_slots(&mut self) {
-        let wanted: Vec<(VrfIndex, IpCidr)> = self
+        let wanted: std::collections::HashSet<(VrfIndex, IpCidr)> = self
             .routes()
             .into_iter()
-            .filter(|r| r.vni.is_some() || r.next_vrf.as_ref().is_some_and(|n| n.1.is_some()))
+            .filter(RouteInfo::has_next_hop)
             .map(|r| (r.vrf_index, r.prefix))
             .collect();
         // New routes take their slots before removed ones give theirs back (as for VRFs),
@@ -247,7 +255,8 @@ impl Authority {
         for k in stale {
             if let Some(slot) = self.routing.slots.remove(&k) {
                 // The shared last slot goes back once, with its last holder.
-                if !self.routing.slots.values().any(|s| *s == slot) {
+                let shared = slot.slot() == MAX_ROUTES - 1;
+                if !shared || !self.routing.slots.values().any(|s| *s == slot) {
                     self.routing.free_slot.push(slot);
                 }
             }
