@@ -607,6 +607,7 @@ fn human(what: &Show, v: Value) -> Result<String, String> {
                             r.vnis
                                 .iter()
                                 .map(ToString::to_string)
+                                .chain(r.l3vni.map(|v| format!("l3:{v}")))
                                 .collect::<Vec<_>>()
                                 .join(","),
                             r.routes.to_string(),
@@ -630,6 +631,13 @@ fn human(what: &Show, v: Value) -> Result<String, String> {
                             _ if r.next_vrf.is_some() => {
                                 format!("vrf {}", r.next_vrf.unwrap_or_default())
                             }
+                            _ if r.vtep.is_some() => format!(
+                                "vtep {} rmac {} ({})",
+                                r.vtep.unwrap_or_default(),
+                                r.router_mac.unwrap_or_default(),
+                                r.vni
+                                    .map_or("no l3vni: inactive".into(), |v| format!("l3vni {v}"))
+                            ),
                             (Some(via), Some(vni)) => format!("{via} (vni {vni})"),
                             (Some(via), None) => format!("{via} (not on any subnet: inactive)"),
                             (None, Some(vni)) => format!("vni {vni}"),

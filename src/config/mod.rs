@@ -118,6 +118,9 @@ pub struct RoutingConfig {
     /// The anycast gateway MAC: the same on every gateway of the fabric, so a host keeps its
     /// gateway's MAC when it moves.
     pub gateway_mac: MacAddr,
+    /// This gateway's own router MAC (symmetric IRB, RFC 9135): the inner destination of
+    /// routed packets other VTEPs send it through a VRF's L3VNI. Unique per gateway.
+    pub router_mac: MacAddr,
     pub vrfs: Vec<VrfConfig>,
     pub routes: Vec<StaticRoute>,
     /// ICMP errors (time exceeded) the gateway sends per second, all workers together.
@@ -140,6 +143,8 @@ pub const DEFAULT_GATEWAY_MAC: MacAddr = MacAddr([0x02, 0x76, 0x74, 0x70, 0x00, 
 pub struct VrfConfig {
     pub name: String,
     pub id: u32,
+    /// The VRF's L3VNI (symmetric IRB): routed packets to and from other VTEPs travel in it.
+    pub l3vni: Option<Vni>,
 }
 
 /// `[[route]]`: a prefix reached through a router on one of the VRF's gateway subnets, or
@@ -158,20 +163,37 @@ pub enum RouteNextHop {
     Via(IpAddr),
     /// Another VRF, whose own routes (connected or through a router) carry the packet on.
     Vrf(String),
+    /// Another VTEP, through the VRF's L3VNI, to its router MAC (symmetric IRB: what an
+    /// EVPN type 5 prefix or type 2 host route installs).
+    Remote(RemoteHop),
+}
+
+/// A routed next hop behind another VTEP: its address and its router MAC.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct RemoteHop {
+    pub vtep: IpAddr,
+    pub router_mac: MacAddr,
 }
 
 impl StaticRoute {
     pub fn via(&self) -> Option<IpAddr> {
         match self.next_hop {
             RouteNextHop::Via(ip) => Some(ip),
-            RouteNextHop::Vrf(_) => None,
+            _ => None,
         }
     }
 
     pub fn next_vrf(&self) -> Option<&str> {
         match &self.next_hop {
             RouteNextHop::Vrf(v) => Some(v),
-            RouteNextHop::Via(_) => None,
+            _ => None,
+        }
+    }
+
+    pub fn remote(&self) -> Option<RemoteHop> {
+        match self.next_hop {
+            RouteNextHop::Remote(r) => Some(r),
+            _ => None,
         }
     }
 }
@@ -440,6 +462,9 @@ pub struct VniConfig {
     pub vrf: Option<String>,
     /// The anycast gateway's addresses in this VNI, each with its subnet.
     pub gateways: Vec<IpCidr>,
+    /// The L3VNI of `vrf` (symmetric IRB), made from `[[vrf]] l3vni`: it carries routed
+    /// packets between VTEPs, to their router MACs, and nothing bridged.
+    pub l3: bool,
 }
 
 /// Where a static FDB entry points.

@@ -5,11 +5,12 @@ use std::collections::HashSet;
 use std::net::IpAddr;
 
 use super::schema;
-use super::validate::{int, ip, prefix as cidr, unicast_mac};
+use super::validate::{int, ip, prefix as cidr, unicast_mac, vni_id};
 use super::{
-    ConfigError, IpCidr, RouteNextHop, RoutingConfig, StaticRoute, VniConfig, VrfConfig,
-    DEFAULT_GATEWAY_MAC,
+    ConfigError, Control, Encap, IpCidr, RemoteHop, RouteNextHop, RoutingConfig, StaticRoute,
+    UnderlayConfig, VniConfig, VrfConfig, DEFAULT_GATEWAY_MAC,
 };
+use crate::wire::MacAddr;
 
 use crate::tables::route::MAX_VRFS;
 
@@ -18,6 +19,7 @@ pub(super) fn section(
     routing: Option<&schema::Routing>,
     vrfs: &[schema::Vrf],
     routes: &[schema::Route],
+    underlay: &UnderlayConfig,
 ) -> Result<Option<RoutingConfig>, ConfigError> {
     if vrfs.is_empty() {
         if routing.is_some() {
@@ -72,9 +74,22 @@ pub(super) fn section(
                 format!("VRF id {id} is already used"),
             ));
         }
+        let l3vni = v
+            .l3vni
+            .map(|n| vni_id(&format!("{key}.l3vni"), n))
+            .transpose()?;
+        if let Some(l3) = l3vni {
+            if let Some(o) = out.iter().find(|o| o.l3vni == Some(l3)) {
+                return Err(ConfigError::invalid(
+                    format!("{key}.l3vni"),
+                    format!("VNI {l3} is already VRF {:?}'s L3VNI", o.name),
+                ));
+            }
+        }
         out.push(VrfConfig {
             name: v.name.clone(),
             id,
+            l3vni,
         });
     }
     let r = routing.cloned().unwrap_or_default();
@@ -84,6 +99,18 @@ pub(super) fn section(
         .map(|m| unicast_mac("routing.gateway_mac", m))
         .transpose()?
         .unwrap_or(DEFAULT_GATEWAY_MAC);
+    let router_mac = r
+        .router_mac
+        .as_deref()
+        .map(|m| unicast_mac("routing.router_mac", m))
+        .transpose()?
+        .unwrap_or_else(|| default_router_mac(underlay));
+    if router_mac == gateway_mac {
+        return Err(ConfigError::invalid(
+            "routing.router_mac",
+            "the router MAC is this gateway's own and must differ from the anycast gateway_mac",
+        ));
+    }
     let pps = |key: &str, v: Option<i64>, default: u32| {
         v.map_or(Ok(default), |v| {
             int(&format!("routing.{key}"), v, 1..=10_000_000)
@@ -91,11 +118,68 @@ pub(super) fn section(
     };
     Ok(Some(RoutingConfig {
         gateway_mac,
+        router_mac,
         vrfs: out,
         routes: Vec::new(),
         icmp_errors_pps: pps("icmp_errors_pps", r.icmp_errors_pps, 1000)?,
         resolve_pps: pps("resolve_pps", r.resolve_pps, 1000)?,
     }))
+}
+
+/// `[routing] router_mac` when not given: locally administered, from the first underlay
+/// address (its low 32 bits for IPv6), so two gateways with different VTEP addresses never
+/// share one.
+pub(super) fn default_router_mac(underlay: &UnderlayConfig) -> MacAddr {
+    let low = match underlay.addresses.first().map(|c| c.addr) {
+        Some(IpAddr::V4(a)) => a.octets(),
+        Some(IpAddr::V6(a)) => {
+            let o = a.octets();
+            [o[12], o[13], o[14], o[15]]
+        }
+        None => [0; 4],
+    };
+    MacAddr([0x02, 0x72, low[0], low[1], low[2], low[3]])
+}
+
+/// The L3VNIs of the VRFs (`[[vrf]] l3vni`) as VNIs of their own, after the `[[vni]]`s: each
+/// routes only, carries no VLAN, floods and learns nothing.
+pub(super) fn l3vnis(
+    routing: Option<&RoutingConfig>,
+    vnis: &[VniConfig],
+) -> Result<Vec<VniConfig>, ConfigError> {
+    let Some(r) = routing else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::new();
+    for (i, v) in r.vrfs.iter().enumerate() {
+        let Some(id) = v.l3vni else {
+            continue;
+        };
+        if let Some(n) = vnis.iter().position(|o| o.id == id) {
+            return Err(ConfigError::invalid(
+                format!("vrf[{i}].l3vni"),
+                format!("VNI {id} is already defined by vni[{n}]: an L3VNI carries no segment"),
+            ));
+        }
+        out.push(VniConfig {
+            id,
+            encap: Encap::Vxlan,
+            vlan: None,
+            flood: Vec::new(),
+            multicast_group: None,
+            learning: false,
+            arp_suppression: false,
+            allowed_vteps: None,
+            max_macs: None,
+            bum_rate_pps: None,
+            learn_only_from_flood: false,
+            control: Control::Static,
+            vrf: Some(v.name.clone()),
+            gateways: Vec::new(),
+            l3: true,
+        });
+    }
+    Ok(out)
 }
 
 /// A VNI's `vrf` and `gateway` keys.
@@ -235,6 +319,7 @@ pub(super) fn routes(
     routes: &[schema::Route],
     vnis: &[VniConfig],
     routing: &RoutingConfig,
+    underlay: &UnderlayConfig,
 ) -> Result<Vec<StaticRoute>, ConfigError> {
     let mut out: Vec<StaticRoute> = Vec::with_capacity(routes.len());
     for (i, r) in routes.iter().enumerate() {
@@ -282,35 +367,42 @@ pub(super) fn routes(
                 ),
             ));
         }
-        let next_hop = match (&r.via, &r.next_vrf) {
-            (Some(via), None) => RouteNextHop::Via(router(&key, via, prefix, &r.vrf, &subnets)?),
-            (None, Some(target)) => {
-                if routing.vrf(target).is_none() {
-                    return Err(ConfigError::invalid(
-                        format!("{key}.next_vrf"),
-                        format!("VRF {target:?} is not defined in [[vrf]]"),
-                    ));
-                }
-                if *target == r.vrf {
-                    return Err(ConfigError::invalid(
-                        format!("{key}.next_vrf"),
-                        "a route cannot lead into its own VRF",
-                    ));
-                }
-                RouteNextHop::Vrf(target.clone())
-            }
-            (None, None) => {
-                return Err(ConfigError::invalid(
-                    key,
-                    "a route needs `via` (a router) or `next_vrf` (another VRF)",
-                ))
-            }
-            (Some(_), Some(_)) => {
+        let given = [
+            r.via.is_some(),
+            r.next_vrf.is_some(),
+            r.vtep.is_some() || r.router_mac.is_some(),
+        ];
+        if given.iter().filter(|g| **g).count() > 1 {
+            return Err(ConfigError::invalid(
+                key,
+                "give one next hop: `via` (a router), `next_vrf` (another VRF) or \
+                 `vtep` with `router_mac` (another VTEP)",
+            ));
+        }
+        let next_hop = if let Some(via) = &r.via {
+            RouteNextHop::Via(router(&key, via, prefix, &r.vrf, &subnets)?)
+        } else if let Some(target) = &r.next_vrf {
+            if routing.vrf(target).is_none() {
                 return Err(ConfigError::invalid(
                     format!("{key}.next_vrf"),
-                    "give `via` or `next_vrf`, not both",
-                ))
+                    format!("VRF {target:?} is not defined in [[vrf]]"),
+                ));
             }
+            if *target == r.vrf {
+                return Err(ConfigError::invalid(
+                    format!("{key}.next_vrf"),
+                    "a route cannot lead into its own VRF",
+                ));
+            }
+            RouteNextHop::Vrf(target.clone())
+        } else if given[2] {
+            RouteNextHop::Remote(remote_hop(&key, r, routing, underlay)?)
+        } else {
+            return Err(ConfigError::invalid(
+                key,
+                "a route needs `via` (a router), `next_vrf` (another VRF) or `vtep` with \
+                 `router_mac` (another VTEP)",
+            ));
         };
         out.push(StaticRoute {
             vrf: r.vrf.clone(),
@@ -319,6 +411,68 @@ pub(super) fn routes(
         });
     }
     Ok(out)
+}
+
+/// A route's `vtep` and `router_mac`: another VTEP of the fabric, reached through the VRF's
+/// L3VNI.
+fn remote_hop(
+    key: &str,
+    r: &schema::Route,
+    routing: &RoutingConfig,
+    underlay: &UnderlayConfig,
+) -> Result<RemoteHop, ConfigError> {
+    if routing.vrf(&r.vrf).and_then(|v| v.l3vni).is_none() {
+        return Err(ConfigError::invalid(
+            format!("{key}.vtep"),
+            format!(
+                "VRF {:?} has no `l3vni`: routes through another VTEP travel in it",
+                r.vrf
+            ),
+        ));
+    }
+    let Some(text) = r.vtep.as_deref() else {
+        return Err(ConfigError::invalid(
+            format!("{key}.vtep"),
+            "`router_mac` needs the `vtep` it belongs to",
+        ));
+    };
+    let vtep = ip(&format!("{key}.vtep"), text)?;
+    let usable = match vtep {
+        IpAddr::V4(a) => !a.is_multicast() && !a.is_broadcast() && !a.is_unspecified(),
+        IpAddr::V6(a) => !a.is_multicast() && !a.is_unspecified(),
+    };
+    if !usable || vtep.is_loopback() {
+        return Err(ConfigError::invalid(
+            format!("{key}.vtep"),
+            format!("{vtep} is not a unicast VTEP address"),
+        ));
+    }
+    if underlay.addresses.iter().any(|c| c.addr == vtep) {
+        return Err(ConfigError::invalid(
+            format!("{key}.vtep"),
+            format!("{vtep} is this gateway's own underlay address"),
+        ));
+    }
+    if underlay.source_for(vtep).is_none() {
+        return Err(ConfigError::invalid(
+            format!("{key}.vtep"),
+            format!("{vtep}: underlay.addresses has no address of its family"),
+        ));
+    }
+    let Some(mac) = r.router_mac.as_deref() else {
+        return Err(ConfigError::invalid(
+            format!("{key}.router_mac"),
+            "a route through another VTEP needs that VTEP's router MAC",
+        ));
+    };
+    let router_mac = unicast_mac(&format!("{key}.router_mac"), mac)?;
+    if router_mac == routing.router_mac || router_mac == routing.gateway_mac {
+        return Err(ConfigError::invalid(
+            format!("{key}.router_mac"),
+            format!("{router_mac} is this gateway's own (router_mac or gateway_mac)"),
+        ));
+    }
+    Ok(RemoteHop { vtep, router_mac })
 }
 
 /// A route's `via`: a host on one of the VRF's gateway subnets.
@@ -472,11 +626,13 @@ gateway = "192.168.10.1/24"
             ),
             (
                 "via = \"192.168.11.254\"\nnext_vrf = \"org-b\"",
-                "route[0].next_vrf: give `via` or `next_vrf`, not both",
+                "route[0]: give one next hop: `via` (a router), `next_vrf` (another VRF) or \
+                 `vtep` with `router_mac` (another VTEP)",
             ),
             (
                 "",
-                "route[0]: a route needs `via` (a router) or `next_vrf` (another VRF)",
+                "route[0]: a route needs `via` (a router), `next_vrf` (another VRF) or `vtep` \
+                 with `router_mac` (another VTEP)",
             ),
         ] {
             let leak =
@@ -493,6 +649,89 @@ gateway = "192.168.10.1/24"
         assert_eq!(
             err(&twice),
             "route[1].prefix: 0.0.0.0/0 is already routed in VRF \"org-a\""
+        );
+    }
+
+    #[test]
+    fn l3vnis_and_routes_through_other_vteps() {
+        let text = BASE.replace("id = 10\n", "id = 10\nl3vni = 5000\n");
+        let Mode::Gateway(g) = parse(&text).unwrap().mode else {
+            panic!("a gateway")
+        };
+        let r = g.routing.as_deref().unwrap();
+        assert_eq!(r.vrfs[0].l3vni.map(|v| v.get()), Some(5000));
+        // The default router MAC comes from the first underlay address (10.0.0.1).
+        assert_eq!(r.router_mac.to_string(), "02:72:0a:00:00:01");
+        let l3 = g.vnis.iter().find(|v| v.id.get() == 5000).unwrap();
+        assert!(l3.l3 && !l3.learning && l3.vlan.is_none() && l3.flood.is_empty());
+        assert_eq!(l3.vrf.as_deref(), Some("org-a"));
+
+        let remote = |keys: &str| {
+            format!("{text}\n[[route]]\nvrf = \"org-a\"\nprefix = \"10.60.0.0/16\"\n{keys}\n")
+        };
+        let ok = remote("vtep = \"10.0.0.9\"\nrouter_mac = \"02:72:0a:00:00:09\"");
+        let hop = routing(&ok).routes[0].remote().unwrap();
+        assert_eq!(hop.vtep.to_string(), "10.0.0.9");
+        assert_eq!(hop.router_mac.to_string(), "02:72:0a:00:00:09");
+        for (keys, error) in [
+            (
+                "vtep = \"10.0.0.9\"",
+                "route[0].router_mac: a route through another VTEP needs that VTEP's router MAC",
+            ),
+            (
+                "router_mac = \"02:72:0a:00:00:09\"",
+                "route[0].vtep: `router_mac` needs the `vtep` it belongs to",
+            ),
+            (
+                "vtep = \"10.0.0.1\"\nrouter_mac = \"02:72:0a:00:00:09\"",
+                "route[0].vtep: 10.0.0.1 is this gateway's own underlay address",
+            ),
+            (
+                "vtep = \"239.1.1.1\"\nrouter_mac = \"02:72:0a:00:00:09\"",
+                "route[0].vtep: 239.1.1.1 is not a unicast VTEP address",
+            ),
+            (
+                "vtep = \"fd00::9\"\nrouter_mac = \"02:72:0a:00:00:09\"",
+                "route[0].vtep: fd00::9: underlay.addresses has no address of its family",
+            ),
+            (
+                "vtep = \"10.0.0.9\"\nrouter_mac = \"02:72:0a:00:00:01\"",
+                "route[0].router_mac: 02:72:0a:00:00:01 is this gateway's own (router_mac or \
+                 gateway_mac)",
+            ),
+        ] {
+            assert_eq!(err(&remote(keys)), error, "{keys}");
+        }
+        // org-b has no L3VNI: nothing to carry a route through another VTEP.
+        let no_l3 = ok.replace(
+            "vrf = \"org-a\"\nprefix = \"10.60",
+            "vrf = \"org-b\"\nprefix = \"10.60",
+        );
+        assert_eq!(
+            err(&no_l3),
+            "route[0].vtep: VRF \"org-b\" has no `l3vni`: routes through another VTEP travel in it"
+        );
+        // An L3VNI is a VNI of its own: no [[vni]] may have its id, no host may be in it.
+        assert_eq!(
+            err(&BASE.replace("id = 10\n", "id = 10\nl3vni = 1000\n")),
+            "vrf[0].l3vni: VNI 1000 is already defined by vni[0]: an L3VNI carries no segment"
+        );
+        assert_eq!(
+            err(&text.replace("id = 20\n", "id = 20\nl3vni = 5000\n")),
+            "vrf[1].l3vni: VNI 5000 is already VRF \"org-a\"'s L3VNI"
+        );
+        assert_eq!(
+            err(&format!(
+                "{text}\n[[arp]]\nvni = 5000\nip = \"192.168.10.9\"\nmac = \"02:00:00:00:00:09\"\n"
+            )),
+            "arp[0].vni: VNI 5000 is an L3VNI ([[vrf]] l3vni): it carries routed packets, no hosts"
+        );
+        assert_eq!(
+            err(&format!(
+                "{text}\n[routing]\nrouter_mac = \"02:76:74:70:00:01\"\n"
+            )),
+            "routing.router_mac: the router MAC is this gateway's own and must differ from the \
+             anycast gateway_mac"
         );
     }
 

@@ -178,6 +178,7 @@ pub struct Evpn {
 #[serde(deny_unknown_fields)]
 pub struct Routing {
     pub gateway_mac: Option<String>,
+    pub router_mac: Option<String>,
     pub icmp_errors_pps: Option<i64>,
     pub resolve_pps: Option<i64>,
 }
@@ -187,6 +188,7 @@ pub struct Routing {
 pub struct Vrf {
     pub name: String,
     pub id: i64,
+    pub l3vni: Option<i64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -196,4 +198,6 @@ pub struct Route {
     pub prefix: String,
     pub via: Option<String>,
     pub next_vrf: Option<String>,
+    pub vtep: Option<String>,
+    pub router_mac: Option<String>,
 }

@@ -243,7 +243,7 @@ pub(super) fn prefix(key: &str, s: &str) -> Result<IpCidr, ConfigError> {
     Ok(IpCidr { addr, prefix })
 }
 
-fn vni_id(key: &str, v: i64) -> Result<Vni, ConfigError> {
+pub(super) fn vni_id(key: &str, v: i64) -> Result<Vni, ConfigError> {
     let v: u32 = int(key, v, VXLAN_VNIS)?;
     Vni::new(v).ok_or_else(|| ConfigError::invalid(key, format!("{v} does not fit in 24 bits")))
 }
@@ -259,12 +259,12 @@ fn gateway(
 ) -> Result<GatewayConfig, ConfigError> {
     let underlay = underlay(u)?;
     let section = evpn_section.map(super::evpn::section).transpose()?;
-    let mut routing = super::routing::section(routing_section, vrfs, routes)?;
+    let mut routing = super::routing::section(routing_section, vrfs, routes, &underlay)?;
 
     let mut ports_seen: HashMap<String, String> = HashMap::new();
     ports_seen.insert(underlay.port.clone(), "underlay.port".into());
 
-    let vnis = vnis
+    let mut vnis = vnis
         .into_iter()
         .enumerate()
         .map(|(i, v)| {
@@ -283,8 +283,9 @@ fn gateway(
         super::routing::check_overlap(&format!("vni[{i}]"), v, all.get(..i).unwrap_or(&[]))?;
     }
     if let Some(r) = routing.as_mut() {
-        r.routes = super::routing::routes(routes, &vnis, r)?;
+        r.routes = super::routing::routes(routes, &vnis, r, &underlay)?;
     }
+    vnis.extend(super::routing::l3vnis(routing.as_ref(), &vnis)?);
     if let Some(i) = vnis.iter().position(|v| v.control == Control::Evpn) {
         if underlay.source_v4().is_none() {
             return Err(ConfigError::invalid(
@@ -318,6 +319,7 @@ fn gateway(
         }
     }
 
+    let l3_ids: HashSet<Vni> = vnis.iter().filter(|v| v.l3).map(|v| v.id).collect();
     let mut access_ports = Vec::with_capacity(access.len());
     for (i, a) in access.into_iter().enumerate() {
         let key = format!("access[{i}]");
@@ -333,7 +335,9 @@ fn gateway(
             .map(|v| {
                 let k = format!("{key}.untagged_vni");
                 let id = vni_id(&k, v)?;
-                if by_id.contains_key(&id) {
+                if l3_ids.contains(&id) {
+                    Err(ConfigError::invalid(k, l3_refusal(id)))
+                } else if by_id.contains_key(&id) {
                     Ok(id)
                 } else {
                     Err(ConfigError::invalid(
@@ -378,6 +382,9 @@ fn gateway(
 
     let known_vni = |key: &str, v: i64| -> Result<Vni, ConfigError> {
         let id = vni_id(key, v)?;
+        if l3_ids.contains(&id) {
+            return Err(ConfigError::invalid(key, l3_refusal(id)));
+        }
         if by_id.contains_key(&id) {
             Ok(id)
         } else {
@@ -566,13 +573,13 @@ pub fn arp_from_json(
 
 fn known_vni_in(key: &str, v: i64, g: &GatewayConfig) -> Result<Vni, ConfigError> {
     let id = vni_id(key, v)?;
-    if g.vnis.iter().any(|c| c.id == id) {
-        Ok(id)
-    } else {
-        Err(ConfigError::invalid(
+    match g.vnis.iter().find(|c| c.id == id) {
+        Some(c) if c.l3 => Err(ConfigError::invalid(key, l3_refusal(id))),
+        Some(_) => Ok(id),
+        None => Err(ConfigError::invalid(
             key,
             format!("VNI {id} is not configured"),
-        ))
+        )),
     }
 }
 
@@ -849,7 +856,13 @@ fn vni(
         learn_only_from_flood,
         vrf,
         gateways,
+        l3: false,
     })
+}
+
+/// Why a VNI that is a VRF's L3VNI cannot be named where hosts are.
+fn l3_refusal(id: Vni) -> String {
+    format!("VNI {id} is an L3VNI ([[vrf]] l3vni): it carries routed packets, no hosts")
 }
 
 fn workers(w: &schema::Workers) -> Result<WorkersConfig, ConfigError> {

@@ -104,6 +104,20 @@ fn check_vni(g: &GatewayConfig, v: &VniConfig) -> Result<(), AdminError> {
     Ok(())
 }
 
+/// A VRF's L3VNI comes from `[[vrf]] l3vni` and changes with it, not through VNI calls.
+fn refuse_l3vni(g: &GatewayConfig, id: Vni) -> Result<(), AdminError> {
+    match g.vnis.iter().find(|v| v.id == id && v.l3) {
+        Some(v) => Err(AdminError::new(
+            409,
+            format!(
+                "VNI {id} is VRF {:?}'s L3VNI ([[vrf]] l3vni): change the configuration and reload",
+                v.vrf.as_deref().unwrap_or_default()
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
 fn vni_id(id: u32) -> Result<Vni, AdminError> {
     Vni::new(id).ok_or_else(|| AdminError::new(400, format!("vni: {id} does not fit in 24 bits")))
 }
@@ -139,6 +153,7 @@ pub fn replace_vni(
 ) -> Result<VniConfig, AdminError> {
     let g = gateway(config)?;
     let id = vni_id(id)?;
+    refuse_l3vni(g, id)?;
     if let Some(obj) = body.as_object_mut() {
         match obj.get("id") {
             None => {
@@ -221,6 +236,7 @@ pub fn delete_vni(config: &mut Config, m: &mut TableManager, id: u32) -> Result<
     if !g.vnis.iter().any(|v| v.id == id) {
         return Err(AdminError::new(404, format!("VNI {id} is not configured")));
     }
+    refuse_l3vni(g, id)?;
     if g.access.iter().any(|a| a.untagged_vni == Some(id)) {
         return Err(AdminError::new(
             409,

@@ -119,6 +119,7 @@ pub fn params(g: &GatewayConfig, underlay_mac: MacAddr, offload: OffloadCaps) ->
         },
         routing: g.routing.as_ref().map(|r| RoutingParams {
             gateway_mac: r.gateway_mac,
+            router_mac: r.router_mac,
             icmp_errors_pps: r.icmp_errors_pps,
             resolve_pps: r.resolve_pps,
         }),

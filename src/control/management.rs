@@ -464,6 +464,7 @@ impl<'a> Management<'a> {
                     control: v.control.to_string(),
                     vrf: v.vrf.clone(),
                     gateway: v.gateways.iter().map(ToString::to_string).collect(),
+                    l3vni: v.l3,
                     macs: m.authority.learned_in(v.id),
                     encap_packets: sum(&|c| c.encap_packets.get()),
                     encap_bytes: sum(&|c| c.encap_bytes.get()),

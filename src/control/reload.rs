@@ -139,10 +139,17 @@ fn gateway(old: &GatewayConfig, new: &GatewayConfig) -> Result<ReloadPlan, Needs
             .collect()
     };
 
-    // The workers hold the gateway MAC and the ICMP/resolution rates from their start.
+    // The workers hold the gateway and router MACs and the ICMP/resolution rates from
+    // their start.
     let fixed = |r: &Option<Box<RoutingConfig>>| {
-        r.as_ref()
-            .map(|r| (r.gateway_mac, r.icmp_errors_pps, r.resolve_pps))
+        r.as_ref().map(|r| {
+            (
+                r.gateway_mac,
+                r.icmp_errors_pps,
+                r.resolve_pps,
+                r.router_mac,
+            )
+        })
     };
     let (r, nr) = (fixed(&old.routing), fixed(&new.routing));
     if r.is_some() != nr.is_some() {
@@ -154,6 +161,7 @@ fn gateway(old: &GatewayConfig, new: &GatewayConfig) -> Result<ReloadPlan, Needs
             ("gateway_mac", r.map(|r| r.0) != nr.map(|r| r.0)),
             ("icmp_errors_pps", r.map(|r| r.1) != nr.map(|r| r.1)),
             ("resolve_pps", r.map(|r| r.2) != nr.map(|r| r.2)),
+            ("router_mac", r.map(|r| r.3) != nr.map(|r| r.3)),
         ],
     )?;
     let old_vnis: BTreeMap<Vni, &VniConfig> = old.vnis.iter().map(|v| (v.id, v)).collect();

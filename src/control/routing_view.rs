@@ -13,11 +13,16 @@ pub fn vrfs(authority: &Authority, workers: &[SharedCounters]) -> Vec<VrfView> {
         .vrfs()
         .into_iter()
         .map(|(name, id, index)| {
+            let in_vrf = |c: &&crate::config::VniConfig| c.vrf.as_deref() == Some(name.as_str());
             let mut vnis: Vec<u32> = authority
                 .vnis()
-                .filter(|(_, _, c)| c.vrf.as_deref() == Some(name.as_str()))
+                .filter(|(_, _, c)| in_vrf(c) && !c.l3)
                 .map(|(id, _, _)| id.get())
                 .collect();
+            let l3vni = authority
+                .vnis()
+                .find(|(_, _, c)| in_vrf(c) && c.l3)
+                .map(|(id, _, _)| id.get());
             vnis.sort_unstable();
             VrfView {
                 routes: routes
@@ -28,6 +33,7 @@ pub fn vrfs(authority: &Authority, workers: &[SharedCounters]) -> Vec<VrfView> {
                 name,
                 id,
                 vnis,
+                l3vni,
             }
         })
         .collect()
@@ -60,6 +66,8 @@ pub fn routes(
                 vni: r.vni.map(|v| v.get()),
                 via: r.via.map(|v| v.to_string()),
                 next_vrf: r.next_vrf.map(|(name, _)| name),
+                vtep: r.remote.map(|h| h.vtep.to_string()),
+                router_mac: r.remote.map(|h| h.router_mac.to_string()),
                 installed: r.slot.is_some(),
                 packets,
                 bytes,

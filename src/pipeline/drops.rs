@@ -88,6 +88,7 @@ drop_reasons! {
     VrfMismatch => "vrf_mismatch", "route to a VNI that is no longer in the packet's VRF (tables changing)";
     NotRoutable => "not_routable", "to the anycast gateway MAC but not a routable unicast IP packet (bad header or checksum, multicast, broadcast, link-local, not IP)";
     GatewayUnsupported => "gateway_unsupported", "to an anycast gateway address, other than ICMP/ICMPv6 echo";
+    NotRouterMac => "not_router_mac", "frame in an L3VNI not sent to this gateway's router MAC (an L3VNI bridges nothing)";
 }
 
 #[cfg(test)]

@@ -74,6 +74,8 @@ pub struct GatewayParams {
 pub struct RoutingParams {
     /// The anycast gateway MAC: frames to it in a routed VNI are routed.
     pub gateway_mac: MacAddr,
+    /// This gateway's router MAC: frames to it in an L3VNI are routed.
+    pub router_mac: MacAddr,
     /// ICMP errors per second, for the whole gateway.
     pub icmp_errors_pps: u32,
     /// Host resolutions (ARP/NS) per second, for the whole gateway.
@@ -741,6 +743,13 @@ impl Gateway {
             vtep: t.src,
             encap: t.encap,
         };
+        if v.l3() {
+            // An L3VNI (symmetric IRB) carries routed packets to the router MAC, nothing else.
+            if Some(dst) != self.router_mac() {
+                return Err(DropReason::NotRouterMac);
+            }
+            return self.route(f, vni, from);
+        }
         // The anycast gateway MAC is every gateway's own: another gateway's routed frames
         // carry it as their source, and it must not be learned behind that gateway.
         let gateway_source = routed && Some(src) == self.gateway_mac();

@@ -1000,6 +1000,7 @@ mod tests {
             control: Control::Static,
             vrf: None,
             gateways: Vec::new(),
+            l3: false,
         }
     }
 

@@ -18,7 +18,8 @@ use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::hash::FastMap;
-use super::VniIndex;
+use super::{TunnelId, VniIndex};
+use crate::wire::MacAddr;
 
 /// Most VRFs one gateway holds.
 pub const MAX_VRFS: usize = 1024;
@@ -62,6 +63,13 @@ pub enum NextHop {
     Via { vni: VniIndex, ip: IpAddr },
     /// Looked up again in another VRF (a leaked route); what that finds must lead to a VNI.
     Vrf(VrfIndex),
+    /// Through the VRF's L3VNI `vni` and `tunnel` to another VTEP, whose router MAC the
+    /// packet is sent to (symmetric IRB, RFC 9135).
+    Remote {
+        vni: VniIndex,
+        tunnel: TunnelId,
+        router_mac: MacAddr,
+    },
 }
 
 /// One FIB entry.

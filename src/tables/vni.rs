@@ -89,6 +89,8 @@ pub struct VniState {
 pub struct VniRouting {
     pub vrf: super::route::VrfIndex,
     pub gateways: Vec<crate::config::IpCidr>,
+    /// The VRF's L3VNI: frames to this gateway's router MAC are routed, nothing is bridged.
+    pub l3: bool,
 }
 
 impl VniRouting {
@@ -157,6 +159,8 @@ impl VniSummary {
     const OPEN: u64 = 8 << 16;
     /// In a tenant VRF: frames to the anycast gateway MAC are routed.
     const ROUTED: u64 = 16 << 16;
+    /// A VRF's L3VNI (symmetric IRB).
+    const L3: u64 = 32 << 16;
 
     /// `state`, held in slot `index`.
     fn of(index: VniIndex, state: &VniState) -> VniSummary {
@@ -172,7 +176,8 @@ impl VniSummary {
                     state.allowed_vteps.is_none() && state.learn_vteps.is_none(),
                     Self::OPEN,
                 )
-                | flag(state.routing.is_some(), Self::ROUTED),
+                | flag(state.routing.is_some(), Self::ROUTED)
+                | flag(state.routing.as_ref().is_some_and(|r| r.l3), Self::L3),
         )
     }
 
@@ -234,6 +239,12 @@ impl VniSummary {
     #[inline(always)]
     pub fn routed(self) -> bool {
         self.word() & Self::ROUTED != 0
+    }
+
+    /// The VNI is a VRF's L3VNI: it routes, and bridges nothing.
+    #[inline(always)]
+    pub fn l3(self) -> bool {
+        self.word() & Self::L3 != 0
     }
 }
 

@@ -43,6 +43,9 @@ pub struct VniView {
     pub vrf: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub gateway: Vec<String>,
+    /// The VNI is `vrf`'s L3VNI (`[[vrf]] l3vni`): routed packets between VTEPs only.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub l3vni: bool,
     /// Learned MACs.
     pub macs: u32,
     pub encap_packets: u64,
@@ -193,6 +196,9 @@ pub struct VrfView {
     pub name: String,
     pub id: u32,
     pub vnis: Vec<u32>,
+    /// The L3VNI routed packets to and from other VTEPs travel in (symmetric IRB).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub l3vni: Option<u32>,
     /// Routes installed in its FIB (connected subnets and static routes).
     pub routes: usize,
     pub counters: VrfCountersView,
@@ -226,6 +232,11 @@ pub struct RouteView {
     /// A leaked route: the VRF it is looked up again in.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_vrf: Option<String>,
+    /// A route through another VTEP (in the L3VNI, `vni`): its address and router MAC.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vtep: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub router_mac: Option<String>,
     /// In the workers' FIB now.
     pub installed: bool,
     pub packets: u64,

@@ -18,7 +18,7 @@ use std::net::IpAddr;
 
 use crate::tables::route::{NextHop, Route, VrfIndex};
 use crate::tables::update::Location;
-use crate::tables::{Dest, FdbKey, VniIndex};
+use crate::tables::{Dest, FdbKey, TunnelId, VniIndex};
 use crate::wire::{checksum, ethernet, icmpv4, icmpv6, ipv4, ipv6, EtherType, IpProtocol, MacAddr};
 
 use super::super::frame::Frame;
@@ -48,12 +48,39 @@ pub(crate) struct RoutedHint {
     pub(super) fdb: crate::tables::fdb::Probe,
 }
 
+/// Where a route's lookup ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Target {
+    /// A host of `vni`: the destination itself (`connected`) or the router at `ip`.
+    Host {
+        vni: VniIndex,
+        ip: IpAddr,
+        connected: bool,
+    },
+    /// Another VTEP, through the L3VNI `vni`, to its router MAC (symmetric IRB).
+    Remote {
+        vni: VniIndex,
+        tunnel: TunnelId,
+        router_mac: MacAddr,
+    },
+}
+
+impl Target {
+    /// The VNI the packet goes into next.
+    #[inline(always)]
+    fn vni(self) -> VniIndex {
+        match self {
+            Target::Host { vni, .. } | Target::Remote { vni, .. } => vni,
+        }
+    }
+}
+
 /// What `route` worked out for a packet: where it goes next.
 struct Hop {
-    vni: VniIndex,
-    ip: IpAddr,
+    target: Target,
     route: Route,
-    /// The destination is the gateway's own address in `vni` (another VNI of the VRF).
+    /// The destination is the gateway's own address in the target VNI (another VNI of the
+    /// VRF).
     to_gateway: bool,
 }
 
@@ -62,6 +89,12 @@ impl Gateway {
     #[inline(always)]
     pub(super) fn gateway_mac(&self) -> Option<MacAddr> {
         self.params.routing.map(|r| r.gateway_mac)
+    }
+
+    /// This gateway's router MAC (symmetric IRB), if routing is configured.
+    #[inline(always)]
+    pub(super) fn router_mac(&self) -> Option<MacAddr> {
+        self.params.routing.map(|r| r.router_mac)
     }
 
     /// The first pass for a frame to the gateway MAC in `vni`: `l3` starts at its ethertype.
@@ -74,8 +107,16 @@ impl Gateway {
         let b: [u8; 4] = l3.get(18..22)?.try_into().ok()?;
         let dst = std::net::Ipv4Addr::from(b);
         let vrf = self.tables.vnis.get(vni)?.routing.as_ref()?.vrf;
-        let (route, hop_vrf, (hop_vni, hop_ip, connected)) =
-            self.lookup_route(vrf, IpAddr::V4(dst))?;
+        let (route, hop_vrf, target) = self.lookup_route(vrf, IpAddr::V4(dst))?;
+        // A route to another VTEP needs no binding: `route` takes it from the FIB.
+        let Target::Host {
+            vni: hop_vni,
+            ip: hop_ip,
+            connected,
+        } = target
+        else {
+            return None;
+        };
         let mac = self.tables.bindings.get(hop_vni, hop_ip)?.mac;
         let fdb = self.tables.fdb.probe(FdbKey::new(hop_vni, mac));
         self.tables.fdb.prefetch_probe(fdb);
@@ -93,25 +134,38 @@ impl Gateway {
     }
 
     /// `dst`'s route in `vrf` (the one whose counters count it), the VRF its next hop is in,
-    /// and that next hop: (VNI, address, connected). A leaked route is followed once: what
-    /// the other VRF finds must lead to one of its VNIs.
+    /// and where it leads. A leaked route is followed once: what the other VRF finds must
+    /// lead to one of its VNIs or VTEPs.
     #[inline(always)]
-    fn lookup_route(
-        &self,
-        vrf: VrfIndex,
-        dst: IpAddr,
-    ) -> Option<(Route, VrfIndex, (VniIndex, IpAddr, bool))> {
+    fn lookup_route(&self, vrf: VrfIndex, dst: IpAddr) -> Option<(Route, VrfIndex, Target)> {
         let route = self.tables.vrfs.get(vrf)?.lookup(dst)?;
         let (hop_vrf, hop) = match route.next_hop {
             NextHop::Vrf(other) => (other, self.tables.vrfs.get(other)?.lookup(dst)?.next_hop),
             hop => (vrf, hop),
         };
-        let hop = match hop {
-            NextHop::Connected(vni) => (vni, dst, true),
-            NextHop::Via { vni, ip } => (vni, ip, false),
+        let target = match hop {
+            NextHop::Connected(vni) => Target::Host {
+                vni,
+                ip: dst,
+                connected: true,
+            },
+            NextHop::Via { vni, ip } => Target::Host {
+                vni,
+                ip,
+                connected: false,
+            },
+            NextHop::Remote {
+                vni,
+                tunnel,
+                router_mac,
+            } => Target::Remote {
+                vni,
+                tunnel,
+                router_mac,
+            },
             NextHop::Vrf(_) => return None,
         };
-        Some((route, hop_vrf, hop))
+        Some((route, hop_vrf, target))
     }
 
     /// The VRF of routed VNI `vni`.
@@ -199,7 +253,12 @@ impl Gateway {
         };
         let hop = match hinted {
             Some(h) => {
-                self.checked_hop(h.route, h.hop_vrf, (h.hop_vni, h.hop_ip, h.connected), dst)?
+                let target = Target::Host {
+                    vni: h.hop_vni,
+                    ip: h.hop_ip,
+                    connected: h.connected,
+                };
+                self.checked_hop(h.route, h.hop_vrf, target, dst)?
             }
             None => self.next_hop(vrf, dst)?,
         };
@@ -207,39 +266,63 @@ impl Gateway {
             // Another VNI's gateway address: the gateway itself, reached from this VNI.
             return self.for_gateway(f, vni, vrf, from, ihl);
         }
+        let (hop_vni, hop_ip) = match hop.target {
+            Target::Host { vni, ip, .. } => (vni, ip),
+            Target::Remote {
+                vni: l3vni,
+                tunnel,
+                router_mac,
+            } => {
+                // RFC 9135 §4.1: from this gateway's router MAC to the egress VTEP's.
+                rewrite(
+                    f,
+                    router_mac,
+                    self.router_mac().unwrap_or(MacAddr::ZERO),
+                    ihl,
+                )?;
+                self.count_routed(f, vrf, hop.route);
+                return self.encap_unicast(f, l3vni, tunnel);
+            }
+        };
         let bound = match hinted {
             Some(h) => Some(h.mac),
-            None => self.tables.bindings.get(hop.vni, hop.ip).map(|b| b.mac),
+            None => self.tables.bindings.get(hop_vni, hop_ip).map(|b| b.mac),
         };
         let Some(mac) = bound else {
             if let Some(c) = self.counters.vrf(vrf) {
                 c.unresolved.inc();
             }
-            return self.resolve(f, hop.vni, vrf, hop.ip);
+            return self.resolve(f, hop_vni, vrf, hop_ip);
         };
         rewrite(f, mac, self.gateway_mac().unwrap_or(MacAddr::ZERO), ihl)?;
+        self.count_routed(f, vrf, hop.route);
+        self.bridge_routed(f, hop_vni, mac)
+    }
+
+    /// Counts a rewritten packet for its VRF and its route.
+    #[inline(always)]
+    fn count_routed<F: Frame>(&self, f: &F, vrf: VrfIndex, route: Route) {
         let len = f.data().len() as u64;
         if let Some(c) = self.counters.vrf(vrf) {
             c.routed_packets.inc();
             c.routed_bytes.add(len);
         }
-        if let Some(c) = self.counters.route(hop.route.slot) {
+        if let Some(c) = self.counters.route(route.slot) {
             c.packets.inc();
             c.bytes.add(len);
         }
-        self.bridge_routed(f, hop.vni, mac)
     }
 
     /// The FIB's answer for `dst` in `vrf`, with the VNI it leads to checked to be in it.
     #[inline(always)]
     fn next_hop(&self, vrf: VrfIndex, dst: IpAddr) -> Result<Hop, DropReason> {
-        let Some((route, hop_vrf, (vni, ip, connected))) = self.lookup_route(vrf, dst) else {
+        let Some((route, hop_vrf, target)) = self.lookup_route(vrf, dst) else {
             if let Some(c) = self.counters.vrf(vrf) {
                 c.no_route.inc();
             }
             return Err(DropReason::NoRoute);
         };
-        self.checked_hop(route, hop_vrf, (vni, ip, connected), dst)
+        self.checked_hop(route, hop_vrf, target, dst)
     }
 
     /// A route's next hop, with the VNI it leads to checked to be in `hop_vrf` still (the
@@ -249,16 +332,26 @@ impl Gateway {
         &self,
         route: Route,
         hop_vrf: VrfIndex,
-        (vni, ip, connected): (VniIndex, IpAddr, bool),
+        target: Target,
         dst: IpAddr,
     ) -> Result<Hop, DropReason> {
-        match self.tables.vnis.get(vni).and_then(|s| s.routing.as_ref()) {
+        match self
+            .tables
+            .vnis
+            .get(target.vni())
+            .and_then(|s| s.routing.as_ref())
+        {
             Some(r) if r.vrf == hop_vrf => Ok(Hop {
-                vni,
-                ip,
+                target,
                 route,
                 // Only a connected destination can be on the VNI's own subnet.
-                to_gateway: connected && r.is_gateway(dst),
+                to_gateway: matches!(
+                    target,
+                    Target::Host {
+                        connected: true,
+                        ..
+                    }
+                ) && r.is_gateway(dst),
             }),
             _ => Err(DropReason::VrfMismatch),
         }

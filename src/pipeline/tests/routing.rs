@@ -708,3 +708,123 @@ next_vrf = "red"
     assert_eq!(leaked.next_vrf.map(|n| n.0), Some("shared".to_owned()));
     assert!(leaked.slot.is_some(), "installed");
 }
+
+// --- symmetric IRB: the VRF's L3VNI and routes through other VTEPs --------------------------
+
+/// This gateway's router MAC and another VTEP's, for the L3VNI tests.
+const OWN_RMAC: [u8; 6] = [0x02, 0x72, 0, 0, 0, 0x01];
+const PEER_RMAC: [u8; 6] = [0x02, 0x72, 0, 0, 0, 0x09];
+
+/// `ROUTED` with red's L3VNI 5000 and two prefixes behind VTEP 10.0.0.9 (a subnet and one
+/// host, as EVPN type 5 and type 2 would install them).
+fn symmetric() -> TestGw {
+    let toml = ROUTED
+        .replace(
+            "[[vrf]]\nname = \"red\"\nid = 1\n",
+            "[routing]\nrouter_mac = \"02:72:00:00:00:01\"\n\n\
+             [[vrf]]\nname = \"red\"\nid = 1\nl3vni = 5000\n",
+        )
+        .replace(
+            "[[route]]\nvrf = \"red\"\nprefix = \"0.0.0.0/0\"\n",
+            "[[route]]\nvrf = \"red\"\nprefix = \"10.2.0.0/16\"\nvtep = \"10.0.0.9\"\n\
+             router_mac = \"02:72:00:00:00:09\"\n\n\
+             [[route]]\nvrf = \"red\"\nprefix = \"fd99::/64\"\nvtep = \"10.0.0.9\"\n\
+             router_mac = \"02:72:00:00:00:09\"\n\n\
+             [[route]]\nvrf = \"red\"\nprefix = \"0.0.0.0/0\"\n",
+        );
+    assert!(toml.contains("l3vni = 5000") && toml.contains("10.2.0.0/16"));
+    TestGw::new(&toml)
+}
+
+#[test]
+fn a_route_through_another_vtep_goes_in_the_l3vni_to_its_router_mac() {
+    let mut t = symmetric();
+    let sent = udp4_between(H1, ANYCAST, "192.168.10.5", "10.2.3.4", 64);
+    let (v, f) = t.access(&tag(&sent, 10), ACC1);
+    assert_eq!(v, Verdict::Forward(0));
+    let o = Outer::parse(f.bytes());
+    assert_eq!(o.vni(), 5000, "the VRF's L3VNI");
+    assert_eq!(o.dst_ip(), "10.0.0.9".parse::<IpAddr>().unwrap());
+    assert!(o.checksums_verify());
+    let (dst, src, ip) = routed_v4(&o.inner);
+    assert_eq!(
+        (dst, src),
+        (PEER_RMAC, OWN_RMAC),
+        "RFC 9135: router MAC to router MAC"
+    );
+    assert_eq!(ip.time_to_live, 63);
+    assert_eq!(ip.header_checksum, ip.calc_header_checksum());
+    assert_eq!(&o.inner[34..], &sent[34..], "payload untouched");
+    assert_eq!(t.counters(5000).encap_packets.get(), 1);
+
+    let six = udp6_between(H1, ANYCAST, "fd10::5", "fd99::7", 5);
+    let (v, f) = t.access(&tag(&six, 10), ACC1);
+    assert_eq!(v, Verdict::Forward(0));
+    let o = Outer::parse(f.bytes());
+    assert_eq!(o.vni(), 5000);
+    let (eth, rest) = ep::Ethernet2Header::from_slice(&o.inner).unwrap();
+    assert_eq!((eth.destination, eth.source), (PEER_RMAC, OWN_RMAC));
+    assert_eq!(ep::Ipv6Header::from_slice(rest).unwrap().0.hop_limit, 4);
+
+    // Blue has no such route, and its hosts never reach red's L3VNI.
+    let (v, _) = t.access(&tag(&sent, 30), ACC1);
+    assert_eq!(v, Verdict::Drop(DropReason::NoRoute));
+}
+
+#[test]
+fn the_l3vni_routes_to_local_hosts_and_bridges_nothing() {
+    let mut t = symmetric();
+    // From VTEP 10.0.0.9 in the L3VNI to this gateway's router MAC: routed in red to h2.
+    let routed_in = udp4_between(PEER_RMAC, OWN_RMAC, "10.2.3.4", "192.168.20.5", 9);
+    let (v, f) = t.underlay(&vxlan4_packet("10.0.0.9", "10.0.0.1", 0, 5000, &routed_in));
+    assert_eq!(v, Verdict::Forward(ACC2));
+    assert_eq!(vid_of(f.bytes()), Some(20));
+    let (dst, src, ip) = routed_v4(&untag(f.bytes()));
+    assert_eq!((dst, src, ip.time_to_live), (H2, ANYCAST, 8));
+
+    // Anything else in the L3VNI is dropped, and nothing is learned from it.
+    for frame in [
+        udp4_between(PEER_RMAC, ANYCAST, "10.2.3.4", "192.168.20.5", 9),
+        udp4_between(PEER_RMAC, BCAST, "10.2.3.4", "192.168.20.5", 9),
+        udp4_between(PEER_RMAC, H2, "10.2.3.4", "192.168.20.5", 9),
+    ] {
+        let (v, _) = t.underlay(&vxlan4_packet("10.0.0.9", "10.0.0.1", 0, 5000, &frame));
+        assert_eq!(v, Verdict::Drop(DropReason::NotRouterMac));
+    }
+    assert!(t.fdb(5000, PEER_RMAC).is_none(), "an L3VNI learns nothing");
+    assert!(t.events().is_empty(), "and reports nothing to learn");
+
+    // Red's router MAC is not blue's way in: the L3VNI routes in red only.
+    let blue_dst = udp4_between(PEER_RMAC, OWN_RMAC, "10.2.3.4", "192.168.20.77", 9);
+    let (v, f) = t.underlay(&vxlan4_packet("10.0.0.9", "10.0.0.1", 0, 5000, &blue_dst));
+    // 192.168.20.77 is unknown in red: resolved in red's VNI 200, never in blue's 400.
+    match v {
+        Verdict::Flood(fl) => {
+            assert_eq!(t.authority.vni_id(fl.vni).unwrap().get(), 200);
+            assert_eq!(&f.bytes()[12..14], &[0x08, 0x06], "an ARP request");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn routes_through_vteps_follow_reloads_of_the_routes() {
+    let mut t = symmetric();
+    let tunnel = t.tunnel("10.0.0.9", Encap::Vxlan);
+    let routes = t.authority.routes();
+    let r = routes
+        .iter()
+        .find(|r| r.prefix.to_string() == "10.2.0.0/16")
+        .unwrap();
+    assert_eq!(r.vni.map(|v| v.get()), Some(5000));
+    assert!(r.slot.is_some(), "installed");
+    // The routes gone, the tunnel they held goes too.
+    let mut config = t.authority.routing().unwrap().clone();
+    config.routes.retain(|r| r.remote().is_none());
+    let changes = t.authority.set_routing(Some(config));
+    assert!(changes.contains(&crate::tables::authority::Change::Tunnel(tunnel)));
+    assert!(t
+        .authority
+        .tunnel_id("10.0.0.9".parse().unwrap(), Encap::Vxlan)
+        .is_none());
+}

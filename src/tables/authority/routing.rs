@@ -9,9 +9,10 @@
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 
-use crate::config::{IpCidr, RoutingConfig, StaticRoute};
+use crate::config::{IpCidr, RemoteHop, RoutingConfig, StaticRoute};
 use crate::tables::route::{Fib, NextHop, Route, RouteSlot, VrfIndex, MAX_ROUTES, MAX_VRFS};
 use crate::tables::vni::VniRouting;
+use crate::tables::TunnelId;
 
 use super::{Authority, Change, VniRecord};
 
@@ -39,6 +40,8 @@ pub struct RouteInfo {
     pub via: Option<IpAddr>,
     /// The VRF a leaked route continues in, and its slot (None: not defined now).
     pub next_vrf: Option<(String, Option<VrfIndex>)>,
+    /// The VTEP and router MAC a route through the L3VNI (`vni`) goes to.
+    pub remote: Option<RemoteHop>,
     /// Counter slot (None: not installed).
     pub slot: Option<RouteSlot>,
 }
@@ -58,6 +61,8 @@ pub(super) struct RoutingTables {
     free_vrf: Vec<VrfIndex>,
     slots: HashMap<(VrfIndex, IpCidr), RouteSlot>,
     free_slot: Vec<RouteSlot>,
+    /// The tunnel each VTEP that routes lead to (one reference on it per VTEP).
+    tunnels: BTreeMap<IpAddr, TunnelId>,
 }
 
 impl Default for RoutingTables {
@@ -68,6 +73,7 @@ impl Default for RoutingTables {
             free_vrf: (0..MAX_VRFS as u16).rev().map(VrfIndex).collect(),
             slots: HashMap::new(),
             free_slot: (0..MAX_ROUTES as u16).rev().map(RouteSlot).collect(),
+            tunnels: BTreeMap::new(),
         }
     }
 }
@@ -128,6 +134,7 @@ impl Authority {
             }
         }
         self.routing.config = config;
+        self.sync_route_tunnels(&mut changes);
         // A VNI's state names its VRF's slot: send every routed VNI again.
         changes.extend(
             self.vnis
@@ -138,6 +145,48 @@ impl Authority {
         changes.extend(self.routing.vrfs.values().map(|i| Change::Vrf(*i)));
         self.assign_route_slots();
         changes
+    }
+
+    /// Holds one tunnel reference per VTEP the routes lead to, acquiring new ones before
+    /// releasing those no route needs, so a tunnel that stays keeps its slot.
+    fn sync_route_tunnels(&mut self, changes: &mut Vec<Change>) {
+        let wanted: std::collections::BTreeSet<IpAddr> = self
+            .routing
+            .config
+            .iter()
+            .flat_map(|c| c.routes.iter())
+            .filter_map(|r| r.remote().map(|h| h.vtep))
+            .collect();
+        for vtep in &wanted {
+            if self.routing.tunnels.contains_key(vtep) {
+                continue;
+            }
+            match self.acquire_tunnel(*vtep, crate::config::Encap::Vxlan, changes) {
+                Ok(id) => {
+                    self.routing.tunnels.insert(*vtep, id);
+                }
+                // Checked by the configuration: a route without its tunnel is not installed.
+                Err(e) => tracing::warn!("routes to VTEP {vtep}: no tunnel ({e})"),
+            }
+        }
+        let gone: Vec<(IpAddr, TunnelId)> = self
+            .routing
+            .tunnels
+            .iter()
+            .filter(|(v, _)| !wanted.contains(v))
+            .map(|(v, t)| (*v, *t))
+            .collect();
+        for (vtep, id) in gone {
+            self.routing.tunnels.remove(&vtep);
+            self.release_tunnel(id, changes);
+        }
+    }
+
+    /// The L3VNI of VRF `vrf`, if it has one.
+    fn l3vni_of(&self, vrf: &str) -> Option<&VniRecord> {
+        self.vnis
+            .values()
+            .find(|r| r.config.l3 && r.config.vrf.as_deref() == Some(vrf))
     }
 
     /// The VRF changes a VNI's (old or new) configuration makes.
@@ -160,6 +209,7 @@ impl Authority {
         Some(VniRouting {
             vrf,
             gateways: record.config.gateways.clone(),
+            l3: record.config.l3,
         })
     }
 
@@ -187,12 +237,21 @@ impl Authority {
                         vni: Some(r.config.id),
                         via: None,
                         next_vrf: None,
+                        remote: None,
                         slot: self.routing.slots.get(&(index, prefix)).copied(),
                     });
                 }
             }
             for s in config.routes.iter().filter(|s| s.vrf == v.name) {
-                let vni = self.next_hop_vni(&v.name, s).map(|r| r.config.id);
+                let remote = s.remote();
+                let vni = match remote {
+                    // Installed once its L3VNI and its tunnel exist.
+                    Some(h) => self
+                        .l3vni_of(&v.name)
+                        .filter(|_| self.routing.tunnels.contains_key(&h.vtep))
+                        .map(|r| r.config.id),
+                    None => self.next_hop_vni(&v.name, s).map(|r| r.config.id),
+                };
                 let next_vrf = s.next_vrf().map(|n| (n.to_owned(), self.routing.index(n)));
                 let mut route = RouteInfo {
                     vrf: v.name.clone(),
@@ -202,6 +261,7 @@ impl Authority {
                     vni,
                     via: s.via(),
                     next_vrf,
+                    remote,
                     slot: None,
                 };
                 if route.has_next_hop() {
@@ -289,9 +349,19 @@ impl Authority {
                 let Some(vni) = r.vni.and_then(|v| self.vni_index(v)) else {
                     continue;
                 };
-                match r.via {
-                    None => NextHop::Connected(vni),
-                    Some(ip) => NextHop::Via { vni, ip },
+                match (r.via, r.remote) {
+                    (_, Some(h)) => {
+                        let Some(tunnel) = self.routing.tunnels.get(&h.vtep).copied() else {
+                            continue;
+                        };
+                        NextHop::Remote {
+                            vni,
+                            tunnel,
+                            router_mac: h.router_mac,
+                        }
+                    }
+                    (None, None) => NextHop::Connected(vni),
+                    (Some(ip), None) => NextHop::Via { vni, ip },
                 }
             };
             fib.insert(r.prefix.addr, r.prefix.prefix, Route { next_hop, slot });
