@@ -230,10 +230,11 @@ fn changes_through_vtepctl_reach_the_tables() {
     assert_eq!(j["encap"], "nvgre");
     assert_eq!(api.get_ok("/api/v1/vnis/6100")["encap"], "nvgre");
 
+    // `replace` sets everything: what it is not given takes its default.
     said(
         ctl(&[
             "vni",
-            "set",
+            "replace",
             "--id",
             "6000",
             "--vlan",
@@ -246,7 +247,7 @@ fn changes_through_vtepctl_reach_the_tables() {
             "--bum-rate-pps",
             "5000",
         ]),
-        "changed VNI 6000",
+        "replaced VNI 6000",
     );
     assert_eq!(
         config_only(&api.get_ok("/api/v1/vnis/6000")),
@@ -311,6 +312,38 @@ fn changes_through_vtepctl_reach_the_tables() {
         ),
         (&json!(null), &json!(null), &json!(70), &json!(601))
     );
+    // `set` (`update` is its other name) changes only the VLAN here, through one PATCH.
+    said(
+        ctl(&["vni", "set", "--id", "6000", "--vlan", "602"]),
+        "changed VNI 6000",
+    );
+    let mut want = v.clone();
+    want["vlan"] = json!(602);
+    assert_eq!(config_only(&api.get_ok("/api/v1/vnis/6000")), want);
+    // The API's merge patch: a null removes a setting, the others stay.
+    let patched = api.expect(
+        200,
+        "PATCH",
+        "/api/v1/vnis/6000",
+        Some(&json!({"max_macs": null, "arp_suppression": true})),
+    );
+    assert_eq!(
+        (
+            &patched["max_macs"],
+            &patched["arp_suppression"],
+            &patched["vlan"]
+        ),
+        (&json!(null), &json!(true), &json!(602)),
+        "{patched:#}"
+    );
+    assert!(api
+        .send(
+            "PATCH",
+            "/api/v1/vnis/6000",
+            &json!(["not", "an", "object"])
+        )
+        .refused(400, "vni: expected a JSON object")
+        .contains("null removes one"));
 
     said(
         ctl(&[
@@ -460,6 +493,10 @@ fn errors_are_one_line_and_exit_1() {
         (
             vec!["vni", "update", "--id", "7777", "--vlan", "777"],
             "vtepctl: VNI 7777 is not configured (HTTP 404)",
+        ),
+        (
+            vec!["vni", "set", "--id", "5000"],
+            "vtepctl: nothing to change: give a setting, or --clear one",
         ),
         (
             vec!["vni", "update", "--id", "5000", "--clear", "flood"],

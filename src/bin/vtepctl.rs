@@ -237,50 +237,55 @@ struct VniUpdate {
 }
 
 impl VniUpdate {
-    /// The body that replaces `current` with this update applied.
-    fn body(&self, current: &VniView) -> Result<Value, String> {
+    /// The JSON merge patch (RFC 7396) of what was given: each setting given, and `null`
+    /// for each one cleared.
+    fn patch(&self) -> Result<Value, String> {
         if let Some(c) = self.clear.iter().find(|c| !CLEARABLE.contains(&c.as_str())) {
             return Err(format!(
                 "--clear {c}: not a setting that can be removed ({})",
                 CLEARABLE.join(", ")
             ));
         }
-        let now = VniValues {
-            encap: Some(current.encap.clone()),
-            vlan: current.vlan,
-            multicast_group: current.multicast_group.clone(),
-            allowed_vteps: current.allowed_vteps.clone(),
-            max_macs: current.max_macs,
-            bum_rate_pps: current.bum_rate_pps,
-            vrf: current.vrf.clone(),
-            gateway: (!current.gateway.is_empty()).then(|| current.gateway.clone()),
-        };
-        let flood: Vec<String> = self.flood.clone().unwrap_or_else(|| current.flood.clone());
-        let mut v = json!({
-            "id": current.id,
-            "flood": flood.into_iter().filter(|f| !f.is_empty()).collect::<Vec<_>>(),
-            "learning": self.learning.unwrap_or(current.learning),
-            "arp_suppression": self.arp_suppression.unwrap_or(current.arp_suppression),
-            "learn_only_from_flood": self
-                .learn_only_from_flood
-                .unwrap_or(current.learn_only_from_flood),
-            "control": self.control.as_deref().unwrap_or(&current.control),
-        });
-        if let Some(obj) = v.as_object_mut() {
-            for ((name, given), (_, was)) in self.values.given().into_iter().zip(now.given()) {
-                let option = name.replace('_', "-");
-                let cleared = self.clear.contains(&option);
-                if cleared && given.is_some() {
+        let mut patch = serde_json::Map::new();
+        for (name, given) in self.values.given() {
+            let option = name.replace('_', "-");
+            let cleared = self.clear.contains(&option);
+            match (given, cleared) {
+                (Some(_), true) => {
                     return Err(format!(
                         "--{option} and --clear {option} contradict each other"
-                    ));
+                    ))
                 }
-                if let Some(x) = if cleared { None } else { given.or(was) } {
-                    obj.insert(name.into(), x);
+                (Some(x), false) => {
+                    patch.insert(name.into(), x);
                 }
+                (None, true) => {
+                    patch.insert(name.into(), Value::Null);
+                }
+                (None, false) => {}
             }
         }
-        Ok(v)
+        if let Some(flood) = &self.flood {
+            let flood: Vec<&String> = flood.iter().filter(|f| !f.is_empty()).collect();
+            patch.insert("flood".into(), json!(flood));
+        }
+        let flags = [
+            ("learning", self.learning),
+            ("arp_suppression", self.arp_suppression),
+            ("learn_only_from_flood", self.learn_only_from_flood),
+        ];
+        for (name, value) in flags {
+            if let Some(v) = value {
+                patch.insert(name.into(), json!(v));
+            }
+        }
+        if let Some(c) = &self.control {
+            patch.insert("control".into(), json!(c));
+        }
+        if patch.is_empty() {
+            return Err("nothing to change: give a setting, or --clear one".into());
+        }
+        Ok(Value::Object(patch))
     }
 }
 
@@ -288,12 +293,13 @@ impl VniUpdate {
 enum VniOp {
     /// Add a VNI.
     Add(VniSpec),
+    /// Change only the settings given (and those --clear names), keeping the others: one
+    /// PATCH, applied to the VNI as vtepd holds it.
+    #[command(alias = "update")]
+    Set(VniUpdate),
     /// Replace a VNI's settings, all of them: options left out take their defaults (no
     /// --flood empties the flood list). Its learned MACs are kept.
-    Set(VniSpec),
-    /// Change only the settings given, keeping the others (reads the VNI, then replaces it
-    /// with the changes applied: of two edits of one VNI at once, the last wins).
-    Update(VniUpdate),
+    Replace(VniSpec),
     /// Replace a VNI's flood list.
     Flood {
         id: u32,
@@ -823,22 +829,22 @@ fn run(cli: Cli) -> Result<(), String> {
                     client.call("POST", "/api/v1/vnis", Some(&spec.body()))?,
                     format!("added VNI {}", spec.id),
                 ),
-                VniOp::Set(spec) => (
+                VniOp::Set(u) => (
+                    client.call(
+                        "PATCH",
+                        &format!("/api/v1/vnis/{}", u.id),
+                        Some(&u.patch()?),
+                    )?,
+                    format!("changed VNI {}", u.id),
+                ),
+                VniOp::Replace(spec) => (
                     client.call(
                         "PUT",
                         &format!("/api/v1/vnis/{}", spec.id),
                         Some(&spec.body()),
                     )?,
-                    format!("changed VNI {}", spec.id),
+                    format!("replaced VNI {}", spec.id),
                 ),
-                VniOp::Update(u) => {
-                    let path = format!("/api/v1/vnis/{}", u.id);
-                    let current: VniView = parse(client.call("GET", &path, None)?)?;
-                    (
-                        client.call("PUT", &path, Some(&u.body(&current)?))?,
-                        format!("changed VNI {}", u.id),
-                    )
-                }
                 VniOp::Flood { id, vteps } => (
                     client.call(
                         "PUT",

@@ -196,6 +196,53 @@ pub fn replace_vni(
     Ok(v)
 }
 
+/// `PATCH /vnis/{id}`: the settings in `patch` changed, the others kept (JSON merge patch,
+/// RFC 7396: a `null` removes a setting). Applied to the VNI as the management thread holds
+/// it, so two patches of one VNI at once both take effect. A patch that gives `flood` drops
+/// the VNI's `multicast_group` unless it gives that too, and the other way round.
+pub fn patch_vni(
+    config: &mut Config,
+    m: &mut TableManager,
+    id: u32,
+    patch: serde_json::Value,
+) -> Result<VniConfig, AdminError> {
+    let current = {
+        let g = gateway(config)?;
+        let vid = vni_id(id)?;
+        refuse_l3vni(g, vid)?;
+        g.vnis
+            .iter()
+            .find(|v| v.id == vid)
+            .map(vni_json)
+            .ok_or_else(|| AdminError::new(404, format!("VNI {id} is not configured")))?
+    };
+    let serde_json::Value::Object(changes) = patch else {
+        return Err(AdminError::new(
+            400,
+            "vni: expected a JSON object of the settings to change (a null removes one)",
+        ));
+    };
+    let serde_json::Value::Object(mut merged) = current else {
+        return Err(AdminError::new(
+            500,
+            "vni: current settings are not an object",
+        ));
+    };
+    for (exclusive, other) in [("flood", "multicast_group"), ("multicast_group", "flood")] {
+        if changes.contains_key(exclusive) && !changes.contains_key(other) {
+            merged.remove(other);
+        }
+    }
+    for (key, value) in changes {
+        if value.is_null() {
+            merged.remove(&key);
+        } else {
+            merged.insert(key, value);
+        }
+    }
+    replace_vni(config, m, id, serde_json::Value::Object(merged))
+}
+
 /// `PUT /vnis/{id}/flood` and `PUT /vnis/{id}/allowed_vteps`: one list replaced.
 pub fn set_list(
     config: &mut Config,
@@ -204,29 +251,13 @@ pub fn set_list(
     field: &str,
     list: serde_json::Value,
 ) -> Result<VniConfig, AdminError> {
-    let current = {
-        let g = gateway(config)?;
-        let vid = vni_id(id)?;
-        g.vnis
-            .iter()
-            .find(|v| v.id == vid)
-            .ok_or_else(|| AdminError::new(404, format!("VNI {id} is not configured")))?
-            .clone()
-    };
     if !list.is_array() {
         return Err(AdminError::new(
             400,
             format!("vni.{field}: expected a list of addresses"),
         ));
     }
-    let mut body = vni_json(&current);
-    if let Some(obj) = body.as_object_mut() {
-        obj.insert(field.to_owned(), list);
-        if field == "flood" {
-            obj.remove("multicast_group");
-        }
-    }
-    replace_vni(config, m, id, body)
+    patch_vni(config, m, id, serde_json::json!({ field: list }))
 }
 
 /// `DELETE /vnis/{id}`: the VNI with its MACs and bindings, static ones included.

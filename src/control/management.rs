@@ -265,6 +265,10 @@ impl<'a> Management<'a> {
                 let v = admin::replace_vni(config, m, id, body)?;
                 Ok(ApiReply::json(200, &admin::vni_json(&v)))
             }
+            ApiOp::PatchVni(id, patch) => {
+                let v = admin::patch_vni(config, m, id, patch)?;
+                Ok(ApiReply::json(200, &admin::vni_json(&v)))
+            }
             ApiOp::SetFlood(id, list) => {
                 let v = admin::set_list(config, m, id, "flood", list)?;
                 Ok(ApiReply::json(200, &admin::vni_json(&v)))

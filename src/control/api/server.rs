@@ -33,20 +33,37 @@ pub enum ApiOp {
     GetVni(u32),
     AddVni(serde_json::Value),
     ReplaceVni(u32, serde_json::Value),
+    /// `PATCH /vnis/{id}`: a JSON merge patch (RFC 7396) of the VNI's settings.
+    PatchVni(u32, serde_json::Value),
     SetFlood(u32, serde_json::Value),
     SetAllowedVteps(u32, serde_json::Value),
     DeleteVni(u32),
-    Flush { vni: u32, all: bool },
-    ListFdb { vni: Option<u32> },
+    Flush {
+        vni: u32,
+        all: bool,
+    },
+    ListFdb {
+        vni: Option<u32>,
+    },
     AddFdb(serde_json::Value),
-    DeleteFdb { vni: u32, mac: String },
-    ListArp { vni: Option<u32> },
+    DeleteFdb {
+        vni: u32,
+        mac: String,
+    },
+    ListArp {
+        vni: Option<u32>,
+    },
     AddArp(serde_json::Value),
-    DeleteArp { vni: u32, ip: String },
+    DeleteArp {
+        vni: u32,
+        ip: String,
+    },
     Reload,
     Evpn,
     ListVrfs,
-    ListRoutes { vrf: Option<String> },
+    ListRoutes {
+        vrf: Option<String>,
+    },
 }
 
 /// An answer: status code, body, content type.
@@ -377,6 +394,7 @@ pub fn route(method: &str, url: &str, body: &str) -> Result<ApiOp, ApiReply> {
             ("POST", ["vnis"]) => Ok(ApiOp::AddVni(json_body(body)?)),
             ("GET", ["vnis", id]) => Ok(ApiOp::GetVni(vni_param(id)?)),
             ("PUT", ["vnis", id]) => Ok(ApiOp::ReplaceVni(vni_param(id)?, json_body(body)?)),
+            ("PATCH", ["vnis", id]) => Ok(ApiOp::PatchVni(vni_param(id)?, json_body(body)?)),
             ("DELETE", ["vnis", id]) => Ok(ApiOp::DeleteVni(vni_param(id)?)),
             ("PUT", ["vnis", id, "flood"]) => Ok(ApiOp::SetFlood(vni_param(id)?, json_body(body)?)),
             ("PUT", ["vnis", id, "allowed_vteps"]) => {
