@@ -73,6 +73,7 @@ drop_reasons! {
     VtepNotAllowed => "vtep_not_allowed", "source VTEP not in the VNI's allowed_vteps";
     InnerTruncated => "inner_truncated", "decapsulated frame shorter than an Ethernet header";
     InnerVlan => "inner_vlan", "decapsulated frame with an 802.1Q tag (RFC 7348 6.1)";
+    EcnCeNotEct => "ecn_ce_not_ect", "outer ECN CE (congestion experienced) over an inner packet that is not ECN-capable (RFC 6040 4.2)";
     SplitHorizon => "split_horizon", "decapsulated frame to a MAC behind another VTEP (never sent back into the underlay)";
     ArpMalformed => "arp_malformed", "ARP that is not Ethernet/IPv4 or is truncated";
     ArpNotForUs => "arp_not_for_us", "ARP on the underlay for an address that is not ours";

@@ -23,6 +23,7 @@ use crate::wire::{
     arp, ethernet, icmpv6, ipv4, ipv6, tcp, vlan as dot1q, EtherType, IpProtocol, MacAddr, Vni,
 };
 
+use super::ecn;
 use super::encap::{self, OuterTemplate, PacketParams, SourcePorts};
 use super::entropy;
 use super::exception::{self, ExceptionClass, ExceptionPolicers};
@@ -729,13 +730,11 @@ impl Gateway {
             // RFC 7348 §6.1: decapsulated frames with an inner VLAN tag are discarded.
             return Err(DropReason::InnerVlan);
         }
+        ecn::decapsulate(t.outer_ecn, f.data_mut())?;
         // Counted once the inner frame is known good, as encapsulation counts what it sent.
         if let Some(c) = self.counters.vni(vni) {
             c.decap_packets.inc();
             c.decap_bytes.add(t.inner_len as u64);
-        }
-        if t.ecn_ce {
-            mark_ce(f.data_mut());
         }
         let from = Location::Remote {
             vtep: t.src,
@@ -1215,33 +1214,6 @@ fn neighbor_discovery(l3: &[u8]) -> Option<(std::net::Ipv6Addr, icmpv6::NdRepr)>
     }
     let nd = icmpv6::NdRepr::parse(payload).ok()?;
     Some((ip.src(), nd))
-}
-
-/// RFC 6040 decapsulation: congestion experienced on the outer header is carried to an
-/// ECN-capable inner packet.
-fn mark_ce(frame: &mut [u8]) {
-    let Ok((eth, rest)) = ethernet::parse_mut(frame) else {
-        return;
-    };
-    match eth.ethertype_raw() {
-        EtherType::IPV4 => {
-            if let Ok((ip, _)) = ipv4::parse_mut(rest) {
-                let ecn = ip.ecn();
-                if ip.version() == 4 && ecn != 0 && ecn != 3 {
-                    ip.set_ecn_updating_checksum(3);
-                }
-            }
-        }
-        EtherType::IPV6 => {
-            if let Ok((ip, _)) = ipv6::parse_mut(rest) {
-                let tc = ip.traffic_class();
-                if ip.version() == 6 && tc & 3 != 0 {
-                    ip.set_traffic_class(tc | 3);
-                }
-            }
-        }
-        _ => {}
-    }
 }
 
 /// Inner IPv4 header and TCP header lengths of a TCP/IPv4 frame (the only kind librte_gso

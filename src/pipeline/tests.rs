@@ -230,6 +230,23 @@ impl TestGw {
         let v = self.gw.underlay(&mut f);
         (v, f)
     }
+
+    /// `frames` as bursts received on `port` (0: the underlay), through the worker's loop
+    /// (`BurstRun`: prefetch, first pass, hints); each verdict and the frame afterwards.
+    fn burst(&mut self, frames: &[Vec<u8>], port: u8) -> Vec<(Verdict, VecFrame)> {
+        let mut out = Vec::new();
+        for chunk in frames.chunks(32) {
+            let mut run = BurstRun::default();
+            let mut burst: Vec<Option<VecFrame>> =
+                chunk.iter().map(|b| Some(VecFrame::new(b))).collect();
+            run.start(&self.gw, &burst, port, port == 0);
+            for i in 0..burst.len() {
+                let v = run.next(&mut self.gw, &mut burst, i).expect("a packet");
+                out.push((v, burst[i].take().expect("left in its slot")));
+            }
+        }
+        out
+    }
 }
 
 fn key(gw: &TestGw, vni: u32, mac: [u8; 6]) -> FdbKey {
@@ -2373,33 +2390,75 @@ fn arp_and_nd_suppression_on_the_decap_side() {
 
 // --- ECN ----------------------------------------------------------------------------------
 
-#[test]
-fn outer_ce_marks_ecn_capable_inner_packets() {
-    let mut g = TestGw::new(BASE);
-    let cases = [
-        // (outer ECN, inner TOS, inner TOS after)
-        (3u8, 0x02u8, 0x03u8),
-        (3, 0xb9, 0xbb),
-        (3, 0xb8, 0xb8),
-        (3, 0x03, 0x03),
-        (2, 0x02, 0x02),
-        (1, 0x01, 0x01),
-    ];
-    for (outer, before, after) in cases {
-        let inner = udp4(R9, L3, before, 80);
-        let (v, f) = g.underlay(&vxlan4_packet("10.0.0.2", "10.0.0.1", outer, 5000, &inner));
-        assert_eq!(v, Verdict::Forward(ACC2));
-        let (tos, checksum_ok) = inner_ipv4(&untag(f.bytes()));
-        assert_eq!(tos, after, "outer {outer}, inner {before:#x}");
-        assert!(checksum_ok, "inner IPv4 checksum after marking");
+/// RFC 6040 §4.2 (normal mode), restated: the inner ECN field after decapsulation by
+/// (outer, inner); None: dropped. 0 Not-ECT, 1 ECT(1), 2 ECT(0), 3 CE.
+fn rfc6040(outer: u8, inner: u8) -> Option<u8> {
+    match (outer, inner) {
+        (3, 0) => None,
+        (3, _) => Some(3),
+        (1, 2) => Some(1),
+        _ => Some(inner),
     }
-    // IPv6 inner, IPv4 and IPv6 outer.
-    for (outer, before, after) in [(3u8, 0x01u8, 0x03u8), (3, 0x00, 0x00), (0, 0x02, 0x02)] {
-        let inner = udp6(R9, L3, before, 80);
-        let (_, f) = g.underlay(&vxlan4_packet("10.0.0.2", "10.0.0.1", outer, 5000, &inner));
-        assert_eq!(inner_ipv6_tc(&untag(f.bytes())), after);
-        let (_, f) = g.underlay(&vxlan6_packet("fd00::2", "fd00::1", outer, 5000, &inner));
-        assert_eq!(inner_ipv6_tc(&untag(f.bytes())), after);
+}
+
+/// Every (outer, inner) pair of ECN fields, IPv4 and IPv6 inside VXLAN over IPv4 and IPv6,
+/// through the burst loop (so the outer shapes' fast path reads the outer field too).
+#[test]
+fn decapsulation_applies_the_rfc6040_ecn_table() {
+    let mut g = TestGw::new(BASE);
+    let dscp = 46 << 2;
+    let mut frames = Vec::new();
+    let mut cases = Vec::new();
+    for outer in 0..4u8 {
+        for inner in 0..4u8 {
+            for v6 in [false, true] {
+                let f = if v6 {
+                    udp6(R9, L3, dscp | inner, 80)
+                } else {
+                    udp4(R9, L3, dscp | inner, 80)
+                };
+                frames.push(vxlan4_packet("10.0.0.2", "10.0.0.1", outer, 5000, &f));
+                frames.push(vxlan6_packet("fd00::2", "fd00::1", outer, 5000, &f));
+                cases.extend([
+                    (outer, inner, v6, "outer IPv4"),
+                    (outer, inner, v6, "outer IPv6"),
+                ]);
+            }
+        }
+    }
+    for ((v, f), (outer, inner, v6, over)) in g.burst(&frames, 0).into_iter().zip(cases) {
+        let ctx = format!("{over}, outer {outer}, inner {inner}, inner IPv6 {v6}");
+        let Some(after) = rfc6040(outer, inner) else {
+            assert_eq!(v, Verdict::Drop(DropReason::EcnCeNotEct), "{ctx}");
+            continue;
+        };
+        assert_eq!(v, Verdict::Forward(ACC2), "{ctx}");
+        let inner = untag(f.bytes());
+        if v6 {
+            assert_eq!(inner_ipv6_tc(&inner), dscp | after, "{ctx}");
+        } else {
+            let (tos, checksum_ok) = inner_ipv4(&inner);
+            assert_eq!(tos, dscp | after, "{ctx}");
+            assert!(checksum_ok, "{ctx}: inner IPv4 checksum after the change");
+        }
+    }
+}
+
+/// A frame without an ECN field (ARP, any other EtherType) is decapsulated unchanged under
+/// any outer field.
+#[test]
+fn ecn_leaves_frames_that_are_not_ip_alone() {
+    let mut g = TestGw::new(BASE);
+    let mut other = L3.to_vec();
+    other.extend_from_slice(&R9);
+    other.extend_from_slice(&[0x88, 0xb5]);
+    other.extend_from_slice(&filler(7, 46));
+    let frames: Vec<Vec<u8>> = (0..4)
+        .map(|outer| vxlan4_packet("10.0.0.2", "10.0.0.1", outer, 5000, &other))
+        .collect();
+    for (v, f) in g.burst(&frames, 0) {
+        assert_eq!(v, Verdict::Forward(ACC2));
+        assert_eq!(untag(f.bytes()), other);
     }
 }
 

@@ -399,12 +399,14 @@ def decap(d):
     )
     f = inner(M1, L1, 8)
     push(bytes(vxlan4(f, 5000)) + b"\xde\xad\xbe\xef", f, 5000, [(1, None)])
-    # RFC 6040: congestion experienced (CE) on the outer header is carried to an ECN-capable
-    # inner packet (ECT(0) -> CE, IPv4 checksum updated; ECT(1) -> CE in IPv6); a not-ECT inner
-    # packet is left alone.
+    # RFC 6040 4.2: congestion experienced (CE) on the outer header is carried to an
+    # ECN-capable inner packet (ECT(0) -> CE, IPv4 checksum updated; ECT(1) -> CE in IPv6); over
+    # a not-ECT inner packet it is dropped; outer ECT(1) makes an inner ECT(0) ECT(1).
     push(vxlan4(inner(M1, L1, 15, tos=0x22), 5000, tos=0x03), inner(M1, L1, 15, tos=0x23), 5000, [(1, None)])
-    push(vxlan4(inner(M1, L1, 16, tos=0x20), 5000, tos=0x03), inner(M1, L1, 16, tos=0x20), 5000, [(1, None)])
-    push(vxlan4(inner(M1, L1, 17, tos=0x22), 5000, tos=0x01), inner(M1, L1, 17, tos=0x22), 5000, [(1, None)])
+    under.append(vxlan4(inner(M1, L1, 16, tos=0x20), 5000, tos=0x03))
+    drops["ecn_ce_not_ect"] = 1
+    push(vxlan4(inner(M1, L1, 17, tos=0x22), 5000, tos=0x01), inner(M1, L1, 17, tos=0x21), 5000, [(1, None)])
+    push(vxlan4(inner(M1, L1, 20, tos=0x21), 5000, tos=0x02), inner(M1, L1, 20, tos=0x21), 5000, [(1, None)])
 
     def inner6(tc):
         return bytes(Ether(src=M1, dst=L2) / IPv6(src="fd10::7", dst="fd10::1", tc=tc) / UDP(sport=7, dport=7) / Raw(pattern(40, 7)))
