@@ -731,11 +731,6 @@ impl Gateway {
             return Err(DropReason::InnerVlan);
         }
         ecn::decapsulate(t.outer_ecn, f.data_mut())?;
-        // Counted once the inner frame is known good, as encapsulation counts what it sent.
-        if let Some(c) = self.counters.vni(vni) {
-            c.decap_packets.inc();
-            c.decap_bytes.add(t.inner_len as u64);
-        }
         let from = Location::Remote {
             vtep: t.src,
             encap: t.encap,
@@ -778,10 +773,22 @@ impl Gateway {
                 .get_probe(self.probe(FdbKey::new(vni, dst)))
                 .map(|e| e.dest)
         };
-        match dest {
+        let bridged = match dest {
             Some(Dest::Access(p)) => self.to_access(f, vni, p),
             Some(Dest::Tunnel(_)) => Err(DropReason::SplitHorizon),
             None => self.flood(vni, None, false),
+        }?;
+        self.count_decap(vni, t.inner_len);
+        Ok(bridged)
+    }
+
+    /// Counts a tunnel packet whose inner frame is forwarded (bridged, flooded or routed),
+    /// as encapsulation counts what it sends: a drop at any step before is not counted.
+    #[inline(always)]
+    fn count_decap(&self, vni: VniIndex, inner_len: usize) {
+        if let Some(c) = self.counters.vni(vni) {
+            c.decap_packets.inc();
+            c.decap_bytes.add(inner_len as u64);
         }
     }
 

@@ -2462,6 +2462,68 @@ fn ecn_leaves_frames_that_are_not_ip_alone() {
     }
 }
 
+// --- what decapsulation counts --------------------------------------------------------------
+
+/// `decap_packets`/`decap_bytes` count the tunnel packets whose inner frame is forwarded
+/// (bridged, flooded or routed): one dropped after the inner checks, or an ARP request the
+/// gateway answers, is not.
+#[test]
+fn decap_counters_count_only_forwarded_frames() {
+    let mut g = TestGw::new(BASE);
+    let from_r2 = |inner: &[u8]| vxlan4_packet("10.0.0.2", "10.0.0.1", 0, 5000, inner);
+    let to_remote = udp4(R9, R2, 0, 60);
+    let ce_over_not_ect = vxlan4_packet("10.0.0.2", "10.0.0.1", 3, 5000, &udp4(R9, L3, 0, 61));
+    let suppressed = arp(
+        R9,
+        BCAST,
+        ARP_REQUEST,
+        R9,
+        "192.168.1.99",
+        [0; 6],
+        "192.168.1.3",
+    );
+    let unicast = udp4(R9, L3, 0, 70);
+    let broadcast = udp4(R9, BCAST, 0, 80);
+    let frames = [
+        from_r2(&to_remote),
+        ce_over_not_ect,
+        from_r2(&suppressed),
+        from_r2(&unicast),
+        from_r2(&broadcast),
+    ];
+    let verdicts: Vec<Verdict> = g.burst(&frames, 0).into_iter().map(|(v, _)| v).collect();
+    assert_eq!(verdicts[0], Verdict::Drop(DropReason::SplitHorizon));
+    assert_eq!(verdicts[1], Verdict::Drop(DropReason::EcnCeNotEct));
+    assert_eq!(
+        verdicts[2],
+        Verdict::Forward(0),
+        "answered through the tunnel"
+    );
+    assert_eq!(verdicts[3], Verdict::Forward(ACC2));
+    assert!(
+        matches!(verdicts[4], Verdict::Flood(_)),
+        "{:?}",
+        verdicts[4]
+    );
+    let c = g.counters(5000);
+    assert_eq!(c.decap_packets.get(), 2, "the unicast and the broadcast");
+    assert_eq!(c.decap_bytes.get(), 70 + 80, "their inner frames, untagged");
+
+    // A flood with nowhere to go: the VNI's access ports removed.
+    let id = Vni::new(8000).unwrap();
+    let config = g.authority.vni_config(id).unwrap().clone();
+    for c in &g.authority.update_vni(&config, Vec::new()).unwrap() {
+        g.sync.send(g.authority.render(c)).unwrap();
+    }
+    g.gw.apply_updates(usize::MAX);
+    let flood = vxlan4_packet("10.0.0.2", "10.0.0.1", 0, 8000, &udp4(R9, BCAST, 0, 60));
+    assert_eq!(
+        g.burst(&[flood], 0)[0].0,
+        Verdict::Drop(DropReason::NoFloodDestination)
+    );
+    assert_eq!(g.counters(8000).decap_packets.get(), 0);
+}
+
 /// Decapsulation keeps what it needs of the last packet's VNI; a change to that VNI applies
 /// from the next packet after the update.
 #[test]

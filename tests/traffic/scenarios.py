@@ -331,7 +331,9 @@ def decap(d):
     NVGRE VSID 7100. VNI 5100 (VLAN 110), NVGRE 7000 (VLAN 200) and VNI 6000 (VLAN 300,
     group 239.1.1.1) are tagged on both. Static entries: L1 (5000), L3 (7000) and L5 (6000)
     on port 1, L2 (5000) and L4 (7100) on port 2, M9 (5000) behind 10.0.0.9.
-    expect.json: drops, decapsulated packets per VNI, replicas (flood copies beyond one)."""
+    expect.json: drops, decapsulated packets per VNI (those forwarded: a packet dropped after
+    decapsulation, such as by split horizon, is not counted), replicas (flood copies beyond
+    one)."""
     under, out = [], {1: [], 2: []}
     decaps, drops = {}, {}
     replicas = [0]
@@ -339,7 +341,9 @@ def decap(d):
     def push(packet, inner, vni, to):
         """`packet` carries `inner` in `vni`; it must leave on each (port, vlan) of `to`."""
         under.append(packet)
-        decaps[vni] = decaps.get(vni, 0) + 1
+        decaps.setdefault(vni, 0)
+        if to:
+            decaps[vni] += 1
         for port, vlan in to:
             out[port].append(tag(inner, vlan) if vlan else inner)
         replicas[0] += max(len(to) - 1, 0)

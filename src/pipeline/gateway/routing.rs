@@ -227,7 +227,11 @@ impl Gateway {
             c.packets.inc();
             c.bytes.add(len);
         }
-        self.bridge_routed(f, hop.vni, mac)
+        let routed = self.bridge_routed(f, hop.vni, mac)?;
+        if matches!(from, Location::Remote { .. }) {
+            self.count_decap(vni, len as usize);
+        }
+        Ok(routed)
     }
 
     /// The FIB's answer for `dst` in `vrf`, with the VNI it leads to checked to be in it.
