@@ -1849,6 +1849,33 @@ fn underlay_drop_reasons() {
     );
 }
 
+/// A tunnel packet from a group (multicast or broadcast) outer source MAC is refused, also
+/// when a good packet of its shape went first (the outer shapes' fast path), and teaches
+/// nothing.
+#[test]
+fn a_tunnel_packet_from_a_group_outer_source_mac_is_refused() {
+    let mut g = TestGw::new(BASE);
+    let good = vxlan4_packet("10.0.0.2", "10.0.0.1", 0, 5000, &udp4(R9, L3, 0, 60));
+    let from = |src: [u8; 6]| {
+        let mut p = vxlan4_packet("10.0.0.2", "10.0.0.1", 0, 5000, &udp4(H3, L3, 0, 60));
+        p[6..12].copy_from_slice(&src);
+        p
+    };
+    let frames = [
+        good,
+        from(BCAST),
+        from([0x01, 0, 0x5e, 0, 0, 1]),
+        from([0x33, 0x33, 0, 0, 0, 1]),
+    ];
+    let verdicts: Vec<Verdict> = g.burst(&frames, 0).into_iter().map(|(v, _)| v).collect();
+    assert_eq!(verdicts[0], Verdict::Forward(ACC2));
+    for v in &verdicts[1..] {
+        assert_eq!(*v, Verdict::Drop(DropReason::BadSourceMac));
+    }
+    assert_eq!(g.counters(5000).decap_packets.get(), 1);
+    assert!(g.fdb(5000, H3).is_none(), "nothing learned from them");
+}
+
 #[test]
 fn bad_outer_ipv4_checksum_is_dropped() {
     let mut g = TestGw::new(BASE);
