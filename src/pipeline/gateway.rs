@@ -59,6 +59,9 @@ pub struct GatewayParams {
     pub vxlan_port: u16,
     /// IP MTU of the underlay.
     pub mtu: u16,
+    /// Each port's MTU by `PortIndex` (0: the underlay's `mtu`): what a frame it receives or
+    /// an access port sends may carry after its Ethernet header.
+    pub port_mtu: Box<[u16]>,
     pub dscp: DscpPolicy,
     pub source_ports: SourcePorts,
     pub offload: OffloadCaps,
@@ -402,6 +405,11 @@ impl Gateway {
                 ethernet::HEADER_LEN,
             ),
         };
+        // Virtual devices (and NICs between their MTU and their buffer size) deliver what a
+        // link of this MTU could not have carried.
+        if !self.within_mtu(port, f.data().len(), l2_len) {
+            return Err(DropReason::RxOverMtu);
+        }
         let vni = self
             .tables
             .vnis
@@ -500,6 +508,9 @@ impl Gateway {
         vni: VniIndex,
         port: PortIndex,
     ) -> Result<Verdict, DropReason> {
+        if !self.fits_access(port, f.data().len()) {
+            return Err(DropReason::AccessMtuExceeded);
+        }
         match self.tables.vnis.egress(vni, port) {
             None => Err(DropReason::UnmappedVlan),
             Some(Egress::Tagged(v)) if !vlan::push(f, v) => Err(DropReason::NoHeadroom),
@@ -610,6 +621,24 @@ impl Gateway {
         Ok(Verdict::Segment(self.params.underlay_port))
     }
 
+    /// Whether an untagged frame of `len` bytes may leave on access port `port`: a bridge
+    /// neither fragments nor sends what the port's link would refuse (its tag, if it gets
+    /// one, is not part of the MTU).
+    #[inline(always)]
+    pub fn fits_access(&self, port: PortIndex, len: usize) -> bool {
+        self.within_mtu(port, len, ethernet::HEADER_LEN)
+    }
+
+    /// Whether `len` bytes with an `l2_len`-byte Ethernet header fit port `port`'s MTU (a
+    /// port the gateway does not know has none here: what it sends is refused elsewhere).
+    #[inline(always)]
+    fn within_mtu(&self, port: PortIndex, len: usize, l2_len: usize) -> bool {
+        self.params
+            .port_mtu
+            .get(usize::from(port))
+            .is_none_or(|mtu| len.saturating_sub(l2_len) <= usize::from(*mtu))
+    }
+
     #[inline(always)]
     fn count_encap(&self, vni: VniIndex, bytes: usize) {
         if let Some(c) = self.counters.vni(vni) {
@@ -638,6 +667,14 @@ impl Gateway {
     /// Handles a packet received on the underlay port.
     #[inline]
     pub fn underlay<F: Frame>(&mut self, f: &mut F) -> Verdict {
+        // As on an access port: what the link's MTU could not have carried.
+        if !self.within_mtu(
+            self.params.underlay_port,
+            f.data().len(),
+            ethernet::HEADER_LEN,
+        ) {
+            return Verdict::Drop(DropReason::RxOverMtu);
+        }
         let ipv4_header = f.rx_ip_checksum_ok();
         let class = match self.shapes.classify(f.data(), ipv4_header) {
             Some(t) => Ok(Underlay::Tunnel(t)),

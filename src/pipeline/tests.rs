@@ -2752,6 +2752,126 @@ fn learning_only_from_the_flood_list_refuses_other_vteps_but_forwards_them() {
     assert_eq!(learned_events(&g.events()).len(), 1);
 }
 
+// --- port MTUs ------------------------------------------------------------------------------
+
+/// Ports of different MTUs: the underlay 1600, acc1 2000 (native VNI 5000, H1 behind it),
+/// acc2 1400 (VNI 5000 tagged 100, L3 behind it).
+const PORT_MTUS: &str = r#"
+[underlay]
+port = "u0"
+addresses = ["10.0.0.1/24"]
+next_hop_mac = "02:00:00:00:00:fe"
+mtu = 1600
+
+[[access]]
+port = "acc1"
+untagged_vni = 5000
+mtu = 2000
+
+[[access]]
+port = "acc2"
+mtu = 1400
+
+[[vni]]
+id = 5000
+vlan = 100
+flood = ["10.0.0.2"]
+
+[[fdb]]
+vni = 5000
+mac = "02:00:00:00:01:01"
+port = "acc1"
+
+[[fdb]]
+vni = 5000
+mac = "02:00:00:00:03:03"
+port = "acc2"
+"#;
+
+/// A frame longer than its port's MTU plus its Ethernet header (and 802.1Q tag) is refused
+/// on receipt, on access ports and on the underlay.
+#[test]
+fn a_frame_over_its_ports_mtu_is_refused_on_receipt() {
+    const TOO_BIG: [u8; 6] = [0x02, 0, 0, 0, 0x01, 0x42];
+    let mut g = TestGw::new(PORT_MTUS);
+    let from_acc1 = [udp4(H2, H1, 0, 2014), udp4(TOO_BIG, L3, 0, 2015)];
+    let v: Vec<Verdict> = g.burst(&from_acc1, ACC1).into_iter().map(|r| r.0).collect();
+    assert_eq!(
+        v[0],
+        Verdict::Drop(DropReason::SamePort),
+        "within acc1's MTU"
+    );
+    assert_eq!(v[1], Verdict::Drop(DropReason::RxOverMtu));
+    let from_acc2 = [
+        tag(&udp4(H3, H1, 0, 1414), 100),
+        tag(&udp4(H3, H1, 0, 1415), 100),
+    ];
+    let v: Vec<Verdict> = g.burst(&from_acc2, ACC2).into_iter().map(|r| r.0).collect();
+    assert_eq!(
+        v[0],
+        Verdict::Forward(ACC1),
+        "the tag is not part of the MTU"
+    );
+    assert_eq!(v[1], Verdict::Drop(DropReason::RxOverMtu));
+    let tunnel =
+        [1564, 1565].map(|n| vxlan4_packet("10.0.0.2", "10.0.0.1", 0, 5000, &udp4(R9, H1, 0, n)));
+    assert_eq!(tunnel[0].len(), 14 + 1600);
+    let v: Vec<Verdict> = g.burst(&tunnel, 0).into_iter().map(|r| r.0).collect();
+    assert_eq!(
+        v,
+        [Verdict::Forward(ACC1), Verdict::Drop(DropReason::RxOverMtu)]
+    );
+    assert_eq!(g.counters(5000).decap_packets.get(), 1);
+    assert!(g.fdb(5000, H2).is_some() && g.fdb(5000, R9).is_some());
+    assert!(
+        g.fdb(5000, TOO_BIG).is_none(),
+        "nothing learned from a refused frame"
+    );
+    assert!(learned_events(&g.events())
+        .iter()
+        .all(|(k, _)| *k != key(&g, 5000, TOO_BIG)));
+
+    // Without `mtu`, an access port has the device default, 1500.
+    let mut g = TestGw::new(BASE);
+    let v: Vec<Verdict> = g
+        .burst(&[udp4(H1, L3, 0, 1514), udp4(H1, L3, 0, 1515)], ACC1)
+        .into_iter()
+        .map(|r| r.0)
+        .collect();
+    assert_eq!(
+        v,
+        [Verdict::Forward(ACC2), Verdict::Drop(DropReason::RxOverMtu)]
+    );
+}
+
+/// A frame that does not fit the MTU of the access port it would leave on is dropped, not
+/// sent: decapsulated or bridged from a port of a larger MTU.
+#[test]
+fn a_frame_over_the_access_ports_mtu_is_not_sent_there() {
+    let mut g = TestGw::new(PORT_MTUS);
+    let tunnel =
+        [1414, 1415].map(|n| vxlan4_packet("10.0.0.2", "10.0.0.1", 0, 5000, &udp4(R9, L3, 0, n)));
+    let out = g.burst(&tunnel, 0);
+    assert_eq!(out[0].0, Verdict::Forward(ACC2));
+    assert_eq!(out[0].1.bytes().len(), 1418, "tagged");
+    assert_eq!(out[1].0, Verdict::Drop(DropReason::AccessMtuExceeded));
+    let c = g.counters(5000);
+    assert_eq!((c.decap_packets.get(), c.decap_bytes.get()), (1, 1414));
+
+    let bridged = [udp4(H1, L3, 0, 1414), udp4(H1, L3, 0, 1415)];
+    let v: Vec<Verdict> = g.burst(&bridged, ACC1).into_iter().map(|r| r.0).collect();
+    assert_eq!(
+        v,
+        [
+            Verdict::Forward(ACC2),
+            Verdict::Drop(DropReason::AccessMtuExceeded)
+        ]
+    );
+    // A flood copy is the data plane's to refuse (one per port), by the same rule.
+    assert!(g.gw.fits_access(ACC2, 1414) && !g.gw.fits_access(ACC2, 1415));
+    assert!(g.gw.fits_access(ACC1, 2014) && !g.gw.fits_access(ACC1, 2015));
+}
+
 // --- the burst's first pass ---------------------------------------------------------------
 
 #[test]
