@@ -228,6 +228,7 @@ impl Gateway {
             c.bytes.add(len);
         }
         let routed = self.bridge_routed(f, hop.vni, mac)?;
+        // Forwarded out of the VNI it was decapsulated in: counted there, as a bridged frame.
         if matches!(from, Location::Remote { .. }) {
             self.count_decap(vni, len as usize);
         }
