@@ -340,6 +340,8 @@ def _bench_config(scenario, plan, mbufs, api_port):
         "",
         "[[access]]",
         'port = "%s"' % access,
+        # Every size bench accepts (up to the underlay MTU less the tunnel and tag) fits.
+        "mtu = %d" % (BENCH_UNDERLAY_MTU - 50),
         "",
     ] + runtime
     routed = scenario.endswith("-routed")

@@ -4,25 +4,23 @@ mod common;
 
 use std::process::Command;
 
-use common::{serial, Scratch, Vtepd};
+use common::api::{null_ports, NULL_GATEWAY};
+use common::{serial, RuntimeDir, Scratch, Vtepd};
 
 const GOOD: &str = "[xconnect]\nports = [\"net_pcap0\", \"net_pcap1\"]\n";
 
 fn vtepd(args: &[&str]) -> std::process::Output {
-    let out = Command::new(common::vtepd_bin())
-        .args(args)
-        .output()
-        .unwrap();
     // A run that got as far as EAL leaves its runtime directory behind when it refuses to go
     // on (exit 2 exits without EAL's cleanup).
-    if let Some(prefix) = args
+    let _runtime = args
         .iter()
         .position(|a| *a == "--file-prefix")
         .and_then(|i| args.get(i + 1))
-    {
-        let _ = std::fs::remove_dir_all(format!("/var/run/dpdk/{prefix}"));
-    }
-    out
+        .map(|prefix| RuntimeDir::new(*prefix));
+    Command::new(common::vtepd_bin())
+        .args(args)
+        .output()
+        .unwrap()
 }
 
 /// The last line of stderr, which must be vtepd's own error.
@@ -167,4 +165,46 @@ fn version_and_help_need_no_eal() {
     let out = vtepd(&["--help"]);
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("--config"));
+}
+
+/// The harness removes a run's DPDK runtime directory (`/var/run/dpdk/<file-prefix>`) also
+/// when the test fails: from a run that stopped by itself after EAL made the directory (a
+/// port missing, exit 2), and from one still running when the test panicked.
+#[test]
+fn a_failed_test_leaves_no_dpdk_runtime_directory() {
+    let _slot = serial();
+    let s = Scratch::new();
+    // The access port is missing: refused once EAL is up (exit 2, EAL's files left).
+    let v = Vtepd::new(&s, NULL_GATEWAY).vdev("net_null0,no-rx=1");
+    let dir = v.runtime_dir();
+    let seen = dir.clone();
+    let failed = std::panic::catch_unwind(move || {
+        let out = v.command().output().expect("run vtepd");
+        assert_eq!(out.status.code(), Some(2), "{out:?}");
+        assert!(seen.exists(), "EAL made its runtime directory");
+        panic!("the test fails here, its vtepd exited");
+    });
+    assert_failed_at(failed, "the test fails here, its vtepd exited");
+    assert!(!dir.exists(), "{} left behind", dir.display());
+
+    let v = null_ports(Vtepd::new(&s, NULL_GATEWAY));
+    let dir = v.runtime_dir();
+    let seen = dir.clone();
+    let failed = std::panic::catch_unwind(move || {
+        let _running = v.spawn();
+        assert!(seen.exists(), "EAL made its runtime directory");
+        panic!("the test fails here, its vtepd running");
+    });
+    assert_failed_at(failed, "the test fails here, its vtepd running");
+    assert!(!dir.exists(), "{} left behind", dir.display());
+}
+
+/// That `result` is the panic `message`, not an assertion failing before it.
+fn assert_failed_at(result: std::thread::Result<()>, message: &str) {
+    let payload = result.expect_err("the closure panics");
+    let got = payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str));
+    assert_eq!(got, Some(message), "failed before the point tested");
 }

@@ -258,3 +258,63 @@ fn traffic_to_unresolved_vteps_is_dropped_while_their_macs_are_asked_for() {
         "both remote VTEPs asked for"
     );
 }
+
+/// The underlay 1600, port 1 2000 (native VNI 5000, L1), port 2 1400 (VNI 5000 tagged, L2).
+const PORT_MTU_CONFIG: &str = r#"
+[underlay]
+port = "net_pcap0"
+addresses = ["10.0.0.1/24"]
+next_hop_mac = "02:00:00:00:00:fe"
+mtu = 1600
+
+[[access]]
+port = "net_pcap1"
+untagged_vni = 5000
+mtu = 2000
+
+[[access]]
+port = "net_pcap2"
+mtu = 1400
+
+[[vni]]
+id = 5000
+vlan = 100
+
+[[fdb]]
+vni = 5000
+mac = "02:00:00:00:03:01"
+port = "net_pcap1"
+
+[[fdb]]
+vni = 5000
+mac = "02:00:00:00:03:02"
+port = "net_pcap2"
+"#;
+
+/// Virtual devices deliver frames of any length the buffers hold: one longer than its port's
+/// MTU (plus Ethernet header and tag) is refused on receipt, and one larger than the MTU of
+/// the access port it would leave on is not sent there — unicast, bridged or a flood copy.
+#[test]
+fn frames_over_a_ports_mtu_are_counted_and_not_sent() {
+    let _slot = serial();
+    let s = Scratch::new();
+    let expect = scenario("port_mtu", s.dir.path());
+    let run = run_gateway(&s, PORT_MTU_CONFIG, 3);
+
+    run.assert_drops(&expected_drops(&expect));
+    // Each port's frames in the order they arrived on theirs; the ports are polled in turn.
+    for port in [1, 2] {
+        let mut got = run.output(port);
+        let mut want = read_pcap(&s.path(&format!("expect-access{port}.pcap")));
+        got.sort();
+        want.sort();
+        assert_eq!(got, want, "port {port}");
+    }
+    assert!(run.output(0).is_empty(), "nothing for the underlay");
+    assert_eq!(
+        run.vni(5000, "decap_packets"),
+        expect["decap_packets"].as_u64().unwrap(),
+        "a packet not sent is not counted as decapsulated"
+    );
+    assert_eq!(run.replicas(), expect["replicas"].as_u64().unwrap());
+}

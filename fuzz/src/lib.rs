@@ -626,6 +626,10 @@ impl Node {
                         Target::Access { port, vlan } => {
                             assert!(usize::from(port) < ports && port != 0, "{t:?}");
                             assert_ne!(Some(port), fl.except, "flooded back: {t:?}");
+                            // As GatewayHandler::flood: larger than the port's MTU is a drop.
+                            if !self.gw.fits_access(port, inner_len) {
+                                continue;
+                            }
                             let mut copy = f.clone();
                             if let Some(tci) = vlan {
                                 assert!(vlan::push(&mut copy, tci), "no room for a tag");

@@ -421,6 +421,16 @@ pub struct AccessConfig {
     pub mtu: Option<u16>,
 }
 
+/// The MTU DPDK gives a port configured without one (`RTE_ETHER_MTU`).
+pub const DEFAULT_PORT_MTU: u16 = 1500;
+
+impl AccessConfig {
+    /// The port's MTU: the configured one, else DPDK's default (`DEFAULT_PORT_MTU`).
+    pub fn effective_mtu(&self) -> u16 {
+        self.mtu.unwrap_or(DEFAULT_PORT_MTU)
+    }
+}
+
 /// Tunnel encapsulation of a VNI.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Encap {

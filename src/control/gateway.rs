@@ -109,6 +109,9 @@ pub fn params(g: &GatewayConfig, underlay_mac: MacAddr, offload: OffloadCaps) ->
         local,
         vxlan_port: g.underlay.vxlan_port,
         mtu: g.underlay.mtu,
+        port_mtu: std::iter::once(g.underlay.mtu)
+            .chain(g.access.iter().map(|a| a.effective_mtu()))
+            .collect(),
         dscp: g.underlay.dscp,
         source_ports: SourcePorts::new(g.underlay.source_ports.0, g.underlay.source_ports.1),
         offload,

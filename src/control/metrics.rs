@@ -313,14 +313,14 @@ pub fn render(r: &Report, x: &Extra) -> String {
         w.each(
             "vtepd_vni_decap_packets_total",
             "counter",
-            "Packets decapsulated from the VNI whose inner frame was valid (unicast source, untagged).",
+            "Tunnel packets of the VNI whose inner frame was forwarded: to an access port, flooded to the VNI's access ports, or routed out of it. Dropped packets and ARP/ND requests the gateway answers are not counted.",
             &vnis,
             |v| (vni(v), v.decap_packets as f64),
         );
         w.each(
             "vtepd_vni_decap_bytes_total",
             "counter",
-            "Inner bytes decapsulated from the VNI.",
+            "Inner frame bytes (Ethernet header included, untagged) of the packets in vtepd_vni_decap_packets_total.",
             &vnis,
             |v| (vni(v), v.decap_bytes as f64),
         );

@@ -57,7 +57,10 @@ pub struct PortCounters {
 pub struct VniCounters {
     pub encap_packets: Counter,
     pub encap_bytes: Counter,
+    /// Tunnel packets whose inner frame was forwarded (bridged, flooded or routed); not
+    /// those dropped after decapsulation or answered by the gateway.
     pub decap_packets: Counter,
+    /// Their inner frames' bytes (Ethernet header included, untagged).
     pub decap_bytes: Counter,
     /// Copies sent for broadcast, multicast and unknown-unicast frames.
     pub flood_copies: Counter,

@@ -13,6 +13,7 @@ use crate::pipeline::{
 use crate::tables::PortIndex;
 use crate::wire::{checksum, ethernet, vlan};
 
+use super::counters::WorkerCounters;
 use super::worker::{BurstHandler, TxPorts};
 
 // The pipeline's burst state must hold every packet an RX burst can bring.
@@ -144,6 +145,16 @@ impl GatewayHandler {
         for (i, target) in self.gw.flood_targets(fl).enumerate() {
             let last = i.saturating_add(1) == targets;
             let result = match target {
+                Target::Access { port, .. } if !self.gw.fits_access(port, inner_len) => {
+                    drop_copy(
+                        last,
+                        &mut original,
+                        DropReason::AccessMtuExceeded,
+                        tx,
+                        &counters,
+                    );
+                    continue;
+                }
                 Target::Access { port, vlan } => {
                     if last {
                         original.take().map(|m| self.access_in_place(m, port, vlan))
@@ -155,23 +166,12 @@ impl GatewayHandler {
                 }
                 Target::Tunnel(t) => {
                     let Some((vni_id, outer)) = self.gw.flood_tunnel(fl.vni, t) else {
-                        if last {
-                            if let Some(m) = original.take() {
-                                tx.drop_packet(m, DropReason::NeighborUnresolved);
-                            }
-                        } else {
-                            counters.count_drop(DropReason::NeighborUnresolved, 1);
-                        }
+                        let reason = DropReason::NeighborUnresolved;
+                        drop_copy(last, &mut original, reason, tx, &counters);
                         continue;
                     };
                     if outer.outer_ip_len(inner_len) > usize::from(self.gw.params.mtu) {
-                        if last {
-                            if let Some(m) = original.take() {
-                                tx.drop_packet(m, DropReason::MtuExceeded);
-                            }
-                        } else {
-                            counters.count_drop(DropReason::MtuExceeded, 1);
-                        }
+                        drop_copy(last, &mut original, DropReason::MtuExceeded, tx, &counters);
                         continue;
                     }
                     let params = PacketParams {
@@ -375,6 +375,21 @@ impl GatewayHandler {
             return Err(DropReason::MtuExceeded);
         }
         Ok(full)
+    }
+}
+
+/// Drops one flood copy that cannot be made: the original itself when it is the last, else
+/// only counted (no copy was made).
+fn drop_copy(
+    last: bool,
+    original: &mut Option<Mbuf>,
+    reason: DropReason,
+    tx: &mut TxPorts,
+    counters: &WorkerCounters,
+) {
+    match original.take_if(|_| last) {
+        Some(m) => tx.drop_packet(m, reason),
+        None => counters.count_drop(reason, 1),
     }
 }
 

@@ -36,6 +36,7 @@ drop_reasons! {
     TxQueueFull => "tx_queue_full", "the port's TX queue had no room for the burst";
     Runt => "runt", "frame shorter than its Ethernet header (with its 802.1Q tag)";
     FrameTooLong => "frame_too_long", "frame larger than a receive buffer (raise the port's mtu)";
+    RxOverMtu => "rx_over_mtu", "received frame longer than its port's MTU plus its Ethernet header (and one 802.1Q tag on an access port)";
     NoHeadroom => "no_headroom", "not enough buffer headroom to add the outer headers";
     MbufExhausted => "mbuf_exhausted", "no buffer left in the pool for a flood copy or a reply";
     // Access side (encapsulation).
@@ -45,6 +46,7 @@ drop_reasons! {
     BadSourceMac => "bad_source_mac", "multicast, broadcast or zero source MAC";
     SamePort => "same_port", "destination MAC sits behind the port the frame came in on";
     MtuExceeded => "mtu_exceeded", "encapsulated packet larger than the underlay MTU and not segmentable";
+    AccessMtuExceeded => "access_mtu_exceeded", "frame larger than the MTU of the access port it would leave on: decapsulated, routed, bridged or a flood copy (never fragmented)";
     NeighborUnresolved => "neighbor_unresolved", "the underlay next hop's MAC is not resolved yet";
     NoFloodDestination => "no_flood_destination", "broadcast/unknown frame with no other port or VTEP in its VNI";
     BumRateLimited => "bum_rate_limited", "broadcast/multicast/unknown-unicast frame over its VNI's bum_rate_pps (storm control)";
@@ -73,6 +75,7 @@ drop_reasons! {
     VtepNotAllowed => "vtep_not_allowed", "source VTEP not in the VNI's allowed_vteps";
     InnerTruncated => "inner_truncated", "decapsulated frame shorter than an Ethernet header";
     InnerVlan => "inner_vlan", "decapsulated frame with an 802.1Q tag (RFC 7348 6.1)";
+    EcnCeNotEct => "ecn_ce_not_ect", "outer ECN CE (congestion experienced) over an inner packet that is not ECN-capable (RFC 6040 4.2)";
     SplitHorizon => "split_horizon", "decapsulated frame to a MAC behind another VTEP (never sent back into the underlay)";
     ArpMalformed => "arp_malformed", "ARP that is not Ethernet/IPv4 or is truncated";
     ArpNotForUs => "arp_not_for_us", "ARP on the underlay for an address that is not ours";

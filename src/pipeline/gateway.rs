@@ -23,6 +23,7 @@ use crate::wire::{
     arp, ethernet, icmpv6, ipv4, ipv6, tcp, vlan as dot1q, EtherType, IpProtocol, MacAddr, Vni,
 };
 
+use super::ecn;
 use super::encap::{self, OuterTemplate, PacketParams, SourcePorts};
 use super::entropy;
 use super::exception::{self, ExceptionClass, ExceptionPolicers};
@@ -58,6 +59,9 @@ pub struct GatewayParams {
     pub vxlan_port: u16,
     /// IP MTU of the underlay.
     pub mtu: u16,
+    /// Each port's MTU by `PortIndex` (0: the underlay's `mtu`): what a frame it receives or
+    /// an access port sends may carry after its Ethernet header.
+    pub port_mtu: Box<[u16]>,
     pub dscp: DscpPolicy,
     pub source_ports: SourcePorts,
     pub offload: OffloadCaps,
@@ -403,6 +407,11 @@ impl Gateway {
                 ethernet::HEADER_LEN,
             ),
         };
+        // Virtual devices (and NICs between their MTU and their buffer size) deliver what a
+        // link of this MTU could not have carried.
+        if !self.within_mtu(port, f.data().len(), l2_len) {
+            return Err(DropReason::RxOverMtu);
+        }
         let vni = self
             .tables
             .vnis
@@ -501,6 +510,9 @@ impl Gateway {
         vni: VniIndex,
         port: PortIndex,
     ) -> Result<Verdict, DropReason> {
+        if !self.fits_access(port, f.data().len()) {
+            return Err(DropReason::AccessMtuExceeded);
+        }
         match self.tables.vnis.egress(vni, port) {
             None => Err(DropReason::UnmappedVlan),
             Some(Egress::Tagged(v)) if !vlan::push(f, v) => Err(DropReason::NoHeadroom),
@@ -611,6 +623,24 @@ impl Gateway {
         Ok(Verdict::Segment(self.params.underlay_port))
     }
 
+    /// Whether an untagged frame of `len` bytes may leave on access port `port`: a bridge
+    /// neither fragments nor sends what the port's link would refuse (its tag, if it gets
+    /// one, is not part of the MTU).
+    #[inline(always)]
+    pub fn fits_access(&self, port: PortIndex, len: usize) -> bool {
+        self.within_mtu(port, len, ethernet::HEADER_LEN)
+    }
+
+    /// Whether `len` bytes with an `l2_len`-byte Ethernet header fit port `port`'s MTU (a
+    /// port the gateway does not know has none here: what it sends is refused elsewhere).
+    #[inline(always)]
+    fn within_mtu(&self, port: PortIndex, len: usize, l2_len: usize) -> bool {
+        self.params
+            .port_mtu
+            .get(usize::from(port))
+            .is_none_or(|mtu| len.saturating_sub(l2_len) <= usize::from(*mtu))
+    }
+
     #[inline(always)]
     fn count_encap(&self, vni: VniIndex, bytes: usize) {
         if let Some(c) = self.counters.vni(vni) {
@@ -639,6 +669,14 @@ impl Gateway {
     /// Handles a packet received on the underlay port.
     #[inline]
     pub fn underlay<F: Frame>(&mut self, f: &mut F) -> Verdict {
+        // As on an access port: what the link's MTU could not have carried.
+        if !self.within_mtu(
+            self.params.underlay_port,
+            f.data().len(),
+            ethernet::HEADER_LEN,
+        ) {
+            return Verdict::Drop(DropReason::RxOverMtu);
+        }
         let ipv4_header = f.rx_ip_checksum_ok();
         let class = match self.shapes.classify(f.data(), ipv4_header) {
             Some(t) => Ok(Underlay::Tunnel(t)),
@@ -731,14 +769,7 @@ impl Gateway {
             // RFC 7348 §6.1: decapsulated frames with an inner VLAN tag are discarded.
             return Err(DropReason::InnerVlan);
         }
-        // Counted once the inner frame is known good, as encapsulation counts what it sent.
-        if let Some(c) = self.counters.vni(vni) {
-            c.decap_packets.inc();
-            c.decap_bytes.add(t.inner_len as u64);
-        }
-        if t.ecn_ce {
-            mark_ce(f.data_mut());
-        }
+        ecn::decapsulate(t.outer_ecn, f.data_mut())?;
         let from = Location::Remote {
             vtep: t.src,
             encap: t.encap,
@@ -788,10 +819,22 @@ impl Gateway {
                 .get_probe(self.probe(FdbKey::new(vni, dst)))
                 .map(|e| e.dest)
         };
-        match dest {
+        let bridged = match dest {
             Some(Dest::Access(p)) => self.to_access(f, vni, p),
             Some(Dest::Tunnel(_)) => Err(DropReason::SplitHorizon),
             None => self.flood(vni, None, false),
+        }?;
+        self.count_decap(vni, t.inner_len);
+        Ok(bridged)
+    }
+
+    /// Counts a tunnel packet whose inner frame is forwarded (bridged, flooded or routed),
+    /// as encapsulation counts what it sends: a drop at any step before is not counted.
+    #[inline(always)]
+    fn count_decap(&self, vni: VniIndex, inner_len: usize) {
+        if let Some(c) = self.counters.vni(vni) {
+            c.decap_packets.inc();
+            c.decap_bytes.add(inner_len as u64);
         }
     }
 
@@ -1224,33 +1267,6 @@ fn neighbor_discovery(l3: &[u8]) -> Option<(std::net::Ipv6Addr, icmpv6::NdRepr)>
     }
     let nd = icmpv6::NdRepr::parse(payload).ok()?;
     Some((ip.src(), nd))
-}
-
-/// RFC 6040 decapsulation: congestion experienced on the outer header is carried to an
-/// ECN-capable inner packet.
-fn mark_ce(frame: &mut [u8]) {
-    let Ok((eth, rest)) = ethernet::parse_mut(frame) else {
-        return;
-    };
-    match eth.ethertype_raw() {
-        EtherType::IPV4 => {
-            if let Ok((ip, _)) = ipv4::parse_mut(rest) {
-                let ecn = ip.ecn();
-                if ip.version() == 4 && ecn != 0 && ecn != 3 {
-                    ip.set_ecn_updating_checksum(3);
-                }
-            }
-        }
-        EtherType::IPV6 => {
-            if let Ok((ip, _)) = ipv6::parse_mut(rest) {
-                let tc = ip.traffic_class();
-                if ip.version() == 6 && tc & 3 != 0 {
-                    ip.set_traffic_class(tc | 3);
-                }
-            }
-        }
-        _ => {}
-    }
 }
 
 /// Inner IPv4 header and TCP header lengths of a TCP/IPv4 frame (the only kind librte_gso

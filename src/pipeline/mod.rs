@@ -15,6 +15,7 @@
 
 pub mod burst;
 mod drops;
+pub mod ecn;
 pub mod encap;
 pub mod entropy;
 pub mod exception;

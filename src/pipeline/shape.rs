@@ -238,8 +238,7 @@ impl TunnelShapes {
             src: IpAddr::V4(Ipv4Addr::from(src)),
             outer_len,
             inner_len,
-            // ECN field 0b11: congestion experienced.
-            ecn_ce: tos & 0x3 == 0x3,
+            outer_ecn: tos & crate::pipeline::ecn::CE,
         })
     }
 }

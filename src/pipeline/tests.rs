@@ -230,6 +230,23 @@ impl TestGw {
         let v = self.gw.underlay(&mut f);
         (v, f)
     }
+
+    /// `frames` as bursts received on `port` (0: the underlay), through the worker's loop
+    /// (`BurstRun`: prefetch, first pass, hints); each verdict and the frame afterwards.
+    fn burst(&mut self, frames: &[Vec<u8>], port: u8) -> Vec<(Verdict, VecFrame)> {
+        let mut out = Vec::new();
+        for chunk in frames.chunks(32) {
+            let mut run = BurstRun::default();
+            let mut burst: Vec<Option<VecFrame>> =
+                chunk.iter().map(|b| Some(VecFrame::new(b))).collect();
+            run.start(&self.gw, &burst, port, port == 0);
+            for i in 0..burst.len() {
+                let v = run.next(&mut self.gw, &mut burst, i).expect("a packet");
+                out.push((v, burst[i].take().expect("left in its slot")));
+            }
+        }
+        out
+    }
 }
 
 fn key(gw: &TestGw, vni: u32, mac: [u8; 6]) -> FdbKey {
@@ -1832,6 +1849,33 @@ fn underlay_drop_reasons() {
     );
 }
 
+/// A tunnel packet from a group (multicast or broadcast) outer source MAC is refused, also
+/// when a good packet of its shape went first (the outer shapes' fast path), and teaches
+/// nothing.
+#[test]
+fn a_tunnel_packet_from_a_group_outer_source_mac_is_refused() {
+    let mut g = TestGw::new(BASE);
+    let good = vxlan4_packet("10.0.0.2", "10.0.0.1", 0, 5000, &udp4(R9, L3, 0, 60));
+    let from = |src: [u8; 6]| {
+        let mut p = vxlan4_packet("10.0.0.2", "10.0.0.1", 0, 5000, &udp4(H3, L3, 0, 60));
+        p[6..12].copy_from_slice(&src);
+        p
+    };
+    let frames = [
+        good,
+        from(BCAST),
+        from([0x01, 0, 0x5e, 0, 0, 1]),
+        from([0x33, 0x33, 0, 0, 0, 1]),
+    ];
+    let verdicts: Vec<Verdict> = g.burst(&frames, 0).into_iter().map(|(v, _)| v).collect();
+    assert_eq!(verdicts[0], Verdict::Forward(ACC2));
+    for v in &verdicts[1..] {
+        assert_eq!(*v, Verdict::Drop(DropReason::BadSourceMac));
+    }
+    assert_eq!(g.counters(5000).decap_packets.get(), 1);
+    assert!(g.fdb(5000, H3).is_none(), "nothing learned from them");
+}
+
 #[test]
 fn bad_outer_ipv4_checksum_is_dropped() {
     let mut g = TestGw::new(BASE);
@@ -2373,34 +2417,138 @@ fn arp_and_nd_suppression_on_the_decap_side() {
 
 // --- ECN ----------------------------------------------------------------------------------
 
+/// RFC 6040 §4.2 (normal mode), restated: the inner ECN field after decapsulation by
+/// (outer, inner); None: dropped. 0 Not-ECT, 1 ECT(1), 2 ECT(0), 3 CE.
+fn rfc6040(outer: u8, inner: u8) -> Option<u8> {
+    match (outer, inner) {
+        (3, 0) => None,
+        (3, _) => Some(3),
+        (1, 2) => Some(1),
+        _ => Some(inner),
+    }
+}
+
+/// Every (outer, inner) pair of ECN fields, IPv4 and IPv6 inside VXLAN over IPv4 and IPv6,
+/// through the burst loop (so the outer shapes' fast path reads the outer field too).
 #[test]
-fn outer_ce_marks_ecn_capable_inner_packets() {
+fn decapsulation_applies_the_rfc6040_ecn_table() {
     let mut g = TestGw::new(BASE);
-    let cases = [
-        // (outer ECN, inner TOS, inner TOS after)
-        (3u8, 0x02u8, 0x03u8),
-        (3, 0xb9, 0xbb),
-        (3, 0xb8, 0xb8),
-        (3, 0x03, 0x03),
-        (2, 0x02, 0x02),
-        (1, 0x01, 0x01),
-    ];
-    for (outer, before, after) in cases {
-        let inner = udp4(R9, L3, before, 80);
-        let (v, f) = g.underlay(&vxlan4_packet("10.0.0.2", "10.0.0.1", outer, 5000, &inner));
+    let dscp = 46 << 2;
+    let mut frames = Vec::new();
+    let mut cases = Vec::new();
+    for outer in 0..4u8 {
+        for inner in 0..4u8 {
+            for v6 in [false, true] {
+                let f = if v6 {
+                    udp6(R9, L3, dscp | inner, 80)
+                } else {
+                    udp4(R9, L3, dscp | inner, 80)
+                };
+                frames.push(vxlan4_packet("10.0.0.2", "10.0.0.1", outer, 5000, &f));
+                frames.push(vxlan6_packet("fd00::2", "fd00::1", outer, 5000, &f));
+                cases.extend([
+                    (outer, inner, v6, "outer IPv4"),
+                    (outer, inner, v6, "outer IPv6"),
+                ]);
+            }
+        }
+    }
+    for ((v, f), (outer, inner, v6, over)) in g.burst(&frames, 0).into_iter().zip(cases) {
+        let ctx = format!("{over}, outer {outer}, inner {inner}, inner IPv6 {v6}");
+        let Some(after) = rfc6040(outer, inner) else {
+            assert_eq!(v, Verdict::Drop(DropReason::EcnCeNotEct), "{ctx}");
+            continue;
+        };
+        assert_eq!(v, Verdict::Forward(ACC2), "{ctx}");
+        let inner = untag(f.bytes());
+        if v6 {
+            assert_eq!(inner_ipv6_tc(&inner), dscp | after, "{ctx}");
+        } else {
+            let (tos, checksum_ok) = inner_ipv4(&inner);
+            assert_eq!(tos, dscp | after, "{ctx}");
+            assert!(checksum_ok, "{ctx}: inner IPv4 checksum after the change");
+        }
+    }
+}
+
+/// A frame without an ECN field (ARP, any other EtherType) is decapsulated unchanged under
+/// any outer field.
+#[test]
+fn ecn_leaves_frames_that_are_not_ip_alone() {
+    let mut g = TestGw::new(BASE);
+    let mut other = L3.to_vec();
+    other.extend_from_slice(&R9);
+    other.extend_from_slice(&[0x88, 0xb5]);
+    other.extend_from_slice(&filler(7, 46));
+    let frames: Vec<Vec<u8>> = (0..4)
+        .map(|outer| vxlan4_packet("10.0.0.2", "10.0.0.1", outer, 5000, &other))
+        .collect();
+    for (v, f) in g.burst(&frames, 0) {
         assert_eq!(v, Verdict::Forward(ACC2));
-        let (tos, checksum_ok) = inner_ipv4(&untag(f.bytes()));
-        assert_eq!(tos, after, "outer {outer}, inner {before:#x}");
-        assert!(checksum_ok, "inner IPv4 checksum after marking");
+        assert_eq!(untag(f.bytes()), other);
     }
-    // IPv6 inner, IPv4 and IPv6 outer.
-    for (outer, before, after) in [(3u8, 0x01u8, 0x03u8), (3, 0x00, 0x00), (0, 0x02, 0x02)] {
-        let inner = udp6(R9, L3, before, 80);
-        let (_, f) = g.underlay(&vxlan4_packet("10.0.0.2", "10.0.0.1", outer, 5000, &inner));
-        assert_eq!(inner_ipv6_tc(&untag(f.bytes())), after);
-        let (_, f) = g.underlay(&vxlan6_packet("fd00::2", "fd00::1", outer, 5000, &inner));
-        assert_eq!(inner_ipv6_tc(&untag(f.bytes())), after);
+}
+
+// --- what decapsulation counts --------------------------------------------------------------
+
+/// `decap_packets`/`decap_bytes` count the tunnel packets whose inner frame is forwarded
+/// (bridged, flooded or routed): one dropped after the inner checks, or an ARP request the
+/// gateway answers, is not.
+#[test]
+fn decap_counters_count_only_forwarded_frames() {
+    let mut g = TestGw::new(BASE);
+    let from_r2 = |inner: &[u8]| vxlan4_packet("10.0.0.2", "10.0.0.1", 0, 5000, inner);
+    let to_remote = udp4(R9, R2, 0, 60);
+    let ce_over_not_ect = vxlan4_packet("10.0.0.2", "10.0.0.1", 3, 5000, &udp4(R9, L3, 0, 61));
+    let suppressed = arp(
+        R9,
+        BCAST,
+        ARP_REQUEST,
+        R9,
+        "192.168.1.99",
+        [0; 6],
+        "192.168.1.3",
+    );
+    let unicast = udp4(R9, L3, 0, 70);
+    let broadcast = udp4(R9, BCAST, 0, 80);
+    let frames = [
+        from_r2(&to_remote),
+        ce_over_not_ect,
+        from_r2(&suppressed),
+        from_r2(&unicast),
+        from_r2(&broadcast),
+    ];
+    let verdicts: Vec<Verdict> = g.burst(&frames, 0).into_iter().map(|(v, _)| v).collect();
+    assert_eq!(verdicts[0], Verdict::Drop(DropReason::SplitHorizon));
+    assert_eq!(verdicts[1], Verdict::Drop(DropReason::EcnCeNotEct));
+    assert_eq!(
+        verdicts[2],
+        Verdict::Forward(0),
+        "answered through the tunnel"
+    );
+    assert_eq!(verdicts[3], Verdict::Forward(ACC2));
+    assert!(
+        matches!(verdicts[4], Verdict::Flood(_)),
+        "{:?}",
+        verdicts[4]
+    );
+    let c = g.counters(5000);
+    assert_eq!(c.decap_packets.get(), 2, "the unicast and the broadcast");
+    assert_eq!(c.decap_bytes.get(), 70 + 80, "their inner frames, untagged");
+
+    // A flood with nowhere to go: the VNI's access ports removed.
+    let id = Vni::new(8000).unwrap();
+    let config = g.authority.vni_config(id).unwrap().clone();
+    for c in &g.authority.update_vni(&config, Vec::new()).unwrap() {
+        g.sync.send(g.authority.render(c)).unwrap();
     }
+    g.gw.apply_updates(usize::MAX);
+    let flood = vxlan4_packet("10.0.0.2", "10.0.0.1", 0, 8000, &udp4(R9, BCAST, 0, 60));
+    assert_eq!(
+        g.burst(&[flood], 0)[0].0,
+        Verdict::Drop(DropReason::NoFloodDestination)
+    );
+    assert_eq!(g.counters(8000).decap_packets.get(), 0);
 }
 
 /// Decapsulation keeps what it needs of the last packet's VNI; a change to that VNI applies
@@ -2602,6 +2750,126 @@ fn learning_only_from_the_flood_list_refuses_other_vteps_but_forwards_them() {
     let other = vxlan4_packet("10.0.0.9", "10.0.0.1", 0, 6000, &udp4(R9, H1, 0, 64));
     let _ = g.underlay(&other);
     assert_eq!(learned_events(&g.events()).len(), 1);
+}
+
+// --- port MTUs ------------------------------------------------------------------------------
+
+/// Ports of different MTUs: the underlay 1600, acc1 2000 (native VNI 5000, H1 behind it),
+/// acc2 1400 (VNI 5000 tagged 100, L3 behind it).
+const PORT_MTUS: &str = r#"
+[underlay]
+port = "u0"
+addresses = ["10.0.0.1/24"]
+next_hop_mac = "02:00:00:00:00:fe"
+mtu = 1600
+
+[[access]]
+port = "acc1"
+untagged_vni = 5000
+mtu = 2000
+
+[[access]]
+port = "acc2"
+mtu = 1400
+
+[[vni]]
+id = 5000
+vlan = 100
+flood = ["10.0.0.2"]
+
+[[fdb]]
+vni = 5000
+mac = "02:00:00:00:01:01"
+port = "acc1"
+
+[[fdb]]
+vni = 5000
+mac = "02:00:00:00:03:03"
+port = "acc2"
+"#;
+
+/// A frame longer than its port's MTU plus its Ethernet header (and 802.1Q tag) is refused
+/// on receipt, on access ports and on the underlay.
+#[test]
+fn a_frame_over_its_ports_mtu_is_refused_on_receipt() {
+    const TOO_BIG: [u8; 6] = [0x02, 0, 0, 0, 0x01, 0x42];
+    let mut g = TestGw::new(PORT_MTUS);
+    let from_acc1 = [udp4(H2, H1, 0, 2014), udp4(TOO_BIG, L3, 0, 2015)];
+    let v: Vec<Verdict> = g.burst(&from_acc1, ACC1).into_iter().map(|r| r.0).collect();
+    assert_eq!(
+        v[0],
+        Verdict::Drop(DropReason::SamePort),
+        "within acc1's MTU"
+    );
+    assert_eq!(v[1], Verdict::Drop(DropReason::RxOverMtu));
+    let from_acc2 = [
+        tag(&udp4(H3, H1, 0, 1414), 100),
+        tag(&udp4(H3, H1, 0, 1415), 100),
+    ];
+    let v: Vec<Verdict> = g.burst(&from_acc2, ACC2).into_iter().map(|r| r.0).collect();
+    assert_eq!(
+        v[0],
+        Verdict::Forward(ACC1),
+        "the tag is not part of the MTU"
+    );
+    assert_eq!(v[1], Verdict::Drop(DropReason::RxOverMtu));
+    let tunnel =
+        [1564, 1565].map(|n| vxlan4_packet("10.0.0.2", "10.0.0.1", 0, 5000, &udp4(R9, H1, 0, n)));
+    assert_eq!(tunnel[0].len(), 14 + 1600);
+    let v: Vec<Verdict> = g.burst(&tunnel, 0).into_iter().map(|r| r.0).collect();
+    assert_eq!(
+        v,
+        [Verdict::Forward(ACC1), Verdict::Drop(DropReason::RxOverMtu)]
+    );
+    assert_eq!(g.counters(5000).decap_packets.get(), 1);
+    assert!(g.fdb(5000, H2).is_some() && g.fdb(5000, R9).is_some());
+    assert!(
+        g.fdb(5000, TOO_BIG).is_none(),
+        "nothing learned from a refused frame"
+    );
+    assert!(learned_events(&g.events())
+        .iter()
+        .all(|(k, _)| *k != key(&g, 5000, TOO_BIG)));
+
+    // Without `mtu`, an access port has the device default, 1500.
+    let mut g = TestGw::new(BASE);
+    let v: Vec<Verdict> = g
+        .burst(&[udp4(H1, L3, 0, 1514), udp4(H1, L3, 0, 1515)], ACC1)
+        .into_iter()
+        .map(|r| r.0)
+        .collect();
+    assert_eq!(
+        v,
+        [Verdict::Forward(ACC2), Verdict::Drop(DropReason::RxOverMtu)]
+    );
+}
+
+/// A frame that does not fit the MTU of the access port it would leave on is dropped, not
+/// sent: decapsulated or bridged from a port of a larger MTU.
+#[test]
+fn a_frame_over_the_access_ports_mtu_is_not_sent_there() {
+    let mut g = TestGw::new(PORT_MTUS);
+    let tunnel =
+        [1414, 1415].map(|n| vxlan4_packet("10.0.0.2", "10.0.0.1", 0, 5000, &udp4(R9, L3, 0, n)));
+    let out = g.burst(&tunnel, 0);
+    assert_eq!(out[0].0, Verdict::Forward(ACC2));
+    assert_eq!(out[0].1.bytes().len(), 1418, "tagged");
+    assert_eq!(out[1].0, Verdict::Drop(DropReason::AccessMtuExceeded));
+    let c = g.counters(5000);
+    assert_eq!((c.decap_packets.get(), c.decap_bytes.get()), (1, 1414));
+
+    let bridged = [udp4(H1, L3, 0, 1414), udp4(H1, L3, 0, 1415)];
+    let v: Vec<Verdict> = g.burst(&bridged, ACC1).into_iter().map(|r| r.0).collect();
+    assert_eq!(
+        v,
+        [
+            Verdict::Forward(ACC2),
+            Verdict::Drop(DropReason::AccessMtuExceeded)
+        ]
+    );
+    // A flood copy is the data plane's to refuse (one per port), by the same rule.
+    assert!(g.gw.fits_access(ACC2, 1414) && !g.gw.fits_access(ACC2, 1415));
+    assert!(g.gw.fits_access(ACC1, 2014) && !g.gw.fits_access(ACC1, 2015));
 }
 
 // --- the burst's first pass ---------------------------------------------------------------

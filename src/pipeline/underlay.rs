@@ -10,7 +10,7 @@ use crate::wire::{
     arp, ethernet, gre, icmpv4, icmpv6, ipv4, ipv6, udp, vxlan, EtherType, IpProtocol, Vni,
 };
 
-use super::DropReason;
+use super::{ecn, DropReason};
 
 /// The VTEP's own addresses and the multicast groups its VNIs flood to.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -59,8 +59,9 @@ pub struct TunnelPacket {
     pub outer_len: usize,
     /// The inner frame's length (Ethernet header included, trailing padding excluded).
     pub inner_len: usize,
-    /// The outer ECN field was CE (congestion experienced).
-    pub ecn_ce: bool,
+    /// The outer header's ECN field (RFC 3168: the low two bits of the TOS or traffic
+    /// class), which decapsulation carries inside (`ecn`).
+    pub outer_ecn: u8,
 }
 
 /// Messages for the VTEP itself.
@@ -81,8 +82,6 @@ pub enum Underlay {
     Tunnel(TunnelPacket),
     Local(LocalPacket),
 }
-
-const ECN_CE: u8 = 0x3;
 
 /// What the NIC checked on receive (None: it did not say), so classify need not do it again.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -156,21 +155,21 @@ fn classify_v4(
     }
     let ip_len = ip.header_len();
     let src = IpAddr::V4(ip.src());
-    let ecn_ce = ip.ecn() == ECN_CE;
+    let outer_ecn = ip.ecn();
     match ip.protocol_raw() {
         IpProtocol::UDP => vxlan_packet(
             payload,
             src,
             ip_len.saturating_add(ethernet::HEADER_LEN),
             vxlan_port,
-            ecn_ce,
+            outer_ecn,
             None,
         ),
         IpProtocol::GRE => nvgre_packet(
             payload,
             src,
             ip_len.saturating_add(ethernet::HEADER_LEN),
-            ecn_ce,
+            outer_ecn,
         ),
         IpProtocol::ICMP if local.is_local_v4(dst) => {
             let (icmp, _) = icmpv4::parse(payload).map_err(|_| DropReason::IcmpMalformed)?;
@@ -210,7 +209,7 @@ fn classify_v6(
         return Err(DropReason::IpTtlZero);
     }
     let src = IpAddr::V6(ip.src());
-    let ecn_ce = ip.traffic_class() & 0x3 == ECN_CE;
+    let outer_ecn = ip.traffic_class() & ecn::CE;
     let (next, l4, ext_len) = skip_extensions(ip.next_header_raw(), payload)?;
     let l4_offset = ext_len.saturating_add(ethernet::HEADER_LEN + ipv6::HEADER_LEN);
     match next {
@@ -220,9 +219,9 @@ fn classify_v6(
                 dst,
                 nic: nic_udp_checksum,
             };
-            vxlan_packet(l4, src, l4_offset, vxlan_port, ecn_ce, Some(check))
+            vxlan_packet(l4, src, l4_offset, vxlan_port, outer_ecn, Some(check))
         }
-        IpProtocol::GRE if !for_nd => nvgre_packet(l4, src, l4_offset, ecn_ce),
+        IpProtocol::GRE if !for_nd => nvgre_packet(l4, src, l4_offset, outer_ecn),
         IpProtocol::ICMPV6 => {
             let (icmp, _) = icmpv6::parse(l4).map_err(|_| DropReason::IcmpMalformed)?;
             match icmp.icmp_type {
@@ -323,7 +322,7 @@ fn vxlan_packet(
     src: IpAddr,
     l4_offset: usize,
     vxlan_port: u16,
-    ecn_ce: bool,
+    outer_ecn: u8,
     udp6: Option<Udp6Check>,
 ) -> Result<Underlay, DropReason> {
     let (u, payload) = udp::parse(l4).map_err(|_| DropReason::UdpMalformed)?;
@@ -356,7 +355,7 @@ fn vxlan_packet(
         src,
         outer_len: l4_offset.saturating_add(udp::HEADER_LEN + vxlan::HEADER_LEN),
         inner_len: inner.len(),
-        ecn_ce,
+        outer_ecn,
     }))
 }
 
@@ -365,7 +364,7 @@ fn nvgre_packet(
     l4: &[u8],
     src: IpAddr,
     l4_offset: usize,
-    ecn_ce: bool,
+    outer_ecn: u8,
 ) -> Result<Underlay, DropReason> {
     let (g, inner) = gre::parse_nvgre(l4).map_err(|e| match e {
         NvgreError::Truncated => DropReason::GreTruncated,
@@ -384,7 +383,7 @@ fn nvgre_packet(
         src,
         outer_len: l4_offset.saturating_add(gre::HEADER_LEN),
         inner_len: inner.len(),
-        ecn_ce,
+        outer_ecn,
     }))
 }
 

@@ -55,6 +55,41 @@ impl Scratch {
     }
 }
 
+/// Where EAL keeps a process's runtime files: `RUNTIME_ROOT/<file-prefix>`.
+pub const RUNTIME_ROOT: &str = "/var/run/dpdk";
+
+/// A run's DPDK runtime directory (`/var/run/dpdk/<file-prefix>`), removed when this is
+/// dropped. EAL leaves it behind whenever a process exits (cleanly or not), so whoever owns
+/// the run owns this: a `Vtepd` until it is started, then its `Running` (or the wait of
+/// `run_until_idle`). A test that fails unwinds through it, so a failure leaves nothing.
+#[derive(Debug)]
+pub struct RuntimeDir {
+    prefix: String,
+}
+
+impl RuntimeDir {
+    pub fn new(prefix: impl Into<String>) -> RuntimeDir {
+        RuntimeDir {
+            prefix: prefix.into(),
+        }
+    }
+
+    /// The `--file-prefix`.
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    pub fn path(&self) -> PathBuf {
+        Path::new(RUNTIME_ROOT).join(&self.prefix)
+    }
+}
+
+impl Drop for RuntimeDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(self.path());
+    }
+}
+
 /// What a finished run left behind.
 #[derive(Debug)]
 pub struct Outcome {
@@ -93,7 +128,7 @@ pub struct Vtepd {
     eal_extra: Vec<String>,
     app_args: Vec<String>,
     config: PathBuf,
-    prefix: String,
+    runtime: RuntimeDir,
     report: PathBuf,
     api: Option<String>,
 }
@@ -111,7 +146,12 @@ impl Vtepd {
 
     /// The `--file-prefix` this run gives EAL (for `dpdk-telemetry.py -f`).
     pub fn file_prefix(&self) -> &str {
-        &self.prefix
+        self.runtime.prefix()
+    }
+
+    /// The DPDK runtime directory this run's EAL makes (removed with the run).
+    pub fn runtime_dir(&self) -> PathBuf {
+        self.runtime.path()
     }
 
     /// vtepd on lcores 0-1 (management + one worker) with `config` written into `scratch`.
@@ -138,7 +178,7 @@ impl Vtepd {
             app_args: Vec::new(),
             config: scratch.write(&format!("vtepd-{id}.toml"), &config),
             api,
-            prefix: format!("vtepd-test-{}-{id}", std::process::id()),
+            runtime: RuntimeDir::new(format!("vtepd-test-{}-{id}", std::process::id())),
             report: scratch.path(&format!("report-{id}.json")),
         }
     }
@@ -169,7 +209,7 @@ impl Vtepd {
         let mut c = Command::new(vtepd_bin());
         c.args(&self.lcores)
             .args(["--no-huge", "-m", "256", "--no-pci"])
-            .args(["--file-prefix", &self.prefix]);
+            .args(["--file-prefix", self.runtime.prefix()]);
         for v in &self.vdevs {
             c.args(["--vdev", v]);
         }
@@ -188,7 +228,9 @@ impl Vtepd {
         let mut cmd = self.command();
         cmd.args(["--exit-when-idle", &idle_ms.to_string()]);
         let child = cmd.spawn().expect("spawn vtepd");
-        finish(child, Duration::from_secs(60), &self.report, &self.prefix)
+        // Removed once the process has been waited for, or as a failed wait unwinds.
+        let _runtime = self.runtime;
+        finish(child, Duration::from_secs(60), &self.report)
     }
 
     /// Starts vtepd and returns once it is forwarding (its "running" log line).
@@ -216,8 +258,8 @@ impl Vtepd {
         let running = Running {
             child,
             stderr: Some(reader),
-            report: self.report.clone(),
-            prefix: self.prefix.clone(),
+            report: self.report,
+            runtime: self.runtime,
         };
         assert!(started, "vtepd did not start");
         running
@@ -229,7 +271,8 @@ pub struct Running {
     child: Child,
     stderr: Option<std::thread::JoinHandle<String>>,
     report: PathBuf,
-    prefix: String,
+    /// Dropped after `drop` has killed and waited for the process.
+    runtime: RuntimeDir,
 }
 
 impl Running {
@@ -261,7 +304,7 @@ impl Running {
         self.signal(sig);
         let child = std::mem::replace(&mut self.child, dummy_child());
         let stderr = self.stderr.take();
-        let mut out = finish(child, Duration::from_secs(30), &self.report, &self.prefix);
+        let mut out = finish(child, Duration::from_secs(30), &self.report);
         if let Some(h) = stderr {
             out.stderr = h.join().unwrap_or_default();
         }
@@ -270,12 +313,11 @@ impl Running {
 }
 
 impl Drop for Running {
-    /// A test that panics drops its gateway here: killed, and its DPDK runtime directory
-    /// removed, so nothing of it outlives the test.
+    /// A test that panics drops its gateway here: killed, then (the `runtime` field) its DPDK
+    /// runtime directory removed, so nothing of it outlives the test.
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(format!("/var/run/dpdk/{}", self.prefix));
     }
 }
 
@@ -283,7 +325,9 @@ fn dummy_child() -> Child {
     Command::new("true").spawn().unwrap()
 }
 
-fn finish(mut child: Child, limit: Duration, report: &Path, prefix: &str) -> Outcome {
+/// Waits for `child` (killed past `limit`) and collects what it left; the caller holds its
+/// runtime directory.
+fn finish(mut child: Child, limit: Duration, report: &Path) -> Outcome {
     let start = Instant::now();
     let mut stdout = child.stdout.take();
     let mut stderr = child.stderr.take();
@@ -308,12 +352,10 @@ fn finish(mut child: Child, limit: Duration, report: &Path, prefix: &str) -> Out
         if start.elapsed() > limit {
             let _ = child.kill();
             let s = child.wait().unwrap();
-            let _ = std::fs::remove_dir_all(format!("/var/run/dpdk/{prefix}"));
             panic!("vtepd ran past {limit:?} and was killed ({s:?})");
         }
         std::thread::sleep(Duration::from_millis(20));
     };
-    let _ = std::fs::remove_dir_all(format!("/var/run/dpdk/{prefix}"));
     Outcome {
         status,
         stdout: out_reader.join().unwrap_or_default(),

@@ -143,9 +143,6 @@ impl Drop for NameOnly {
 #[derive(Debug)]
 pub struct Netns {
     name: String,
-    /// `--file-prefix`es of the vtepd runs started here: their DPDK runtime directories are
-    /// removed with the namespace (a run that ended in a panic leaves its own behind).
-    runs: std::cell::RefCell<Vec<String>>,
 }
 
 impl Netns {
@@ -162,10 +159,7 @@ impl Netns {
         let mut c = Command::new("ip");
         c.args(["netns", "add", &name]);
         check(c);
-        let ns = Netns {
-            name,
-            runs: Default::default(),
-        };
+        let ns = Netns { name };
         ns.ip(&["link", "set", "lo", "up"]);
         ns
     }
@@ -357,7 +351,6 @@ impl Netns {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         let mut child = c.spawn().expect("spawn vtepd");
-        self.runs.borrow_mut().push(v.prefix.clone());
         let mut stderr = child.stderr.take().expect("piped stderr");
         let (tx, rx) = std::sync::mpsc::channel();
         let reader = std::thread::spawn(move || {
@@ -380,8 +373,9 @@ impl Netns {
         let mut running = Running {
             child,
             stderr: Some(reader),
-            report: v.report.clone(),
-            prefix: v.prefix.clone(),
+            report: v.report,
+            // Its runtime directory goes with the run, removed however the test ends.
+            runtime: v.runtime,
         };
         if !started {
             let _ = running.child.kill();
@@ -406,9 +400,6 @@ impl Default for Netns {
 impl Drop for Netns {
     fn drop(&mut self) {
         destroy(&self.name);
-        for prefix in self.runs.borrow().iter() {
-            let _ = std::fs::remove_dir_all(format!("/var/run/dpdk/{prefix}"));
-        }
     }
 }
 
@@ -467,7 +458,7 @@ fn sweep_stale() {
         }
     }
     // The harness's `--file-prefix vtepd-test-<pid>-<n>`, left behind by a killed run.
-    let Ok(runtime) = std::fs::read_dir("/var/run/dpdk") else {
+    let Ok(runtime) = std::fs::read_dir(super::RUNTIME_ROOT) else {
         return;
     };
     for entry in runtime.flatten() {

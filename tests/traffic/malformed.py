@@ -91,7 +91,8 @@ B2 = "02:00:00:00:0b:02"  # bound to 192.168.2.10 in VNI 5100 (ARP suppression)
 BAD_SOURCES = ["01:00:5e:00:00:01", BCAST, "00:00:00:00:00:00", "33:33:00:00:00:01"]
 
 # The receive buffers hold the largest configured MTU (9000) + 22 bytes (Ethernet header, one
-# tag, FCS): a longer frame arrives chained and is `frame_too_long`.
+# tag, FCS): a longer frame arrives chained and is `frame_too_long`; one that fits them but
+# carries more than the MTU after its MAC header and tag is `rx_over_mtu`.
 MTU = 9000
 RX_FRAME_MAX = MTU + 22
 
@@ -279,6 +280,8 @@ class Suite:
         where = U_STATIC.get((vni, dst), "flood" if is_group(dst) else "unknown")
         if where not in ("access", "flood", "unknown"):
             return self.drop("split_horizon")
+        if len(inner) - 14 > MTU:
+            return self.drop("access_mtu_exceeded")
         # The access port is the VNI's only member: one copy either way.
         self.out[1].append(tag(inner, v["tag"]) if v["tag"] else inner)
         return "forwarded"
@@ -349,6 +352,9 @@ class Suite:
             l2 = 18
         else:
             vid, l2 = 0, 14
+        # More than a link of the port's MTU carries after its MAC header and tag.
+        if len(frame) - l2 > MTU:
+            return self.drop("rx_over_mtu")
         # VID 0 is a priority tag: the port's native VLAN (IEEE 802.1Q 6.9.1).
         vni = A_VLANS.get(vid) if vid else A_NATIVE
         if vni is None:
@@ -884,7 +890,7 @@ def specials_access(s):
     # Jumbo frames: the access port's MTU is 9000, the underlay's 9000.
     add("jumbo/fits", frame(H1, M1, 100, n=8950 - 46), "encapsulated: outer IP 8982 <= 9000")
     add("jumbo/over-underlay-mtu", frame(H1, M1, 100, n=9000 - 46), "UDP: not segmentable; a VTEP never fragments (RFC 7348 4.3)")
-    add("jumbo/buffer-exactly", frame(H1, M1, 100, n=RX_FRAME_MAX - 46), "fits the receive buffer, not the underlay")
+    add("jumbo/buffer-exactly", frame(H1, M1, 100, n=RX_FRAME_MAX - 46), "fits the receive buffer, not the port's MTU")
     for n in (RX_FRAME_MAX + 1, 16000):
         add("jumbo/longer-than-buffer", frame(H1, M1, 100, n=n - 46), "longer than a receive buffer (MTU + 22)")
     # Group and zero source MACs.

@@ -331,7 +331,9 @@ def decap(d):
     NVGRE VSID 7100. VNI 5100 (VLAN 110), NVGRE 7000 (VLAN 200) and VNI 6000 (VLAN 300,
     group 239.1.1.1) are tagged on both. Static entries: L1 (5000), L3 (7000) and L5 (6000)
     on port 1, L2 (5000) and L4 (7100) on port 2, M9 (5000) behind 10.0.0.9.
-    expect.json: drops, decapsulated packets per VNI, replicas (flood copies beyond one)."""
+    expect.json: drops, decapsulated packets per VNI (those forwarded: a packet dropped after
+    decapsulation, such as by split horizon, is not counted), replicas (flood copies beyond
+    one)."""
     under, out = [], {1: [], 2: []}
     decaps, drops = {}, {}
     replicas = [0]
@@ -339,7 +341,9 @@ def decap(d):
     def push(packet, inner, vni, to):
         """`packet` carries `inner` in `vni`; it must leave on each (port, vlan) of `to`."""
         under.append(packet)
-        decaps[vni] = decaps.get(vni, 0) + 1
+        decaps.setdefault(vni, 0)
+        if to:
+            decaps[vni] += 1
         for port, vlan in to:
             out[port].append(tag(inner, vlan) if vlan else inner)
         replicas[0] += max(len(to) - 1, 0)
@@ -399,12 +403,14 @@ def decap(d):
     )
     f = inner(M1, L1, 8)
     push(bytes(vxlan4(f, 5000)) + b"\xde\xad\xbe\xef", f, 5000, [(1, None)])
-    # RFC 6040: congestion experienced (CE) on the outer header is carried to an ECN-capable
-    # inner packet (ECT(0) -> CE, IPv4 checksum updated; ECT(1) -> CE in IPv6); a not-ECT inner
-    # packet is left alone.
+    # RFC 6040 4.2: congestion experienced (CE) on the outer header is carried to an
+    # ECN-capable inner packet (ECT(0) -> CE, IPv4 checksum updated; ECT(1) -> CE in IPv6); over
+    # a not-ECT inner packet it is dropped; outer ECT(1) makes an inner ECT(0) ECT(1).
     push(vxlan4(inner(M1, L1, 15, tos=0x22), 5000, tos=0x03), inner(M1, L1, 15, tos=0x23), 5000, [(1, None)])
-    push(vxlan4(inner(M1, L1, 16, tos=0x20), 5000, tos=0x03), inner(M1, L1, 16, tos=0x20), 5000, [(1, None)])
-    push(vxlan4(inner(M1, L1, 17, tos=0x22), 5000, tos=0x01), inner(M1, L1, 17, tos=0x22), 5000, [(1, None)])
+    under.append(vxlan4(inner(M1, L1, 16, tos=0x20), 5000, tos=0x03))
+    drops["ecn_ce_not_ect"] = 1
+    push(vxlan4(inner(M1, L1, 17, tos=0x22), 5000, tos=0x01), inner(M1, L1, 17, tos=0x21), 5000, [(1, None)])
+    push(vxlan4(inner(M1, L1, 20, tos=0x21), 5000, tos=0x02), inner(M1, L1, 20, tos=0x21), 5000, [(1, None)])
 
     def inner6(tc):
         return bytes(Ether(src=M1, dst=L2) / IPv6(src="fd10::7", dst="fd10::1", tc=tc) / UDP(sport=7, dport=7) / Raw(pattern(40, 7)))
@@ -765,6 +771,72 @@ def outer_checksum(d):
     dump(d, "expect.json", {"drops": {"ip_malformed": 1}})
 
 
+def port_mtu(d):
+    """Ports of different MTUs (tests/gateway_drops.rs PORT_MTU_CONFIG): the underlay 1600,
+    port 1 2000 (native VNI 5000, L1 behind it), port 2 1400 (VNI 5000 tagged 100, L2 behind
+    it). A frame longer than its port's MTU plus its Ethernet header (and tag) is refused on
+    receipt (rx_over_mtu); one larger than the MTU of the access port it would leave on is not
+    sent there (access_mtu_exceeded), a flood copy included."""
+    drops = {"rx_over_mtu": 0, "access_mtu_exceeded": 0}
+    under, acc1, acc2 = [], [], []
+    out1, out2 = [], []
+    decaps = [0]
+
+    def sized(src, dst, n, seed):
+        """A UDP/IPv4 frame of exactly n bytes."""
+        f = bytes(Ether(src=src, dst=dst) / IP(src="192.168.1.1", dst="192.168.1.2") / UDP(sport=1, dport=2) / Raw(pattern(n - 42, seed)))
+        assert len(f) == n
+        return f
+
+    def refused(reason):
+        drops[reason] += 1
+
+    # From the underlay: exactly the MTU, one byte more.
+    f = sized(M1, L1, 1564, 1)
+    assert len(bytes(vxlan4(f, 5000))) == 1614
+    under.append(vxlan4(f, 5000))
+    out1.append(f)
+    decaps[0] += 1
+    under.append(vxlan4(sized(M1, L1, 1565, 2), 5000))
+    refused("rx_over_mtu")
+    # To port 2: its MTU, one byte more.
+    f = sized(M1, L2, 1414, 3)
+    under.append(vxlan4(f, 5000))
+    out2.append(tag(f, 100))
+    decaps[0] += 1
+    under.append(vxlan4(sized(M1, L2, 1415, 4), 5000))
+    refused("access_mtu_exceeded")
+    # A broadcast that fits port 1 but not port 2: one copy, one refused; then one for both.
+    f = sized(M1, BCAST, 1500, 5)
+    under.append(vxlan4(f, 5000))
+    out1.append(f)
+    refused("access_mtu_exceeded")
+    decaps[0] += 1
+    f = sized(M1, BCAST, 100, 6)
+    under.append(vxlan4(f, 5000))
+    out1.append(f)
+    out2.append(tag(f, 100))
+    decaps[0] += 1
+    # Port 1 (MTU 2000): one byte over; within its MTU but not port 2's.
+    acc1.append(sized(H1, L2, 2015, 7))
+    refused("rx_over_mtu")
+    acc1.append(sized(H1, L2, 2014, 8))
+    refused("access_mtu_exceeded")
+    # Port 2 (MTU 1400), tagged: one byte over; exactly the MTU, to port 1.
+    acc2.append(tag(sized(H2, L1, 1415, 9), 100))
+    refused("rx_over_mtu")
+    f = sized(H2, L1, 1414, 10)
+    acc2.append(tag(f, 100))
+    out1.append(f)
+
+    write(os.path.join(d, "underlay.pcap"), under)
+    write(os.path.join(d, "access1.pcap"), acc1)
+    write(os.path.join(d, "access2.pcap"), acc2)
+    write(os.path.join(d, "expect-access1.pcap"), out1)
+    write(os.path.join(d, "expect-access2.pcap"), out2)
+    dump(d, "expect.json", {"drops": drops, "decap_packets": decaps[0], "replicas": 2})
+
+
 SCENARIOS = {
     f.__name__: f
     for f in [
@@ -780,6 +852,7 @@ SCENARIOS = {
         priority_tagged,
         extension_headers,
         outer_checksum,
+        port_mtu,
     ]
 }
 

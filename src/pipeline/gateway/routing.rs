@@ -280,8 +280,10 @@ impl Gateway {
                     self.router_mac().unwrap_or(MacAddr::ZERO),
                     ihl,
                 )?;
-                self.count_routed(f, vrf, hop.route);
-                return self.encap_unicast(f, l3vni, tunnel);
+                let len = self.count_routed(f, vrf, hop.route);
+                let sent = self.encap_unicast(f, l3vni, tunnel)?;
+                self.count_decap_routed(vni, from, len);
+                return Ok(sent);
             }
         };
         let bound = match hinted {
@@ -295,13 +297,24 @@ impl Gateway {
             return self.resolve(f, hop_vni, vrf, hop_ip);
         };
         rewrite(f, mac, self.gateway_mac().unwrap_or(MacAddr::ZERO), ihl)?;
-        self.count_routed(f, vrf, hop.route);
-        self.bridge_routed(f, hop_vni, mac)
+        let len = self.count_routed(f, vrf, hop.route);
+        let sent = self.bridge_routed(f, hop_vni, mac)?;
+        self.count_decap_routed(vni, from, len);
+        Ok(sent)
     }
 
-    /// Counts a rewritten packet for its VRF and its route.
+    /// A routed packet that was decapsulated in `vni` and forwarded out of it: counted
+    /// there, as a bridged frame is.
     #[inline(always)]
-    fn count_routed<F: Frame>(&self, f: &F, vrf: VrfIndex, route: Route) {
+    fn count_decap_routed(&self, vni: VniIndex, from: Location, len: u64) {
+        if matches!(from, Location::Remote { .. }) {
+            self.count_decap(vni, len as usize);
+        }
+    }
+
+    /// Counts a rewritten packet for its VRF and its route; its length.
+    #[inline(always)]
+    fn count_routed<F: Frame>(&self, f: &F, vrf: VrfIndex, route: Route) -> u64 {
         let len = f.data().len() as u64;
         if let Some(c) = self.counters.vrf(vrf) {
             c.routed_packets.inc();
@@ -311,6 +324,7 @@ impl Gateway {
             c.packets.inc();
             c.bytes.add(len);
         }
+        len
     }
 
     /// The FIB's answer for `dst` in `vrf`, with the VNI it leads to checked to be in it.

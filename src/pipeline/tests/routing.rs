@@ -220,6 +220,16 @@ fn routes_to_a_host_behind_a_vtep_and_from_one() {
     assert_eq!(vid_of(f.bytes()), Some(10));
     let (dst, src, ip) = routed_v4(&untag(f.bytes()));
     assert_eq!((dst, src, ip.time_to_live), (H1, ANYCAST, 8));
+    // Routed out of VNI 200: decapsulated and forwarded there. One that expires is answered
+    // (time exceeded), not forwarded, and not counted.
+    let expiring = udp4_between(R2, ANYCAST, "192.168.20.6", "192.168.10.5", 1);
+    let (v, _) = t.underlay(&vxlan4_packet("10.0.0.2", "10.0.0.1", 0, 200, &expiring));
+    assert_ne!(v, Verdict::Forward(ACC1), "{v:?}");
+    let c = t.counters(200);
+    assert_eq!(
+        (c.decap_packets.get(), c.decap_bytes.get()),
+        (1, back.len() as u64)
+    );
 }
 
 #[test]
