@@ -433,6 +433,9 @@ fn telemetry_commands_answer_next_to_dpdks_own() {
     assert_eq!(w["lcore"], 1);
     assert_eq!(w["packets"], ACCESS_RX + UNDERLAY_RX);
     assert_eq!(w["update_queue_depth"], 0);
+    // Fractions are numbers (rounded), not text.
+    assert!(w["cycles_per_packet"].is_u64(), "{w}");
+    assert!(w["average_burst"].is_u64(), "{w}");
 
     let help = answer(13);
     assert!(

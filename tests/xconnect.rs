@@ -59,6 +59,42 @@ fn copies_every_frame_byte_for_byte_in_order() {
     assert!(out.stdout.contains("vtepd final counters"));
 }
 
+/// `workers.idle_sleep_us`: an idle worker sleeps between polls instead of spinning, and
+/// loses nothing of the traffic that wakes it.
+#[test]
+fn the_idle_back_off_sleeps_when_idle_and_forwards_everything() {
+    let _slot = serial();
+    let run = |config: &str| {
+        let s = Scratch::new();
+        let input = frames(500);
+        write_pcap(&s.path("in.pcap"), &input);
+        let out = Vtepd::new(&s, config)
+            .vdev(format!("net_pcap0,rx_pcap={}", s.path("in.pcap").display()))
+            .vdev(format!(
+                "net_pcap1,tx_pcap={}",
+                s.path("out.pcap").display()
+            ))
+            .run_until_idle(400);
+        out.assert_success();
+        assert_eq!(read_pcap(&s.path("out.pcap")), input, "{config}");
+        let w = out.report.as_ref().unwrap()["workers"][0].clone();
+        (
+            w["idle_polls"].as_u64().unwrap(),
+            w["idle_sleeps"].as_u64().unwrap(),
+        )
+    };
+    let (spinning, none) = run(CONFIG);
+    assert_eq!(none, 0, "off by default");
+    let (backing_off, sleeps) = run(&format!("{CONFIG}\n[workers]\nidle_sleep_us = 500\n"));
+    // 400 ms or more idle, one sleep per 0.5 ms (and the kernel's slack) after the first
+    // idle millisecond.
+    assert!((100..=5000).contains(&sleeps), "{sleeps} sleeps");
+    assert!(
+        backing_off * 10 < spinning,
+        "idle polls {backing_off} with the back-off, {spinning} without"
+    );
+}
+
 #[test]
 fn forwards_both_directions() {
     let _slot = serial();

@@ -506,6 +506,9 @@ pub struct WorkersConfig {
     pub tx_drain_us: u32,
     /// Mbufs per pool; derived from queues and descriptors when not given.
     pub mbufs: Option<u32>,
+    /// Idle back-off: a worker that has received nothing for `IDLE_BEFORE_SLEEP_US` sleeps
+    /// this long between polls until traffic returns (0: never, the worker spins).
+    pub idle_sleep_us: u32,
 }
 
 impl Default for WorkersConfig {
@@ -516,6 +519,7 @@ impl Default for WorkersConfig {
             tx_desc: 1024,
             tx_drain_us: 100,
             mbufs: None,
+            idle_sleep_us: 0,
         }
     }
 }

@@ -145,6 +145,7 @@ pub struct Workers {
     pub rx_desc: Option<i64>,
     pub tx_desc: Option<i64>,
     pub tx_drain_us: Option<i64>,
+    pub idle_sleep_us: Option<i64>,
     pub mbufs: Option<i64>,
 }
 

@@ -892,6 +892,11 @@ fn workers(w: &schema::Workers) -> Result<WorkersConfig, ConfigError> {
             .mbufs
             .map(|m| int("workers.mbufs", m, 1024..=16_777_216))
             .transpose()?,
+        idle_sleep_us: int(
+            "workers.idle_sleep_us",
+            w.idle_sleep_us.unwrap_or(i64::from(d.idle_sleep_us)),
+            0..=100_000,
+        )?,
     })
 }
 

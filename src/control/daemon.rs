@@ -11,7 +11,7 @@ use crossbeam::utils::CachePadded;
 use crate::config::{Config, Mode};
 use crate::dataplane::setup::{self, Plumbing, SetupError};
 use crate::dataplane::xconnect::CrossConnect;
-use crate::dataplane::{BurstHandler, SharedCounters, TxPorts, Worker};
+use crate::dataplane::{BurstHandler, IdleBackOff, SharedCounters, TxPorts, Worker};
 use crate::dpdk::{self, DpdkError, Eal, Launched, LcoreId};
 
 use super::api::{self, ApiServer};
@@ -222,6 +222,7 @@ where
             stop: Arc::clone(stop),
             burst: config.workers.burst,
             tx_drain_tsc,
+            idle: IdleBackOff::new(config.workers.idle_sleep_us, hz),
         };
         launched.push(dpdk::launch(eal, *lcore, move || worker.run())?);
     }

@@ -100,9 +100,10 @@ pub fn params(g: &GatewayConfig, underlay_mac: MacAddr, offload: OffloadCaps) ->
             IpAddr::V6(a) => local.v6.push(a),
         }
     }
-    local.groups = g.vnis.iter().filter_map(|v| v.multicast_group).collect();
-    local.groups.sort();
-    local.groups.dedup();
+    let mut groups: Vec<IpAddr> = g.vnis.iter().filter_map(|v| v.multicast_group).collect();
+    groups.sort();
+    groups.dedup();
+    local.groups = groups.into_boxed_slice();
     GatewayParams {
         underlay_port: 0,
         underlay_mac,
@@ -279,7 +280,7 @@ pub fn plan(
         underlay_mac,
         config.tables.mac_age_secs,
     );
-    manager.set_groups(params.local.groups.clone());
+    manager.set_groups(params.local.groups.to_vec());
     let ports = plumbing.ports.len();
     let hz = dpdk::tsc_hz();
     let mut handlers = Vec::with_capacity(lcores.len());

@@ -419,6 +419,7 @@ impl<'a> Management<'a> {
                     },
                     busy_polls: c.busy_polls.get(),
                     idle_polls: c.idle_polls.get(),
+                    idle_sleeps: c.idle_sleeps.get(),
                     cycles_per_packet: if packets == 0 {
                         0.0
                     } else {
@@ -584,6 +585,7 @@ impl<'a> Management<'a> {
                     lcore: l.0,
                     busy_polls: c.busy_polls.get(),
                     idle_polls: c.idle_polls.get(),
+                    idle_sleeps: c.idle_sleeps.get(),
                     bursts: c.bursts.get(),
                     packets,
                     cycles_per_packet: if packets == 0 {

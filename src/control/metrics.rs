@@ -217,6 +217,13 @@ pub fn render(r: &Report, x: &Extra) -> String {
         |wr| (lcore(wr), wr.idle_polls as f64),
     );
     w.each(
+        "vtepd_worker_idle_sleeps_total",
+        "counter",
+        "Sleeps of the idle back-off (workers.idle_sleep_us).",
+        &workers,
+        |wr| (lcore(wr), wr.idle_sleeps as f64),
+    );
+    w.each(
         "vtepd_worker_average_burst_packets",
         "gauge",
         "Average packets per non-empty burst.",

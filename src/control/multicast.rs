@@ -17,9 +17,32 @@ pub const REPORT_INTERVAL_SECS: u64 = 60;
 
 const IGMPV3_REPORT: u8 = 0x22;
 const MLDV2_REPORT: u8 = 143;
-/// Group record types: a join is a change to exclude-nothing; later reports state it.
+/// Group record types: a join is a change to exclude-nothing, later reports state it, and a
+/// leave is a change to include-nothing (RFC 3376 §4.2.12, RFC 3810 §5.2.12).
 const CHANGE_TO_EXCLUDE: u8 = 4;
 const MODE_IS_EXCLUDE: u8 = 2;
+const CHANGE_TO_INCLUDE: u8 = 3;
+
+/// What a report says of its groups.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Membership {
+    /// Newly joined (a state-change report).
+    Join,
+    /// Still joined (the periodic current-state report).
+    Member,
+    /// Left (a state-change report).
+    Leave,
+}
+
+impl Membership {
+    fn record(self) -> u8 {
+        match self {
+            Membership::Join => CHANGE_TO_EXCLUDE,
+            Membership::Member => MODE_IS_EXCLUDE,
+            Membership::Leave => CHANGE_TO_INCLUDE,
+        }
+    }
+}
 const IGMP_PROTOCOL: u8 = 2;
 const IGMPV3_ROUTERS: Ipv4Addr = Ipv4Addr::new(224, 0, 0, 22);
 const MLDV2_ROUTERS: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 0x16);
@@ -34,13 +57,9 @@ pub fn reports(
     groups: &[IpAddr],
     src_v4: Option<Ipv4Addr>,
     our_mac: MacAddr,
-    first: bool,
+    kind: Membership,
 ) -> Vec<Vec<u8>> {
-    let record = if first {
-        CHANGE_TO_EXCLUDE
-    } else {
-        MODE_IS_EXCLUDE
-    };
+    let record = kind.record();
     let v4: Vec<Ipv4Addr> = groups
         .iter()
         .filter_map(|g| match g {
@@ -182,7 +201,12 @@ mod tests {
     #[test]
     fn igmpv3_report_lists_every_group() {
         let groups: Vec<IpAddr> = vec!["239.1.1.1".parse().unwrap(), "239.1.1.2".parse().unwrap()];
-        let frames = reports(&groups, Some("10.0.0.1".parse().unwrap()), MAC, true);
+        let frames = reports(
+            &groups,
+            Some("10.0.0.1".parse().unwrap()),
+            MAC,
+            Membership::Join,
+        );
         assert_eq!(frames.len(), 1);
         let f = &frames[0];
         let (eth, rest) = ethernet::parse(f).unwrap();
@@ -203,7 +227,7 @@ mod tests {
     #[test]
     fn mldv2_report_from_link_local() {
         let groups: Vec<IpAddr> = vec!["ff0e::1:1".parse().unwrap()];
-        let frames = reports(&groups, None, MAC, false);
+        let frames = reports(&groups, None, MAC, Membership::Member);
         assert_eq!(frames.len(), 1);
         let (eth, rest) = ethernet::parse(&frames[0]).unwrap();
         assert_eq!(eth.dst, MacAddr([0x33, 0x33, 0, 0, 0, 0x16]));
@@ -224,7 +248,30 @@ mod tests {
     }
 
     #[test]
+    fn a_leave_changes_to_include_nothing() {
+        let groups: Vec<IpAddr> = vec!["239.1.1.9".parse().unwrap(), "ff0e::9".parse().unwrap()];
+        let frames = reports(
+            &groups,
+            Some("10.0.0.1".parse().unwrap()),
+            MAC,
+            Membership::Leave,
+        );
+        assert_eq!(frames.len(), 2, "one per family");
+        let (_, rest) = ethernet::parse(&frames[0]).unwrap();
+        let (_, igmp) = ipv4::parse(rest).unwrap();
+        assert_eq!(
+            (igmp[8], &igmp[10..12]),
+            (CHANGE_TO_INCLUDE, &[0u8, 0][..]),
+            "no sources"
+        );
+        let (_, rest) = ethernet::parse(&frames[1]).unwrap();
+        let (_, payload) = ipv6::parse(rest).unwrap();
+        assert_eq!(payload[8 + 8], CHANGE_TO_INCLUDE);
+    }
+
+    #[test]
     fn no_groups_no_reports() {
-        assert!(reports(&[], Some("10.0.0.1".parse().unwrap()), MAC, true).is_empty());
+        let src = Some("10.0.0.1".parse().unwrap());
+        assert!(reports(&[], src, MAC, Membership::Join).is_empty());
     }
 }

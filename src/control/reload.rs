@@ -66,6 +66,7 @@ pub fn plan(old: &Config, new: &Config) -> Result<ReloadPlan, NeedsRestart> {
             ("tx_desc", w.tx_desc != nw.tx_desc),
             ("tx_drain_us", w.tx_drain_us != nw.tx_drain_us),
             ("mbufs", w.mbufs != nw.mbufs),
+            ("idle_sleep_us", w.idle_sleep_us != nw.idle_sleep_us),
         ],
     )?;
     first_change(

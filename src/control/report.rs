@@ -166,6 +166,7 @@ pub struct WorkerReport {
     pub lcore: u32,
     pub busy_polls: u64,
     pub idle_polls: u64,
+    pub idle_sleeps: u64,
     pub bursts: u64,
     pub packets: u64,
     pub cycles_per_packet: f64,

@@ -199,17 +199,13 @@ impl TableManager {
         self.fanout(&changes);
         self.flush_backlog();
         if now >= self.next_membership && !self.groups.is_empty() {
-            let frames = multicast::reports(
-                &self.groups,
-                self.authority.underlay().source_v4(),
-                self.underlay_mac,
-                !self.joined,
-            );
-            for f in frames {
-                if self.send_slow_path(&f) {
-                    self.stats.membership_reports += 1;
-                }
-            }
+            let groups = self.groups.clone();
+            let kind = if self.joined {
+                multicast::Membership::Member
+            } else {
+                multicast::Membership::Join
+            };
+            self.report_membership(&groups, kind);
             self.joined = true;
             self.next_membership = now + Duration::from_secs(multicast::REPORT_INTERVAL_SECS);
         }
@@ -231,11 +227,51 @@ impl TableManager {
         }
     }
 
+    /// IGMP/MLD reports of `groups` on the underlay.
+    fn report_membership(&mut self, groups: &[std::net::IpAddr], kind: multicast::Membership) {
+        let frames = multicast::reports(
+            groups,
+            self.authority.underlay().source_v4(),
+            self.underlay_mac,
+            kind,
+        );
+        for f in frames {
+            if self.send_slow_path(&f) {
+                self.stats.membership_reports += 1;
+            }
+        }
+    }
+
+    /// After the VNIs' groups changed (a VNI added, changed or removed by the API or a
+    /// reload): joins the new groups and leaves those no VNI floods to any more, at once
+    /// rather than at the next periodic report.
+    fn follow_groups(&mut self) {
+        let now = self.authority.groups();
+        let joined: Vec<_> = now
+            .iter()
+            .filter(|g| !self.groups.contains(g))
+            .copied()
+            .collect();
+        let left: Vec<_> = self
+            .groups
+            .iter()
+            .filter(|g| !now.contains(g))
+            .copied()
+            .collect();
+        tracing::info!("underlay groups: joined {joined:?}, left {left:?}");
+        self.report_membership(&joined, multicast::Membership::Join);
+        self.report_membership(&left, multicast::Membership::Leave);
+        self.groups = now;
+    }
+
     /// Sends the current state of every changed object to every worker, in order, each
     /// object once.
     pub fn fanout(&mut self, changes: &[Change]) {
         if changes.is_empty() {
             return;
+        }
+        if changes.contains(&Change::Groups) {
+            self.follow_groups();
         }
         let mut seen = HashSet::with_capacity(changes.len());
         let unique: Vec<&Change> = changes.iter().filter(|c| seen.insert(**c)).collect();

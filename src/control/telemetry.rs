@@ -32,14 +32,13 @@ fn flatten(prefix: &str, v: &Value, out: &mut Vec<(String, TelValue)>) {
                 flatten(&name, v, out);
             }
         }
-        Value::Number(n) => {
-            let value = n
-                .as_u64()
-                .map_or_else(|| TelValue::Str(n.to_string()), TelValue::U64);
-            out.push((prefix.to_owned(), value));
-        }
+        Value::Number(n) => out.push((prefix.to_owned(), number(n))),
         Value::Bool(b) => out.push((prefix.to_owned(), TelValue::U64(u64::from(*b)))),
         Value::String(s) => out.push((prefix.to_owned(), TelValue::Str(s.clone()))),
+        Value::Array(a) if !a.is_empty() && a.iter().all(Value::is_u64) => {
+            let items = a.iter().filter_map(Value::as_u64).map(TelValue::U64);
+            out.push((prefix.to_owned(), TelValue::List(items.collect())));
+        }
         Value::Array(a) => {
             let text: Vec<String> = a
                 .iter()
@@ -48,6 +47,21 @@ fn flatten(prefix: &str, v: &Value, out: &mut Vec<(String, TelValue)>) {
             out.push((prefix.to_owned(), TelValue::Str(text.join(","))));
         }
         Value::Null => {}
+    }
+}
+
+/// A number as telemetry carries it: DPDK 22.11's telemetry has unsigned and 32-bit
+/// integers but no floating point, so a fraction (cycles per packet, an average burst) is
+/// rounded to the nearest integer; the API has it exact. Only what fits no integer (a
+/// negative fraction) stays text.
+fn number(n: &serde_json::Number) -> TelValue {
+    if let Some(u) = n.as_u64() {
+        return TelValue::U64(u);
+    }
+    match n.as_f64() {
+        // `as` saturates: a float past u64::MAX is u64::MAX.
+        Some(f) if f.is_finite() && f >= 0.0 => TelValue::U64(f.round() as u64),
+        _ => TelValue::Str(n.to_string()),
     }
 }
 
@@ -225,7 +239,8 @@ mod tests {
 
     #[test]
     fn nested_objects_flatten_to_slashed_names() {
-        let v = serde_json::json!({"totals": {"rx": 3}, "name": "x", "on": true, "list": ["a", "b"], "none": null});
+        let v = serde_json::json!({"totals": {"rx": 3}, "name": "x", "on": true, "list": ["a", "b"],
+                                   "none": null, "cycles": 85.6, "ids": [5000, 5100], "neg": -1.5});
         let TelValue::Dict(d) = dict(&v) else {
             panic!()
         };
@@ -233,6 +248,12 @@ mod tests {
         assert!(d.contains(&("name".into(), TelValue::Str("x".into()))));
         assert!(d.contains(&("on".into(), TelValue::U64(1))));
         assert!(d.contains(&("list".into(), TelValue::Str("a,b".into()))));
-        assert_eq!(d.len(), 4);
+        assert!(d.contains(&("cycles".into(), TelValue::U64(86))), "{d:?}");
+        assert!(d.contains(&(
+            "ids".into(),
+            TelValue::List(vec![TelValue::U64(5000), TelValue::U64(5100)])
+        )));
+        assert!(d.contains(&("neg".into(), TelValue::Str("-1.5".into()))));
+        assert_eq!(d.len(), 7);
     }
 }

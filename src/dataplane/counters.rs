@@ -190,6 +190,8 @@ pub struct WorkerCounters {
     /// Loop iterations that received at least one packet, and those that received none.
     pub busy_polls: Counter,
     pub idle_polls: Counter,
+    /// Sleeps of the idle back-off (`workers.idle_sleep_us`).
+    pub idle_sleeps: Counter,
     /// Non-empty RX bursts and the packets in them (average burst = packets / bursts).
     pub bursts: Counter,
     pub burst_packets: Counter,
@@ -217,6 +219,7 @@ impl Default for WorkerCounters {
             fdb_full: Counter::default(),
             busy_polls: Counter::default(),
             idle_polls: Counter::default(),
+            idle_sleeps: Counter::default(),
             bursts: Counter::default(),
             burst_packets: Counter::default(),
             busy_cycles: Counter::default(),

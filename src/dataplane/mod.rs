@@ -18,4 +18,4 @@ pub mod worker;
 pub mod xconnect;
 
 pub use counters::{CounterSnapshot, SharedCounters, WorkerCounters, MAX_PORTS};
-pub use worker::{BurstHandler, TxPorts, Worker};
+pub use worker::{BurstHandler, IdleBackOff, TxPorts, Worker};

@@ -106,6 +106,36 @@ pub struct Worker<H> {
     pub stop: Arc<AtomicBool>,
     pub burst: u16,
     pub tx_drain_tsc: u64,
+    pub idle: Option<IdleBackOff>,
+}
+
+/// How long a worker spins with nothing received before the idle back-off sleeps.
+pub const IDLE_BEFORE_SLEEP_US: u64 = 1000;
+
+/// The optional idle back-off (`workers.idle_sleep_us`): a worker that has received nothing
+/// for `IDLE_BEFORE_SLEEP_US` sleeps between polls, so an idle gateway does not hold its
+/// cores at 100%. A packet that arrives while it sleeps waits up to one sleep; traffic
+/// keeps it polling, as without the back-off.
+#[derive(Debug, Clone, Copy)]
+pub struct IdleBackOff {
+    after_tsc: u64,
+    sleep: std::time::Duration,
+}
+
+impl IdleBackOff {
+    /// None when `sleep_us` is 0 (off).
+    pub fn new(sleep_us: u32, tsc_hz: u64) -> Option<IdleBackOff> {
+        (sleep_us > 0).then(|| IdleBackOff {
+            after_tsc: (tsc_hz / 1_000_000).saturating_mul(IDLE_BEFORE_SLEEP_US),
+            sleep: std::time::Duration::from_micros(u64::from(sleep_us)),
+        })
+    }
+
+    /// Whether a worker idle since `last_rx` sleeps at `now`.
+    #[inline]
+    fn due(&self, last_rx: u64, now: u64) -> bool {
+        now.wrapping_sub(last_rx) >= self.after_tsc
+    }
 }
 
 impl<H: BurstHandler> Worker<H> {
@@ -113,6 +143,7 @@ impl<H: BurstHandler> Worker<H> {
     pub fn run(mut self) -> i32 {
         let mut burst = Burst::default();
         let mut last_drain = dpdk::tsc();
+        let mut last_rx = last_drain;
         while !self.stop.load(Ordering::Relaxed) {
             let start = dpdk::tsc();
             if start.wrapping_sub(last_drain) >= self.tx_drain_tsc {
@@ -143,7 +174,14 @@ impl<H: BurstHandler> Worker<H> {
             }
             if received == 0 {
                 self.counters.idle_polls.inc();
+                if let Some(idle) = self.idle.filter(|i| i.due(last_rx, start)) {
+                    // Nothing may wait in the TX buffers through the sleep.
+                    self.tx.flush_all();
+                    std::thread::sleep(idle.sleep);
+                    self.counters.idle_sleeps.inc();
+                }
             } else {
+                last_rx = start;
                 self.counters.busy_polls.inc();
                 self.counters.burst_packets.add(received as u64);
                 self.counters

@@ -213,7 +213,7 @@ unsafe fn write_flat(c: *mut dpdk_sys::rte_tel_data, v: &TelValue) {
     let flat = |v: &TelValue| match v {
         TelValue::U64(n) => TelValue::U64(*n),
         TelValue::Str(s) => TelValue::Str(s.clone()),
-        other => TelValue::Str(format!("{other:?}")),
+        other => TelValue::Str(text_of(other)),
     };
     let v = match v {
         TelValue::Dict(e) => TelValue::Dict(e.iter().map(|(k, v)| (k.clone(), flat(v))).collect()),
@@ -224,9 +224,32 @@ unsafe fn write_flat(c: *mut dpdk_sys::rte_tel_data, v: &TelValue) {
     unsafe { write_top(c, &v) };
 }
 
+/// A value too deep for a container, as one line: scalars as they are, lists comma
+/// separated, dictionaries `name=value` separated by spaces.
+fn text_of(v: &TelValue) -> String {
+    match v {
+        TelValue::U64(n) => n.to_string(),
+        TelValue::Str(s) => s.clone(),
+        TelValue::List(l) => l.iter().map(text_of).collect::<Vec<_>>().join(","),
+        TelValue::Dict(d) => d
+            .iter()
+            .map(|(k, v)| format!("{k}={}", text_of(v)))
+            .collect::<Vec<_>>()
+            .join(" "),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn values_too_deep_become_readable_text() {
+        let list = TelValue::List(vec![TelValue::U64(1), TelValue::U64(2)]);
+        assert_eq!(text_of(&list), "1,2");
+        let d = TelValue::Dict(vec![("a".into(), TelValue::U64(1)), ("b".into(), list)]);
+        assert_eq!(text_of(&d), "a=1 b=1,2");
+    }
 
     #[test]
     fn names_are_made_acceptable_to_dpdk() {

@@ -16,7 +16,7 @@ use crate::config::{DscpPolicy, Encap, ExceptionLimits};
 use crate::dataplane::counters::SharedCounters;
 use crate::tables::fdb::Probe;
 use crate::tables::sync::SyncChannel;
-use crate::tables::update::{Event, Location, Update};
+use crate::tables::update::{Event, Garbage, Location, Update};
 use crate::tables::vni::{Egress, FloodTo, VniSummary};
 use crate::tables::{Dest, FdbKey, PortIndex, Replica, TunnelId, VniIndex};
 use crate::wire::{
@@ -239,6 +239,17 @@ impl Gateway {
                     }
                 }
             }
+            let u = match u {
+                Update::Groups(groups) => {
+                    let old = std::mem::replace(&mut self.params.local.groups, groups);
+                    // A learned shape may be a group's no VNI floods to any more.
+                    self.shapes = Default::default();
+                    self.sync.emit(Event::Garbage(Garbage::Groups(old)));
+                    n = n.saturating_add(1);
+                    continue;
+                }
+                other => other,
+            };
             if let Some(garbage) = self.tables.apply(u, self.now) {
                 // Freed on the management thread; if its queue is full, here (rare).
                 self.sync.emit(Event::Garbage(garbage));

@@ -256,7 +256,7 @@ mod tests {
         LocalAddrs {
             v4: vec!["10.0.0.1".parse().unwrap(), "10.0.0.5".parse().unwrap()],
             v6: vec![],
-            groups: vec!["239.1.1.1".parse().unwrap()],
+            groups: vec!["239.1.1.1".parse().unwrap()].into(),
         }
     }
 

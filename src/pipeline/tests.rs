@@ -18,7 +18,7 @@ use crate::dataplane::counters::{VniCounters, WorkerCounters};
 use crate::tables::authority::Authority;
 use crate::tables::fdb::FdbEntry;
 use crate::tables::sync::SyncChannel;
-use crate::tables::update::{Event, Location};
+use crate::tables::update::{Event, Garbage, Location};
 use crate::tables::{Dest, FdbKey, Replica, TunnelId, VniIndex};
 use crate::wire::{MacAddr, Vni};
 
@@ -1499,6 +1499,53 @@ fn flood_to_a_multicast_group() {
     // Packets to the group are accepted on decap.
     let p = vxlan4_packet("10.0.0.2", "239.1.1.1", 0, 8000, &udp4(R9, BCAST, 0, 60));
     assert!(matches!(g.underlay(&p).0, Verdict::Flood(_)));
+}
+
+/// A VNI that moves to another group (the API, a reload): the gateway receives the new
+/// group at once and no longer the old one, also through the fast path's learned shapes.
+#[test]
+fn a_vni_changed_to_another_group_receives_it_and_leaves_the_old() {
+    let cfg = BASE.replace(
+        "vlan = 300\nflood = [\"10.0.0.2\"]",
+        "vlan = 300\nmulticast_group = \"239.1.1.1\"",
+    );
+    let mut g = TestGw::new(&cfg);
+    let to = |group: &str| vxlan4_packet("10.0.0.2", group, 0, 8000, &udp4(R9, BCAST, 0, 60));
+    let frames = vec![to("239.1.1.1"); 4];
+    assert!(g
+        .burst(&frames, 0)
+        .iter()
+        .all(|(v, _)| matches!(v, Verdict::Flood(_))));
+    assert_eq!(
+        g.underlay(&to("239.1.1.5")).0,
+        Verdict::Drop(DropReason::NotLocal)
+    );
+
+    let mut moved = g
+        .authority
+        .vni_config(Vni::new(8000).unwrap())
+        .unwrap()
+        .clone();
+    moved.multicast_group = Some("239.1.1.5".parse().unwrap());
+    let members = g.authority.members_of(moved.id);
+    let changes = g.authority.update_vni(&moved, members).unwrap();
+    assert!(changes.contains(&crate::tables::authority::Change::Groups));
+    for c in &changes {
+        g.sync.send(g.authority.render(c)).unwrap();
+    }
+    g.gw.apply_updates(usize::MAX);
+    let garbage = g
+        .events()
+        .into_iter()
+        .filter(|e| matches!(e, Event::Garbage(Garbage::Groups(_))))
+        .count();
+    assert_eq!(garbage, 1, "the old groups go back to be freed");
+    assert!(matches!(g.underlay(&to("239.1.1.5")).0, Verdict::Flood(_)));
+    let old = vec![to("239.1.1.1"); 4];
+    assert!(g
+        .burst(&old, 0)
+        .iter()
+        .all(|(v, _)| *v == Verdict::Drop(DropReason::NotLocal)));
 }
 
 #[test]

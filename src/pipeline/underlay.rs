@@ -17,7 +17,8 @@ use super::{ecn, DropReason};
 pub struct LocalAddrs {
     pub v4: Vec<Ipv4Addr>,
     pub v6: Vec<Ipv6Addr>,
-    pub groups: Vec<IpAddr>,
+    /// Changed by `Update::Groups` as VNIs come and go.
+    pub groups: Box<[IpAddr]>,
 }
 
 impl LocalAddrs {
@@ -397,7 +398,7 @@ pub(super) mod tests {
         LocalAddrs {
             v4: vec!["10.0.0.1".parse().unwrap()],
             v6: vec!["fd00::1".parse().unwrap()],
-            groups: vec!["239.1.1.1".parse().unwrap()],
+            groups: vec!["239.1.1.1".parse().unwrap()].into(),
         }
     }
 

@@ -33,6 +33,8 @@ pub enum Change {
     Binding(VniIndex, IpAddr),
     /// A VRF's FIB (rebuilt whole when sent).
     Vrf(crate::tables::route::VrfIndex),
+    /// The underlay multicast groups the VNIs flood to (the set, sent whole).
+    Groups,
 }
 
 /// Why a table operation was refused.
@@ -207,6 +209,14 @@ impl Authority {
         self.vnis.get(&id).map(|r| &r.config)
     }
 
+    /// The access ports carrying VNI `id`, as it was last given them.
+    pub fn members_of(&self, id: Vni) -> Vec<AccessMember> {
+        self.vnis
+            .get(&id)
+            .map(|r| r.members.clone())
+            .unwrap_or_default()
+    }
+
     pub fn vnis(&self) -> impl Iterator<Item = (&Vni, VniIndex, &VniConfig)> {
         self.vnis.iter().map(|(id, r)| (id, r.index, &r.config))
     }
@@ -232,6 +242,25 @@ impl Authority {
         self.tunnels.get(&(remote, encap)).map(|t| t.id)
     }
 
+    /// The underlay multicast groups the VNIs flood to, each once, sorted.
+    pub fn groups(&self) -> Vec<IpAddr> {
+        let mut g: Vec<IpAddr> = self
+            .vnis
+            .values()
+            .filter_map(|r| r.config.multicast_group)
+            .collect();
+        g.sort();
+        g.dedup();
+        g
+    }
+
+    /// `Change::Groups` when the groups are not `before` any more.
+    fn groups_changed(&self, before: &[IpAddr], changes: &mut Vec<Change>) {
+        if self.groups() != before {
+            changes.push(Change::Groups);
+        }
+    }
+
     // --- VNIs -------------------------------------------------------------------------
 
     /// Adds a VNI carried on the given access ports. Its flood tunnels are created as needed.
@@ -244,6 +273,7 @@ impl Authority {
             return Err(TableError::VniExists(config.id));
         }
         let index = self.free_vni.pop().ok_or(TableError::TooManyVnis)?;
+        let groups = self.groups();
         let mut changes = Vec::new();
         let flood = match self.flood_tunnels(config, &[], &mut changes) {
             Ok(f) => f,
@@ -265,6 +295,7 @@ impl Authority {
         self.vni_by_index.insert(index, config.id);
         changes.push(Change::Vni(index));
         self.routes_changed_by(config.id, None, &mut changes);
+        self.groups_changed(&groups, &mut changes);
         Ok(changes)
     }
 
@@ -295,6 +326,7 @@ impl Authority {
         let evpn_flood = if leaves_evpn { Vec::new() } else { evpn_flood };
         // New flood tunnels first (a failure leaves everything as it was), then the VNI,
         // then the tunnels only the old flood list used.
+        let groups = self.groups();
         let mut changes = Vec::new();
         let flood = self.flood_tunnels(config, &evpn_flood, &mut changes)?;
         let old_record = self.vnis.get(&config.id).cloned();
@@ -313,11 +345,13 @@ impl Authority {
             self.purge_evpn(index, &mut changes);
         }
         self.routes_changed_by(config.id, old_record.as_ref(), &mut changes);
+        self.groups_changed(&groups, &mut changes);
         Ok(changes)
     }
 
     /// Removes a VNI with everything in it.
     pub fn remove_vni(&mut self, id: Vni) -> Result<Vec<Change>, TableError> {
+        let groups = self.groups();
         let record = self.vnis.remove(&id).ok_or(TableError::UnknownVni(id))?;
         self.vni_by_index.remove(&record.index);
         let mut changes = vec![Change::Vni(record.index)];
@@ -338,6 +372,7 @@ impl Authority {
         self.free_vni.push(record.index);
         self.vrf_changes(&record, &mut changes);
         self.assign_route_slots();
+        self.groups_changed(&groups, &mut changes);
         Ok(changes)
     }
 
@@ -916,6 +951,7 @@ impl Authority {
                 None => Update::BindingDel(vni, ip),
             },
             Change::Vrf(index) => Update::Vrf(index, self.render_fib(index)),
+            Change::Groups => Update::Groups(self.groups().into_boxed_slice()),
         }
     }
 
@@ -1241,5 +1277,28 @@ mod tests {
         let r = replica_of(&a);
         let (_, t) = r.tunnels.iter().next().unwrap();
         assert_eq!(t.outer.unwrap().dst_mac(), MacAddr([1, 0, 0x5e, 1, 1, 1]));
+    }
+
+    #[test]
+    fn the_groups_follow_the_vnis() {
+        let mut a = authority();
+        let group = |v: &mut VniConfig, g: &str| v.multicast_group = Some(g.parse().unwrap());
+        let (mut v1, mut v2) = (vni(5000, &[]), vni(5001, &[]));
+        group(&mut v1, "239.1.1.1");
+        group(&mut v2, "239.1.1.1");
+        assert!(a.add_vni(&v1, vec![]).unwrap().contains(&Change::Groups));
+        // A second VNI on the same group changes no group.
+        assert!(!a.add_vni(&v2, vec![]).unwrap().contains(&Change::Groups));
+        group(&mut v2, "239.1.1.2");
+        assert!(a.update_vni(&v2, vec![]).unwrap().contains(&Change::Groups));
+        let want: Vec<IpAddr> = vec!["239.1.1.1".parse().unwrap(), "239.1.1.2".parse().unwrap()];
+        assert_eq!(a.groups(), want);
+        assert!(a.remove_vni(v2.id).unwrap().contains(&Change::Groups));
+        assert_eq!(a.groups(), want[..1].to_vec());
+        // Flood lists are not groups.
+        assert!(!a
+            .add_vni(&vni(5002, &["10.0.0.2"]), vec![])
+            .unwrap()
+            .contains(&Change::Groups));
     }
 }

@@ -73,6 +73,9 @@ impl Replica {
                 None
             }
             Update::Vrf(vrf, fib) => self.vrfs.set(vrf, fib).map(Garbage::Fib),
+            // The groups belong to the underlay classifier, outside the tables
+            // (`Gateway::apply_updates` takes them); a replica alone has no use for them.
+            Update::Groups(g) => Some(Garbage::Groups(g)),
         }
     }
 }

@@ -36,6 +36,8 @@ pub enum Update {
     BindingDel(VniIndex, IpAddr),
     /// Install or replace (Some) or remove (None) a VRF's forwarding table.
     Vrf(VrfIndex, Option<Box<Fib>>),
+    /// The underlay multicast groups to receive (every VNI's `multicast_group`).
+    Groups(Box<[IpAddr]>),
 }
 
 /// Where a worker saw a MAC.
@@ -70,4 +72,5 @@ pub enum Garbage {
     Vni(Box<VniState>),
     Tunnel(Box<Tunnel>),
     Fib(Box<Fib>),
+    Groups(Box<[IpAddr]>),
 }

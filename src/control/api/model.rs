@@ -116,6 +116,9 @@ pub struct WorkerView {
     pub average_burst: f64,
     pub busy_polls: u64,
     pub idle_polls: u64,
+    /// Sleeps of the idle back-off (`workers.idle_sleep_us`; 0 when it is off).
+    #[serde(default)]
+    pub idle_sleeps: u64,
     pub cycles_per_packet: f64,
     pub update_queue_depth: usize,
 }

@@ -197,7 +197,7 @@ impl Evpn {
                     }
                 }
                 Change::Binding(vni, ip) => self.follow_binding(vni, ip, authority),
-                Change::Vni(_) | Change::Tunnel(_) | Change::Vrf(_) => {}
+                Change::Vni(_) | Change::Tunnel(_) | Change::Vrf(_) | Change::Groups => {}
             }
         }
     }
