@@ -465,9 +465,11 @@ fn oversize_tcp_is_segmented_to_the_mtu_and_the_rest_dropped() {
     let mut next = 0;
     let mut segments_beyond_first = 0;
     let mut expected_drops: BTreeMap<String, u64> = BTreeMap::new();
+    let mut too_big = Vec::new();
     for (i, m) in meta.iter().enumerate() {
         let original = &inners[i];
         match m["action"].as_str().unwrap() {
+            "too_big" => too_big.push((i, m.clone())),
             "drop" => {
                 *expected_drops
                     .entry(m["reason"].as_str().unwrap().to_owned())
@@ -557,6 +559,54 @@ fn oversize_tcp_is_segmented_to_the_mtu_and_the_rest_dropped() {
     }
     assert_eq!(next, out.len(), "no unexpected packets on the underlay");
     run.assert_drops(&expected_drops);
+    // The ICMP errors, back on the access port in order, each from the destination.
+    let back = run.output(1);
+    assert_eq!(
+        back.len(),
+        too_big.len(),
+        "one ICMP error per frame too big"
+    );
+    for (reply, (i, m)) in back.iter().zip(&too_big) {
+        let ctx = format!("frame {i}'s ICMP error");
+        let sliced = etherparse::SlicedPacket::from_ethernet(reply).unwrap();
+        let vlan = (reply[12..14] == [0x81, 0x00])
+            .then(|| u64::from(u16::from_be_bytes([reply[14], reply[15]]) & 0x0fff));
+        assert_eq!(vlan, m["vlan"].as_u64(), "{ctx}: the VNI's tag");
+        let original = &inners[*i];
+        assert_eq!(&reply[..6], &original[6..12], "{ctx}: to the sender's MAC");
+        let mtu = m["mtu"].as_u64().unwrap();
+        match sliced.net {
+            Some(etherparse::NetSlice::Ipv4(_)) => {
+                let icmp = sliced.transport.as_ref().unwrap();
+                let etherparse::TransportSlice::Icmpv4(icmp) = icmp else {
+                    panic!("{ctx}: {icmp:?}")
+                };
+                assert_eq!(
+                    icmp.icmp_type(),
+                    etherparse::Icmpv4Type::DestinationUnreachable(
+                        etherparse::icmpv4::DestUnreachableHeader::FragmentationNeeded {
+                            next_hop_mtu: mtu as u16
+                        }
+                    ),
+                    "{ctx}"
+                );
+            }
+            Some(etherparse::NetSlice::Ipv6(_)) => {
+                let icmp = sliced.transport.as_ref().unwrap();
+                let etherparse::TransportSlice::Icmpv6(icmp) = icmp else {
+                    panic!("{ctx}: {icmp:?}")
+                };
+                assert_eq!(
+                    icmp.icmp_type(),
+                    etherparse::Icmpv6Type::PacketTooBig { mtu: mtu as u32 },
+                    "{ctx}"
+                );
+            }
+            other => panic!("{ctx}: {other:?}"),
+        }
+    }
+    let gw = &run.report["gateway"];
+    assert_eq!(gw["local"]["too_big"], too_big.len() as u64, "{gw:#}");
     assert_eq!(
         run.replicas(),
         segments_beyond_first,

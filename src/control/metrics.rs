@@ -424,6 +424,11 @@ pub fn render(r: &Report, x: &Extra) -> String {
                 g.local.nd_replies,
             ),
             (
+                "vtepd_local_too_big_total",
+                "ICMP fragmentation needed / ICMPv6 packet too big sent back for frames too big for the underlay once encapsulated.",
+                g.local.too_big,
+            ),
+            (
                 "vtepd_local_to_kernel_total",
                 "Packets for the VTEP addresses handed to the exception path (the EVPN namespace's kernel).",
                 g.local.to_kernel,

@@ -66,6 +66,8 @@ pub struct LocalReport {
     pub absorbed: u64,
     /// Handed to the exception path, for the kernel in the EVPN namespace.
     pub to_kernel: u64,
+    /// ICMP fragmentation needed / packet too big sent for frames too big for the underlay.
+    pub too_big: u64,
 }
 
 /// Adds the gateway's tables and per-VNI counters to a report.
@@ -111,6 +113,7 @@ pub fn add_gateway(report: &mut Report, m: &TableManager, workers: &[SharedCount
             nd_replies: sum(&|w| w.local.nd_replies.get()),
             absorbed: sum(&|w| w.local.absorbed.get()),
             to_kernel: sum(&|w| w.local.to_kernel.get()),
+            too_big: sum(&|w| w.local.too_big.get()),
         },
         replicas: sum(&|w| w.replicas.get()),
         generated: sum(&|w| w.generated.get()),

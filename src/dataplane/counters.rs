@@ -122,6 +122,9 @@ pub struct LocalCounters {
     pub absorbed: Counter,
     /// Packets handed to the exception path, for the kernel in the EVPN namespace.
     pub to_kernel: Counter,
+    /// ICMP fragmentation needed / ICMPv6 packet too big sent for frames too big for the
+    /// underlay (each instead of a `mtu_exceeded` drop).
+    pub too_big: Counter,
 }
 
 /// What one worker counted in one tenant VRF.

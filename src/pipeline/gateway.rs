@@ -33,7 +33,7 @@ use super::policer::Policer;
 use super::shape::TunnelShapes;
 use super::storm::StormControl;
 use super::underlay::{self, LocalAddrs, LocalPacket, TunnelPacket, Underlay};
-use super::{reply, vlan, DropReason};
+use super::{icmp_error, reply, vlan, DropReason};
 
 mod routing;
 
@@ -72,6 +72,9 @@ pub struct GatewayParams {
     /// The L3 gateway; None: no VRF is configured.
     pub routing: Option<RoutingParams>,
 }
+
+/// ICMP errors per second without `[routing]` (its `icmp_errors_pps` default).
+const DEFAULT_ICMP_ERRORS_PPS: u32 = 1000;
 
 /// The routing stage's fixed parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -150,6 +153,9 @@ pub struct Gateway {
     /// The routing stage's ICMP errors and host resolutions.
     icmp_policer: Policer,
     resolve_policer: Policer,
+    /// The access port the frame being processed came in on (None: from the underlay), so
+    /// that one too big for the underlay can be answered there.
+    ingress: Option<PortIndex>,
 }
 
 /// What a burst's first pass worked out for one packet (`Gateway::hint`): the VNI of a
@@ -196,6 +202,7 @@ impl Gateway {
             hint: TableHint::default(),
             icmp_policer: Policer::default(),
             resolve_policer: Policer::default(),
+            ingress: None,
         }
     }
 
@@ -376,6 +383,7 @@ impl Gateway {
     /// Handles a frame received on access port `port`.
     #[inline]
     pub fn access<F: Frame>(&mut self, f: &mut F, port: PortIndex) -> Verdict {
+        self.ingress = Some(port);
         match self.access_frame(f, port) {
             Ok(v) => v,
             Err(r) => Verdict::Drop(r),
@@ -553,7 +561,11 @@ impl Gateway {
         let meta = self.inner_meta(f.data(), f.rss_hash());
         let inner_len = f.data().len();
         if outer.outer_ip_len(inner_len) > usize::from(self.params.mtu) {
-            return self.oversize(f, outer, vni, vni_id, meta);
+            let outer_len = outer.len();
+            return match self.oversize(f, outer, vni, vni_id, meta) {
+                Err(DropReason::MtuExceeded) => self.too_big(f, outer_len, vni),
+                done => done,
+            };
         }
         self.encap_in_place(f, outer, vni_id, meta)?;
         self.count_encap(vni, f.data().len());
@@ -634,6 +646,70 @@ impl Gateway {
         Ok(Verdict::Segment(self.params.underlay_port))
     }
 
+    /// A frame from an access port too big for the underlay once encapsulated, and not to
+    /// be segmented: an IPv4 packet with DF gets ICMP fragmentation needed, an IPv6 packet
+    /// ICMPv6 packet too big, each giving the MTU the tunnel leaves (the underlay MTU less
+    /// the outer headers and the inner Ethernet header), within `icmp_errors_pps`. vtepd is
+    /// a bridge here, with no address in the tenant's subnet: the error comes from the
+    /// packet's own destination (address and MAC), which is the hop whose path is too
+    /// narrow, as the sender sees it. Everything else, routed frames included, is dropped.
+    #[cold]
+    fn too_big<F: Frame>(
+        &mut self,
+        f: &mut F,
+        outer_len: usize,
+        vni: VniIndex,
+    ) -> Result<Verdict, DropReason> {
+        let Some(port) = self.ingress else {
+            return Err(DropReason::MtuExceeded);
+        };
+        let (eth, l3) = ethernet::parse(f.data()).map_err(|_| DropReason::MtuExceeded)?;
+        let (from_mac, ethertype) = (eth.dst, eth.ethertype_raw());
+        if from_mac.is_multicast() || Some(eth.src) == self.gateway_mac() {
+            return Err(DropReason::MtuExceeded);
+        }
+        let mtu = usize::from(self.params.mtu).saturating_sub(outer_len);
+        let from_ip = match ethertype {
+            EtherType::IPV4 if icmp_error::may_answer_v4(l3) && icmp_error::dont_fragment(l3) => {
+                ipv4::parse(l3).ok().map(|(ip, _)| IpAddr::V4(ip.dst()))
+            }
+            EtherType::IPV6 if icmp_error::may_answer_v6(l3) => {
+                ipv6::parse(l3).ok().map(|(ip, _)| IpAddr::V6(ip.dst()))
+            }
+            _ => None,
+        };
+        let Some(from_ip) = from_ip.filter(|ip| !ip.is_multicast()) else {
+            return Err(DropReason::MtuExceeded);
+        };
+        let pps = self
+            .params
+            .routing
+            .map_or(DEFAULT_ICMP_ERRORS_PPS, |r| r.icmp_errors_pps);
+        let rate = Policer::share(pps, self.params.workers);
+        if !self.icmp_policer.admit(rate, self.now) {
+            return Err(DropReason::MtuExceeded);
+        }
+        let built = match from_ip {
+            IpAddr::V4(a) => icmp_error::fragmentation_needed_v4(
+                f,
+                from_mac,
+                a,
+                u16::try_from(mtu).unwrap_or(u16::MAX),
+            ),
+            IpAddr::V6(a) => icmp_error::packet_too_big_v6(
+                f,
+                from_mac,
+                &a,
+                u32::try_from(mtu).unwrap_or(u32::MAX),
+            ),
+        };
+        if !built {
+            return Err(DropReason::MtuExceeded);
+        }
+        self.counters.local.too_big.inc();
+        self.to_access(f, vni, port)
+    }
+
     /// Whether an untagged frame of `len` bytes may leave on access port `port`: a bridge
     /// neither fragments nor sends what the port's link would refuse (its tag, if it gets
     /// one, is not part of the MTU).
@@ -680,6 +756,7 @@ impl Gateway {
     /// Handles a packet received on the underlay port.
     #[inline]
     pub fn underlay<F: Frame>(&mut self, f: &mut F) -> Verdict {
+        self.ingress = None;
         // As on an access port: what the link's MTU could not have carried.
         if !self.within_mtu(
             self.params.underlay_port,

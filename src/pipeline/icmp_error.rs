@@ -1,5 +1,7 @@
-//! ICMP errors the routing stage sends back to a sender, built in the buffer of the packet
-//! that caused them: time exceeded (RFC 792, RFC 4443 §3.3).
+//! ICMP errors sent back to a sender, built in the buffer of the packet that caused them:
+//! time exceeded (RFC 792, RFC 4443 §3.3) from the routing stage, and fragmentation needed
+//! (RFC 792, RFC 1191) / packet too big (RFC 4443 §3.2) for frames too large for the
+//! underlay once encapsulated.
 //!
 //! The frame given is untagged Ethernet with the offending IP packet at offset 14; the
 //! error keeps the Ethernet header (addressed back to the sender) and quotes the packet as
@@ -16,6 +18,9 @@ use super::reply::REPLY_TTL;
 const ICMP_HEADER_LEN: usize = 8;
 const TIME_EXCEEDED_V4: u8 = 11;
 const TIME_EXCEEDED_V6: u8 = 3;
+const UNREACHABLE_V4: u8 = 3;
+const FRAGMENTATION_NEEDED: u8 = 4;
+const PACKET_TOO_BIG_V6: u8 = 2;
 /// IPv6's minimum MTU: an ICMPv6 error never exceeds it.
 const IPV6_MIN_MTU: usize = 1280;
 
@@ -71,9 +76,62 @@ fn open_gap<F: Frame>(f: &mut F, extra: usize) -> bool {
     true
 }
 
+/// Whether the IPv4 packet at `l3` forbids fragmentation (DF): only then does a sender
+/// learn the path MTU from an error (RFC 1191).
+pub fn dont_fragment(l3: &[u8]) -> bool {
+    l3.get(6).is_some_and(|b| b & 0x40 != 0)
+}
+
 /// Turns the IPv4 packet in `f` into an ICMP time exceeded from `our_ip`/`our_mac` to its
 /// sender.
 pub fn time_exceeded_v4<F: Frame>(f: &mut F, our_mac: MacAddr, our_ip: Ipv4Addr) -> bool {
+    error_v4(f, our_mac, our_ip, (TIME_EXCEEDED_V4, 0), [0; 4])
+}
+
+/// Turns the IPv4 packet in `f` into an ICMP fragmentation needed from `from_ip`/`from_mac`
+/// to its sender, giving `mtu` as the next hop's (RFC 1191 §4).
+pub fn fragmentation_needed_v4<F: Frame>(
+    f: &mut F,
+    from_mac: MacAddr,
+    from_ip: Ipv4Addr,
+    mtu: u16,
+) -> bool {
+    let [hi, lo] = mtu.to_be_bytes();
+    error_v4(
+        f,
+        from_mac,
+        from_ip,
+        (UNREACHABLE_V4, FRAGMENTATION_NEEDED),
+        [0, 0, hi, lo],
+    )
+}
+
+/// Turns the IPv6 packet in `f` into an ICMPv6 packet too big from `from_ip`/`from_mac` to
+/// its sender, giving `mtu`.
+pub fn packet_too_big_v6<F: Frame>(
+    f: &mut F,
+    from_mac: MacAddr,
+    from_ip: &Ipv6Addr,
+    mtu: u32,
+) -> bool {
+    error_v6(
+        f,
+        from_mac,
+        from_ip,
+        (PACKET_TOO_BIG_V6, 0),
+        mtu.to_be_bytes(),
+    )
+}
+
+/// The IPv4 packet in `f` turned into the ICMP error `kind` (type, code) whose header's
+/// second word is `word`.
+fn error_v4<F: Frame>(
+    f: &mut F,
+    our_mac: MacAddr,
+    our_ip: Ipv4Addr,
+    kind: (u8, u8),
+    word: [u8; 4],
+) -> bool {
     let l3 = f.data().get(ethernet::HEADER_LEN..).unwrap_or_default();
     let Ok((ip, payload)) = ipv4::parse(l3) else {
         return false;
@@ -105,12 +163,24 @@ pub fn time_exceeded_v4<F: Frame>(f: &mut F, our_mac: MacAddr, our_ip: Ipv4Addr)
     }
     .emit(&mut h);
     ip_bytes.copy_from_slice(zerocopy::IntoBytes::as_bytes(&h));
-    write_icmp_header(icmp, TIME_EXCEEDED_V4, 0)
+    write_icmp_header_summed(icmp, kind, word, 0)
 }
 
 /// Turns the IPv6 packet in `f` into an ICMPv6 time exceeded (hop limit exceeded in
 /// transit) from `our_ip`/`our_mac` to its sender.
 pub fn time_exceeded_v6<F: Frame>(f: &mut F, our_mac: MacAddr, our_ip: &Ipv6Addr) -> bool {
+    error_v6(f, our_mac, our_ip, (TIME_EXCEEDED_V6, 0), [0; 4])
+}
+
+/// The IPv6 packet in `f` turned into the ICMPv6 error `kind` whose header's second word is
+/// `word`.
+fn error_v6<F: Frame>(
+    f: &mut F,
+    our_mac: MacAddr,
+    our_ip: &Ipv6Addr,
+    kind: (u8, u8),
+    word: [u8; 4],
+) -> bool {
     let l3 = f.data().get(ethernet::HEADER_LEN..).unwrap_or_default();
     let Ok((ip, payload)) = ipv6::parse(l3) else {
         return false;
@@ -144,19 +214,22 @@ pub fn time_exceeded_v6<F: Frame>(f: &mut F, our_mac: MacAddr, our_ip: &Ipv6Addr
     .emit(&mut h);
     ip_bytes.copy_from_slice(zerocopy::IntoBytes::as_bytes(&h));
     let pseudo = checksum::pseudo_header_v6(our_ip, &sender, IpProtocol::ICMPV6, u32::from(len));
-    write_icmp_header_summed(icmp, TIME_EXCEEDED_V6, 0, pseudo)
+    write_icmp_header_summed(icmp, kind, word, pseudo)
 }
 
-/// Type, code, zero "unused" word and the checksum over the whole message.
-fn write_icmp_header(icmp: &mut [u8], icmp_type: u8, code: u8) -> bool {
-    write_icmp_header_summed(icmp, icmp_type, code, 0)
-}
-
-fn write_icmp_header_summed(icmp: &mut [u8], icmp_type: u8, code: u8, start: u64) -> bool {
+/// Type, code, the second word (unused, or the MTU) and the checksum over the whole
+/// message, starting from `start` (the IPv6 pseudo-header's sum).
+fn write_icmp_header_summed(
+    icmp: &mut [u8],
+    (icmp_type, code): (u8, u8),
+    word: [u8; 4],
+    start: u64,
+) -> bool {
     let Some(h) = icmp.get_mut(..ICMP_HEADER_LEN) else {
         return false;
     };
-    h.copy_from_slice(&[icmp_type, code, 0, 0, 0, 0, 0, 0]);
+    let [w0, w1, w2, w3] = word;
+    h.copy_from_slice(&[icmp_type, code, 0, 0, w0, w1, w2, w3]);
     let c = !checksum::fold(checksum::sum(start, icmp));
     if let Some(field) = icmp.get_mut(2..4) {
         field.copy_from_slice(&c.to_be_bytes());

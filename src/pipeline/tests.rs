@@ -1733,9 +1733,9 @@ fn mtu_exceeded_or_segmented() {
     let (v, f) = g.access(&udp4(H1, R2, 0, 1464), ACC1);
     assert_eq!(v, Verdict::Forward(0));
     assert_eq!(Outer::parse(f.bytes()).v4().total_len, 1500);
-    // One byte more: UDP is dropped...
+    // One byte more: UDP that may be fragmented is dropped (a VTEP never fragments)...
     assert_eq!(
-        g.access(&udp4(H1, R2, 0, 1465), ACC1).0,
+        g.access(&may_fragment(udp4(H1, R2, 0, 1465)), ACC1).0,
         Verdict::Drop(DropReason::MtuExceeded)
     );
     // ...TCP/IPv4 is segmented.
@@ -1759,15 +1759,116 @@ fn mtu_exceeded_or_segmented() {
     assert_eq!(v, Verdict::Segment(0));
     assert_eq!(f.offload.unwrap().tunnel, Some(Encap::Nvgre));
     assert_eq!(f.offload.unwrap().l2_len, 8 + 14);
-    // TCP inside an IPv6 tunnel, and TCP/IPv6 inside an IPv4 one: dropped.
+    // TCP inside an IPv6 tunnel, and TCP/IPv6 inside an IPv4 one: not segmented.
     assert_eq!(
-        g.access(&tag(&tcp4(H1, R2, 0, 1514), 400), ACC2).0,
+        g.access(&tag(&may_fragment(tcp4(H1, R2, 0, 1514)), 400), ACC2)
+            .0,
         Verdict::Drop(DropReason::MtuExceeded)
     );
-    assert_eq!(
+    assert!(matches!(
         g.access(&tcp6(H1, R2, 1514), ACC1).0,
+        Verdict::Forward(ACC1)
+    ));
+}
+
+/// `frame` (untagged IPv4) with DF cleared.
+fn may_fragment(mut frame: Vec<u8>) -> Vec<u8> {
+    let (mut h, _) = ep::Ipv4Header::from_slice(&frame[14..]).unwrap();
+    h.dont_fragment = false;
+    h.header_checksum = h.calc_header_checksum();
+    frame[14..34].copy_from_slice(&h.to_bytes());
+    frame
+}
+
+/// Path MTU discovery through the gateway: a frame too big for the underlay once
+/// encapsulated, and not segmented, gets ICMP fragmentation needed (IPv4 with DF) or ICMPv6
+/// packet too big back where it came from, from its destination, with the MTU the tunnel
+/// leaves; the sender's next packet of that size fits.
+#[test]
+fn too_big_for_the_tunnel_gets_fragmentation_needed_or_packet_too_big() {
+    let mut g = TestGw::new(BASE);
+    let sent = udp4(H1, R2, 0, 1465);
+    assert!(
+        ep::Ipv4Header::from_slice(&sent[14..])
+            .unwrap()
+            .0
+            .dont_fragment
+    );
+    let (v, f) = g.access(&sent, ACC1);
+    assert_eq!(v, Verdict::Forward(ACC1), "back on the port it came from");
+    let (eth, rest) = ep::Ethernet2Header::from_slice(f.bytes()).unwrap();
+    assert_eq!(
+        (eth.destination, eth.source),
+        (H1, R2),
+        "from the destination's MAC"
+    );
+    let (ip, icmp) = ep::Ipv4Header::from_slice(rest).unwrap();
+    assert_eq!(
+        (ip.source, ip.destination),
+        (v4("192.168.1.2"), v4("192.168.1.1"))
+    );
+    assert_eq!(ip.header_checksum, ip.calc_header_checksum());
+    assert_eq!(
+        &icmp[..2],
+        &[3, 4],
+        "destination unreachable, fragmentation needed"
+    );
+    // 1500 less the outer IPv4, UDP, VXLAN and inner Ethernet headers.
+    assert_eq!(u16::from_be_bytes([icmp[6], icmp[7]]), 1450);
+    assert_eq!(crate::wire::checksum::checksum(icmp), 0);
+    assert_eq!(
+        &icmp[8..8 + 28],
+        &sent[14..14 + 28],
+        "quotes the header and 8 bytes"
+    );
+    assert_eq!(g.gw.counters().local.too_big.get(), 1);
+    // At that MTU the packet fits: 1450 bytes of IP, 1464 of frame.
+    assert_eq!(
+        g.access(&udp4(H1, R2, 0, 14 + 1450), ACC1).0,
+        Verdict::Forward(0)
+    );
+
+    // IPv6 in the IPv4 tunnel: packet too big, tagged back on the access port's VLAN.
+    let six = tag(&tcp6(H1, R2, 1514), 100);
+    let (v, f) = g.access(&six, ACC2);
+    assert_eq!(v, Verdict::Forward(ACC2));
+    assert_eq!(vid_of(f.bytes()), Some(100));
+    let back = untag(f.bytes());
+    let (ip6, icmp) = ep::Ipv6Header::from_slice(&back[14..]).unwrap();
+    assert_eq!(ip6.next_header, ep::IpNumber::IPV6_ICMP);
+    assert_eq!(icmp[0], 2, "packet too big");
+    assert_eq!(
+        u32::from_be_bytes([icmp[4], icmp[5], icmp[6], icmp[7]]),
+        1450
+    );
+    assert!(
+        back.len() <= 14 + 1280,
+        "an ICMPv6 error fits the minimum MTU"
+    );
+    let sum = crate::wire::checksum::sum(
+        crate::wire::checksum::pseudo_header_v6(
+            &ip6.source.into(),
+            &ip6.destination.into(),
+            58,
+            icmp.len() as u32,
+        ),
+        icmp,
+    );
+    assert_eq!(crate::wire::checksum::fold(sum), 0xffff);
+
+    // Never about ICMP errors (nor floods: those go copy by copy, each dropped if too big).
+    let answered = g.gw.counters().local.too_big.get();
+    let mut error = udp4(H1, R2, 0, 1465);
+    error[14 + 9] = 1;
+    error[34] = 3;
+    let (mut h, _) = ep::Ipv4Header::from_slice(&error[14..]).unwrap();
+    h.header_checksum = h.calc_header_checksum();
+    error[14..34].copy_from_slice(&h.to_bytes());
+    assert_eq!(
+        g.access(&error, ACC1).0,
         Verdict::Drop(DropReason::MtuExceeded)
     );
+    assert_eq!(g.gw.counters().local.too_big.get(), answered);
 }
 
 /// DPDK's tunnel convention (and `Offload`'s own doc): `l2_len` is the outer L4 header plus

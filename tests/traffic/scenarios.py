@@ -238,17 +238,24 @@ def mtu(d):
     add(tcp4(H1, M1, 4004, 1465 - 54), "segment", encap="vxlan", remote=R4[0], vni=5000)
     # NVGRE, tagged: two segments.
     add(tcp4(H2, M2, 4005, 2000, vlan=100), "segment", encap="nvgre", remote=R4[1], vni=5100)
-    # Not segmentable: UDP, TCP over IPv6, TCP in an IPv6 tunnel.
+    # Not segmentable: UDP, TCP over IPv6, TCP in an IPv6 tunnel. Without DF: dropped (a VTEP
+    # never fragments); with DF, and IPv6: an ICMP error back on the access port, giving the
+    # tunnel's MTU (1500 less outer IP, UDP/GRE, VXLAN and the inner Ethernet header).
     add(udp_frame(H1, M1, 2000, seed=2), "drop", reason="mtu_exceeded")
+    add(
+        Ether(src=H1, dst=M1) / IP(src="192.168.1.1", dst="192.168.1.2", flags="DF") / UDP(sport=9, dport=9) / Raw(pattern(2000)),
+        "too_big",
+        mtu=1450,
+    )
     add(
         Ether(src=H1, dst=M1)
         / IPv6(src="fd10::1", dst="fd10::2")
         / TCP(sport=4007, dport=80, flags="PA")
         / Raw(pattern(2000)),
-        "drop",
-        reason="mtu_exceeded",
+        "too_big",
+        mtu=1450,
     )
-    add(tcp4(H3, M3, 4008, 2000, vlan=200), "drop", reason="mtu_exceeded")
+    add(tcp4(H3, M3, 4008, 2000, vlan=200), "too_big", mtu=1430, vlan=200)
     # Longer than a receive buffer (the access port's mtu + 22 bytes).
     add(udp_frame(H1, M1, 3100, seed=3), "drop", reason="frame_too_long")
     # Small enough for the IPv6 tunnel.
