@@ -780,6 +780,31 @@ fn fdb_arp_and_flush_round_trip() {
 
     let out = vtepd.stop();
     out.assert_success();
+    // The audit log: each change with who asked and how it ended, refusals too.
+    let audit: Vec<&str> = out
+        .stderr
+        .lines()
+        .filter(|l| l.contains("audit: "))
+        .collect();
+    let has = |what: &str, end: &str| {
+        audit
+            .iter()
+            .any(|l| l.contains("api 127.0.0.1:") && l.contains(what) && l.contains(end))
+    };
+    assert!(
+        has(
+            &format!(r#"fdb add {{"mac":"{m1}","remote":"10.0.0.7","vni":6000}}"#),
+            "done (201)"
+        ),
+        "{audit:#?}"
+    );
+    assert!(has("arp add", "done (201)"), "{audit:#?}");
+    assert!(has("vni 6000 delete", "done (204)"), "{audit:#?}");
+    assert!(has("refused (", ""), "refusals are audited too: {audit:#?}");
+    assert!(
+        !audit.iter().any(|l| l.contains("ListFdb")),
+        "reads are not audited: {audit:#?}"
+    );
 }
 
 /// With `[api] token`, requests without the token or with a wrong one get 401 (with

@@ -408,7 +408,12 @@ pub fn reload(
         // limit can fail half-way; then the tables are put back as they were.
         let saved = m.authority.clone();
         match apply_plan(m, g, &plan) {
-            Ok(changes) => m.fanout(&changes),
+            Ok(changes) => {
+                for line in super::audit::reload_lines(&plan) {
+                    tracing::info!(target: "vtepd::audit", "audit: reload: {line}");
+                }
+                m.fanout(&changes);
+            }
             Err(e) => {
                 m.authority = saved;
                 return Err(e);

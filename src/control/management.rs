@@ -194,7 +194,7 @@ impl<'a> Management<'a> {
             };
             match self.calls.recv_timeout(left) {
                 Ok(call) => {
-                    let reply = self.handle(call.op);
+                    let reply = self.handle(call.op, &call.from);
                     let _ = call.reply.send(reply);
                 }
                 Err(crossbeam::channel::RecvTimeoutError::Timeout) => return,
@@ -207,7 +207,7 @@ impl<'a> Management<'a> {
     }
 
     /// Answers one API operation.
-    pub fn handle(&mut self, op: ApiOp) -> ApiReply {
+    pub fn handle(&mut self, op: ApiOp, from: &str) -> ApiReply {
         let result: Result<ApiReply, AdminError> = match op {
             ApiOp::Status => Ok(ApiReply::json(200, &self.status())),
             ApiOp::Ports => Ok(ApiReply::json(200, &self.ports())),
@@ -243,7 +243,21 @@ impl<'a> Management<'a> {
                         message,
                     })
             }),
-            op => self.change(op),
+            op => {
+                // The audit log: every change, who asked for it, and how it ended (the
+                // log line's timestamp says when).
+                let what = super::audit::describe(&op);
+                let done = self.change(op);
+                match &done {
+                    Ok(r) => {
+                        tracing::info!(target: "vtepd::audit", "audit: {from}: {what}: done ({})", r.status)
+                    }
+                    Err(e) => {
+                        tracing::info!(target: "vtepd::audit", "audit: {from}: {what}: refused ({}: {})", e.status, e.message)
+                    }
+                }
+                done
+            }
         };
         result.unwrap_or_else(|e| ApiReply::error(e.status, e.message))
     }

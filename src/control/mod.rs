@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod api;
+pub mod audit;
 pub mod console;
 pub mod daemon;
 pub mod evpn;

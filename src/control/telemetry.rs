@@ -72,7 +72,7 @@ fn dict(v: &Value) -> TelValue {
 }
 
 fn call(calls: &Sender<ApiCall>, op: ApiOp) -> Result<Value, TelValue> {
-    let reply = ask(calls, op);
+    let reply = ask(calls, op, "telemetry".to_owned());
     let body: Value = serde_json::from_str(&reply.body).unwrap_or(Value::Null);
     if reply.status >= 400 {
         let msg = body

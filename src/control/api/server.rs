@@ -117,6 +117,8 @@ impl ApiReply {
 pub struct ApiCall {
     pub op: ApiOp,
     pub reply: Sender<ApiReply>,
+    /// Who asked, for the audit log: `api <peer address>` or `telemetry`.
+    pub from: String,
 }
 
 /// The running server.
@@ -131,11 +133,18 @@ pub fn channel() -> (Sender<ApiCall>, Receiver<ApiCall>) {
     bounded(64)
 }
 
-/// Asks the management loop and waits for its answer.
-pub fn ask(calls: &Sender<ApiCall>, op: ApiOp) -> ApiReply {
+/// Asks the management loop, on behalf of `from`, and waits for its answer.
+pub fn ask(calls: &Sender<ApiCall>, op: ApiOp, from: String) -> ApiReply {
     let (tx, rx) = bounded(1);
     if calls
-        .send_timeout(ApiCall { op, reply: tx }, QUEUE_TIMEOUT)
+        .send_timeout(
+            ApiCall {
+                op,
+                reply: tx,
+                from,
+            },
+            QUEUE_TIMEOUT,
+        )
         .is_err()
     {
         // Nothing was queued: nothing changes.
@@ -283,7 +292,10 @@ fn answer(
         Ok(op) => op,
         Err(reply) => return reply,
     };
-    ask(calls, op)
+    let from = request
+        .remote_addr()
+        .map_or_else(|| "api".to_owned(), |a| format!("api {a}"));
+    ask(calls, op, from)
 }
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
