@@ -523,7 +523,10 @@ fn reloads_add_remove_and_change_vnis_without_losing_traffic() {
     );
     // The audit log has what each reload changed.
     let log = strip_ansi(&out.stderr);
-    for line in ["audit: reload: vni 6000 add", "audit: reload: vni 5000 change"] {
+    for line in [
+        "audit: reload: vni 6000 add",
+        "audit: reload: vni 5000 change",
+    ] {
         assert!(log.contains(line), "{line:?} not in\n{log}");
     }
     let r = out.report.as_ref().unwrap();

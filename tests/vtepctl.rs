@@ -389,6 +389,65 @@ fn changes_through_vtepctl_reach_the_tables() {
         1
     );
 
+    // In bulk from a file of JSON lines: all entries, or none when one is wrong.
+    said(
+        ctl(&["vni", "add", "--id", "6900", "--vlan", "690"]),
+        "added VNI 6900",
+    );
+    let lines: String = (0..300)
+        .map(|i| {
+            format!(
+                "{{\"vni\": 6900, \"mac\": \"02:00:00:00:7{}:{:02x}\", \"remote\": \"10.0.0.{}\"}}\n",
+                i / 256,
+                i % 256,
+                2 + i % 3
+            )
+        })
+        .collect();
+    let bad = format!("{lines}{{\"vni\": 6900, \"mac\": \"nope\", \"remote\": \"10.0.0.2\"}}\n");
+    std::fs::write(s.path("bad.jsonl"), &bad).unwrap();
+    let e = ctl(&[
+        "fdb",
+        "add",
+        "--file",
+        s.path("bad.jsonl").to_str().unwrap(),
+    ])
+    .failed();
+    assert!(e.starts_with("vtepctl: line 301: fdb.mac: "), "{e}");
+    assert_eq!(
+        api.get_ok("/api/v1/fdb?vni=6900").as_array().unwrap().len(),
+        0,
+        "nothing of a refused file is applied"
+    );
+    std::fs::write(s.path("macs.jsonl"), &lines).unwrap();
+    said(
+        ctl(&[
+            "fdb",
+            "add",
+            "--file",
+            s.path("macs.jsonl").to_str().unwrap(),
+        ]),
+        "300 static MAC entries added",
+    );
+    assert_eq!(
+        api.get_ok("/api/v1/fdb?vni=6900").as_array().unwrap().len(),
+        300
+    );
+    let twice = format!("{lines}{}", lines.lines().next().unwrap());
+    std::fs::write(s.path("twice.jsonl"), twice).unwrap();
+    let e = ctl(&[
+        "fdb",
+        "add",
+        "--file",
+        s.path("twice.jsonl").to_str().unwrap(),
+    ])
+    .failed();
+    assert!(
+        e.contains("line 301: fdb.mac: 02:00:00:00:70:00 in VNI 6900 is given twice"),
+        "{e}"
+    );
+    said(ctl(&["vni", "del", "6900"]), "removed VNI 6900");
+
     said(
         ctl(&[
             "arp",

@@ -313,16 +313,21 @@ enum VniOp {
 #[derive(Debug, Subcommand)]
 enum FdbOp {
     Add {
-        #[arg(long)]
-        vni: u32,
-        #[arg(long)]
-        mac: String,
+        #[arg(long, required_unless_present = "file")]
+        vni: Option<u32>,
+        #[arg(long, required_unless_present = "file")]
+        mac: Option<String>,
         /// The VTEP behind which the MAC sits ...
-        #[arg(long, conflicts_with = "port", required_unless_present = "port")]
+        #[arg(long, conflicts_with = "port", required_unless_present_any = ["port", "file"])]
         remote: Option<String>,
         /// ... or the access port.
         #[arg(long)]
         port: Option<String>,
+        /// Many entries at once, all or none: a file of JSON lines, one entry each as
+        /// `POST /api/v1/fdb` takes it (`{"vni": 6000, "mac": "...", "remote": "..."}`);
+        /// `-` reads standard input.
+        #[arg(long, conflicts_with_all = ["vni", "mac", "remote", "port"])]
+        file: Option<std::path::PathBuf>,
     },
     Del {
         #[arg(long)]
@@ -359,15 +364,32 @@ struct Client {
 impl Client {
     /// Sends a request; returns the JSON body, or the API's error message.
     fn call(&self, method: &str, path: &str, body: Option<&Value>) -> Result<Value, String> {
+        let req = self.request(method, path);
+        let result = match body {
+            Some(b) => req.send_json(b.clone()),
+            None => req.call(),
+        };
+        self.answer(result)
+    }
+
+    /// `call` with a body of JSON lines.
+    fn call_lines(&self, method: &str, path: &str, lines: &str) -> Result<Value, String> {
+        let req = self
+            .request(method, path)
+            .set("Content-Type", "application/jsonl");
+        self.answer(req.send_string(lines))
+    }
+
+    fn request(&self, method: &str, path: &str) -> ureq::Request {
         let url = format!("{}{path}", self.base.trim_end_matches('/'));
         let mut req = self.agent.request(method, &url);
         if let Some(t) = &self.token {
             req = req.set("Authorization", &format!("Bearer {t}"));
         }
-        let result = match body {
-            Some(b) => req.send_json(b.clone()),
-            None => req.call(),
-        };
+        req
+    }
+
+    fn answer(&self, result: Result<ureq::Response, ureq::Error>) -> Result<Value, String> {
         match result {
             Ok(resp) => {
                 let text = resp
@@ -870,11 +892,26 @@ fn run(cli: Cli) -> Result<(), String> {
         Command::Fdb { op } => {
             let (v, done) = match op {
                 FdbOp::Add {
+                    file: Some(path), ..
+                } => {
+                    let lines = if path.as_os_str() == "-" {
+                        std::io::read_to_string(std::io::stdin())
+                    } else {
+                        std::fs::read_to_string(path)
+                    }
+                    .map_err(|e| format!("{}: {e}", path.display()))?;
+                    let v = client.call_lines("POST", "/api/v1/fdb/bulk", &lines)?;
+                    let n = v["added"].as_u64().unwrap_or(0);
+                    (v, format!("{n} static MAC entries added"))
+                }
+                FdbOp::Add {
                     vni,
                     mac,
                     remote,
                     port,
+                    file: None,
                 } => {
+                    let (vni, mac) = (vni.unwrap_or_default(), mac.clone().unwrap_or_default());
                     let mut body = json!({"vni": vni, "mac": mac});
                     if let Some(obj) = body.as_object_mut() {
                         if let Some(r) = remote {

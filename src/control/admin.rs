@@ -342,6 +342,54 @@ pub fn add_fdb(
     Ok(f)
 }
 
+/// `POST /fdb/bulk`: static entries given as `POST /fdb` takes them, checked all before any
+/// is applied, applied whole or not at all, sent to the workers in one fan-out; returns how
+/// many. An error names the entry's line (`line 3: fdb.mac: ...`).
+pub fn add_fdb_bulk(
+    config: &mut Config,
+    m: &mut TableManager,
+    entries: Vec<serde_json::Value>,
+) -> Result<usize, AdminError> {
+    let g = gateway(config)?;
+    let mut wanted: Vec<(StaticFdb, Location)> = Vec::with_capacity(entries.len());
+    let mut keys = std::collections::HashSet::with_capacity(entries.len());
+    for (i, body) in entries.into_iter().enumerate() {
+        let line =
+            |e: AdminError| AdminError::new(e.status, format!("line {}: {}", i + 1, e.message));
+        let f = config::fdb_from_json(body, g).map_err(|e| line(e.into()))?;
+        let at = location(g, m, &f).map_err(line)?;
+        if !keys.insert((f.vni, f.mac)) {
+            return Err(line(AdminError::new(
+                400,
+                format!("fdb.mac: {} in VNI {} is given twice", f.mac, f.vni),
+            )));
+        }
+        wanted.push((f, at));
+    }
+    let saved = m.authority.clone();
+    let mut changes = Vec::with_capacity(wanted.len());
+    for (i, (f, at)) in wanted.iter().enumerate() {
+        match m.authority.set_static_fdb(f.vni, f.mac, *at) {
+            Ok(c) => changes.extend(c),
+            Err(e) => {
+                // A table limit half-way: nothing of the call stays.
+                m.authority = saved;
+                let e = AdminError::from(e);
+                return Err(AdminError::new(
+                    e.status,
+                    format!("line {}: {}", i + 1, e.message),
+                ));
+            }
+        }
+    }
+    m.fanout(&changes);
+    g.fdb.retain(|o| !keys.contains(&(o.vni, o.mac)));
+    let n = wanted.len();
+    g.fdb.extend(wanted.into_iter().map(|(f, _)| f));
+    tracing::info!("api: {n} static MAC entries added in bulk");
+    Ok(n)
+}
+
 /// `DELETE /fdb/{vni}/{mac}`: any entry, static or learned.
 pub fn delete_fdb(
     config: &mut Config,

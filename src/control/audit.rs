@@ -8,8 +8,16 @@ use crate::config::{FdbDest, StaticArp, StaticFdb};
 use super::api::ApiOp;
 use super::reload::ReloadPlan;
 
-/// What a changing API call asks for, in one line (its JSON body compact, as sent).
-pub fn describe(op: &ApiOp) -> String {
+/// What a changing API call asks for, one line per change (a bulk call's entries each on
+/// their own), JSON bodies compact as sent.
+pub fn describe(op: &ApiOp) -> Vec<String> {
+    match op {
+        ApiOp::AddFdbBulk(entries) => entries.iter().map(|e| format!("fdb add {e}")).collect(),
+        other => vec![describe_one(other)],
+    }
+}
+
+fn describe_one(op: &ApiOp) -> String {
     match op {
         ApiOp::AddVni(body) => format!("vni add {body}"),
         ApiOp::ReplaceVni(id, body) => format!("vni {id} replace {body}"),
@@ -81,15 +89,19 @@ mod tests {
         let body =
             serde_json::json!({"vni": 5000, "mac": "02:00:00:00:00:01", "remote": "10.0.0.2"});
         assert_eq!(
-            describe(&ApiOp::AddFdb(body)),
-            r#"fdb add {"mac":"02:00:00:00:00:01","remote":"10.0.0.2","vni":5000}"#
+            describe(&ApiOp::AddFdb(body.clone())),
+            [r#"fdb add {"mac":"02:00:00:00:00:01","remote":"10.0.0.2","vni":5000}"#]
         );
         assert_eq!(
             describe(&ApiOp::DeleteArp {
                 vni: 5000,
                 ip: "192.168.1.9".into()
             }),
-            "arp delete vni 5000 ip 192.168.1.9"
+            ["arp delete vni 5000 ip 192.168.1.9"]
+        );
+        assert_eq!(
+            describe(&ApiOp::AddFdbBulk(vec![body.clone(), body])).len(),
+            2
         );
     }
 }

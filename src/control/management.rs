@@ -246,14 +246,21 @@ impl<'a> Management<'a> {
             op => {
                 // The audit log: every change, who asked for it, and how it ended (the
                 // log line's timestamp says when).
-                let what = super::audit::describe(&op);
+                let whats = super::audit::describe(&op);
                 let done = self.change(op);
                 match &done {
                     Ok(r) => {
-                        tracing::info!(target: "vtepd::audit", "audit: {from}: {what}: done ({})", r.status)
+                        for what in &whats {
+                            tracing::info!(target: "vtepd::audit", "audit: {from}: {what}: done ({})", r.status);
+                        }
                     }
+                    // A refused call changed nothing: one line, however many entries.
                     Err(e) => {
-                        tracing::info!(target: "vtepd::audit", "audit: {from}: {what}: refused ({}: {})", e.status, e.message)
+                        let what = match whats.as_slice() {
+                            [one] => one.clone(),
+                            many => format!("{} entries in bulk", many.len()),
+                        };
+                        tracing::info!(target: "vtepd::audit", "audit: {from}: {what}: refused ({}: {})", e.status, e.message);
                     }
                 }
                 done
@@ -314,6 +321,10 @@ impl<'a> Management<'a> {
                         idle_secs: None,
                     },
                 ))
+            }
+            ApiOp::AddFdbBulk(entries) => {
+                let added = admin::add_fdb_bulk(config, m, entries)?;
+                Ok(ApiReply::json(201, &serde_json::json!({ "added": added })))
             }
             ApiOp::DeleteFdb { vni, mac } => {
                 admin::delete_fdb(config, m, vni, &mac).map(|()| ApiReply::empty(204))

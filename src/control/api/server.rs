@@ -13,6 +13,8 @@ use crossbeam::channel::{bounded, Receiver, RecvTimeoutError, Sender};
 
 /// Largest request body accepted.
 const MAX_BODY: usize = 1 << 20;
+/// The bulk endpoints' limit: 100k entries of JSON lines are ~8 MiB.
+const MAX_BULK_BODY: usize = 64 << 20;
 /// How long a call may wait to be queued for the management loop (which answers calls as
 /// they come).
 const QUEUE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -46,6 +48,9 @@ pub enum ApiOp {
         vni: Option<u32>,
     },
     AddFdb(serde_json::Value),
+    /// `POST /fdb/bulk`: many static entries, all or none (parsed from JSON lines here, on
+    /// the server's thread, not the management thread).
+    AddFdbBulk(Vec<serde_json::Value>),
     DeleteFdb {
         vni: u32,
         mac: String,
@@ -281,12 +286,17 @@ fn answer(
     let method = request.method().as_str().to_owned();
     let url = request.url().to_owned();
     let mut body = String::new();
-    let mut limited = request.as_reader().take(MAX_BODY as u64 + 1);
+    let max = if url.split('?').next() == Some("/api/v1/fdb/bulk") {
+        MAX_BULK_BODY
+    } else {
+        MAX_BODY
+    };
+    let mut limited = request.as_reader().take(max as u64 + 1);
     if limited.read_to_string(&mut body).is_err() {
         return ApiReply::error(400, "the request body is not UTF-8");
     }
-    if body.len() > MAX_BODY {
-        return ApiReply::error(413, format!("request body larger than {MAX_BODY} bytes"));
+    if body.len() > max {
+        return ApiReply::error(413, format!("request body larger than {max} bytes"));
     }
     let op = match route(&method, &url, &body) {
         Ok(op) => op,
@@ -308,6 +318,26 @@ fn json_body(body: &str) -> Result<serde_json::Value, ApiReply> {
     }
     serde_json::from_str(body)
         .map_err(|e| ApiReply::error(400, format!("the body is not valid JSON: {e}")))
+}
+
+/// A body of JSON lines (blank lines skipped), each one value.
+fn json_lines(body: &str) -> Result<Vec<serde_json::Value>, ApiReply> {
+    let mut out = Vec::new();
+    for (i, line) in body.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let v = serde_json::from_str(line)
+            .map_err(|e| ApiReply::error(400, format!("line {}: not valid JSON: {e}", i + 1)))?;
+        out.push(v);
+    }
+    if out.is_empty() {
+        return Err(ApiReply::error(
+            400,
+            "this request needs JSON lines, one entry each",
+        ));
+    }
+    Ok(out)
 }
 
 fn vni_param(s: &str) -> Result<u32, ApiReply> {
@@ -420,6 +450,7 @@ pub fn route(method: &str, url: &str, body: &str) -> Result<ApiOp, ApiReply> {
                 vni: query_vni(query)?,
             }),
             ("POST", ["fdb"]) => Ok(ApiOp::AddFdb(json_body(body)?)),
+            ("POST", ["fdb", "bulk"]) => Ok(ApiOp::AddFdbBulk(json_lines(body)?)),
             ("DELETE", ["fdb", vni, mac]) => Ok(ApiOp::DeleteFdb {
                 vni: vni_param(vni)?,
                 mac: (*mac).to_owned(),
