@@ -575,9 +575,12 @@ impl Node {
                         f.data().len()
                     );
                     if from == Side::Access(p) {
-                        // Only ARP/ND suppression answers where the question came from.
+                        // Only answers go back where the frame came from: ARP/ND
+                        // suppression, and the ICMP error for a frame too big for the
+                        // tunnel.
+                        let back = untagged(f.data());
                         assert!(
-                            is_suppression_answer(&untagged(f.data())),
+                            is_suppression_answer(&back) || is_too_big_answer(&back),
                             "bridged back to the port it came from: {:02x?}",
                             f.data()
                         );
@@ -769,6 +772,19 @@ fn is_suppression_answer(frame: &[u8]) -> bool {
     match frame.get(12..14) {
         Some([0x08, 0x06]) => frame.get(20..22) == Some(&[0, 2]),
         Some([0x86, 0xdd]) => frame.get(20) == Some(&58) && frame.get(54) == Some(&136),
+        _ => false,
+    }
+}
+
+/// An ICMP fragmentation needed or ICMPv6 packet too big (path MTU discovery for a frame
+/// too big for the tunnel).
+fn is_too_big_answer(frame: &[u8]) -> bool {
+    match frame.get(12..14) {
+        Some([0x08, 0x00]) => {
+            let ihl = usize::from(frame.get(14).copied().unwrap_or(0) & 0x0f) * 4;
+            frame.get(23) == Some(&1) && frame.get(14 + ihl..14 + ihl + 2) == Some(&[3, 4])
+        }
+        Some([0x86, 0xdd]) => frame.get(20) == Some(&58) && frame.get(54) == Some(&2),
         _ => false,
     }
 }
