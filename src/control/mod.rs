@@ -7,6 +7,7 @@ pub mod console;
 pub mod daemon;
 pub mod evpn;
 pub mod gateway;
+pub mod ipfix;
 pub mod management;
 pub mod metrics;
 pub mod multicast;

@@ -22,6 +22,7 @@ pub mod ethernet;
 pub mod gre;
 pub mod icmpv4;
 pub mod icmpv6;
+pub mod ipfix;
 pub mod ipv4;
 pub mod ipv6;
 pub mod tcp;
