@@ -5,8 +5,8 @@ VTEPD_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 # Debian packages needed to build vtepd.
 BUILD_PACKAGES=(dpdk libdpdk-dev dpdk-dev pkg-config libclang-dev clang gcc make)
-# ... to generate and check traffic in the demo and the tests.
-TRAFFIC_PACKAGES=(python3 python3-scapy tshark iproute2 iputils-ping tcpdump ethtool)
+# ... to generate and check traffic (and the IPFIX export, nfdump) in the demo and the tests.
+TRAFFIC_PACKAGES=(python3 python3-scapy tshark iproute2 iputils-ping tcpdump ethtool nfdump)
 # ... to run BGP EVPN peers (FRR route reflectors and VTEPs) in the EVPN tests; nsenter.
 EVPN_PACKAGES=(frr util-linux)
 
