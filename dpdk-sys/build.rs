@@ -74,6 +74,11 @@ const FUNCTIONS: &[&str] = &[
     "rte_strerror",
     "rte_version",
     "rte_gso_segment",
+    "rte_acl_create",
+    "rte_acl_add_rules",
+    "rte_acl_build",
+    "rte_acl_classify",
+    "rte_acl_free",
     "rte_tel_data_.*",
     "rte_telemetry_register_cmd",
     "rte_raw_cksum",
@@ -169,6 +174,7 @@ fn main() {
         .allowlist_type("rte_eth_.*")
         .allowlist_type("rte_mbuf")
         .allowlist_type("rte_gso_ctx")
+        .allowlist_type("rte_acl_.*")
         .allowlist_type("rte_tel_data")
         .allowlist_type("vtepd_evaluated_constants");
     for f in FUNCTIONS {

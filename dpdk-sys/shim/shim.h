@@ -6,6 +6,7 @@
 #define VTEPD_DPDK_SHIM_H
 
 #include <rte_config.h>
+#include <rte_acl.h>
 #include <rte_errno.h>
 #include <rte_ethdev.h>
 #include <rte_ether.h>

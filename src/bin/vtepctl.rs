@@ -16,6 +16,7 @@ use serde_json::{json, Value};
 use vtepd::control::api::model::{
     ArpView, EvpnView, FdbView, PortView, RouteView, StatusView, VniView, VrfView, WorkerView,
 };
+use vtepd::control::policy_view::{PolicyView, SessionView};
 
 #[derive(Debug, Parser)]
 #[command(name = "vtepctl", version = vtepd::cli::LONG_VERSION, about = "Inspect and change a running vtepd")]
@@ -107,6 +108,13 @@ enum Show {
     Route {
         #[arg(long)]
         vrf: Option<String>,
+    },
+    /// The policy: rules with their hits, defaults, sessions and the connection log.
+    Policy,
+    /// Live policy sessions (oldest first).
+    Sessions {
+        #[arg(long, default_value_t = 1000)]
+        limit: usize,
     },
 }
 
@@ -683,6 +691,120 @@ fn human(what: &Show, v: Value) -> Result<String, String> {
                     .collect(),
             )
         }
+        Show::Policy => {
+            let p: PolicyView = parse(v)?;
+            let mut out = format!(
+                "default: between segments {}, within a segment {}\n",
+                p.default_between, p.default_within
+            );
+            out.push_str(&table(
+                &[
+                    "rule", "prio", "from", "to", "proto", "ports", "action", "state", "log",
+                    "hits",
+                ],
+                p.rules
+                    .into_iter()
+                    .map(|r| {
+                        vec![
+                            r.id.to_string(),
+                            r.priority.to_string(),
+                            r.from,
+                            r.to,
+                            r.proto,
+                            if r.ports.is_empty() {
+                                "any".into()
+                            } else {
+                                r.ports.join(",")
+                            },
+                            r.action,
+                            if r.stateful { "stateful" } else { "-" }.into(),
+                            if r.log { "log" } else { "-" }.into(),
+                            r.hits.to_string(),
+                        ]
+                    })
+                    .chain([
+                        vec![
+                            "default".into(),
+                            "-".into(),
+                            "within".into(),
+                            "segment".into(),
+                            "any".into(),
+                            "any".into(),
+                            p.default_within.clone(),
+                            "-".into(),
+                            "-".into(),
+                            p.default_within_hits.to_string(),
+                        ],
+                        vec![
+                            "default".into(),
+                            "-".into(),
+                            "between".into(),
+                            "segments".into(),
+                            "any".into(),
+                            "any".into(),
+                            p.default_between.clone(),
+                            "-".into(),
+                            "-".into(),
+                            p.default_between_hits.to_string(),
+                        ],
+                    ])
+                    .collect(),
+            ));
+            let s = p.sessions;
+            out.push_str(&format!(
+                "sessions: {} active of {}, {} opened, {} closed ({} revoked by rule changes)\n",
+                s.active, s.capacity, s.opened, s.closed, s.revoked
+            ));
+            let l = p.log;
+            out.push_str(&format!(
+                "classifier: generation {}, {} IPv4 and {} IPv6 entries\n\
+                 log: collectors [{}], {} notes ({} dropped, {} denied notes over rate), \
+                 {} records in {} messages, {} send errors\n",
+                p.classifier.generation,
+                p.classifier.ipv4_entries,
+                p.classifier.ipv6_entries,
+                l.collectors.join(", "),
+                l.notes,
+                l.notes_dropped,
+                l.deny_logs_policed,
+                l.records,
+                l.messages_sent,
+                l.send_errors
+            ));
+            out
+        }
+        Show::Sessions { .. } => {
+            let rows: Vec<SessionView> = parse(v)?;
+            table(
+                &["worker", "proto", "from", "to", "vnis", "rule", "age s"],
+                rows.into_iter()
+                    .map(|s| {
+                        let addr = |ip: &str, port: u16| {
+                            if ip.contains(':') {
+                                format!("[{ip}]:{port}")
+                            } else {
+                                format!("{ip}:{port}")
+                            }
+                        };
+                        vec![
+                            s.worker.to_string(),
+                            match s.proto {
+                                6 => "tcp".into(),
+                                17 => "udp".into(),
+                                1 => "icmp".into(),
+                                58 => "icmpv6".into(),
+                                n => n.to_string(),
+                            },
+                            addr(&s.src, s.src_port),
+                            addr(&s.dst, s.dst_port),
+                            format!("{}->{}", s.src_vni, s.dst_vni),
+                            s.rule.to_string(),
+                            s.age_secs.to_string(),
+                        ]
+                    })
+                    .collect(),
+            )
+        }
         Show::Ports => {
             let rows: Vec<PortView> = parse(v)?;
             table(
@@ -836,6 +958,8 @@ fn run(cli: Cli) -> Result<(), String> {
                 Show::Vrf => "/api/v1/vrfs".to_owned(),
                 Show::Route { vrf: Some(v) } => format!("/api/v1/routes?vrf={v}"),
                 Show::Route { vrf: None } => "/api/v1/routes".to_owned(),
+                Show::Policy => "/api/v1/policy".to_owned(),
+                Show::Sessions { limit } => format!("/api/v1/sessions?limit={limit}"),
             };
             let v = client.call("GET", &path, None)?;
             if cli.json {

@@ -4,6 +4,7 @@
 //! operator can fix the file without reading code. See docs/CONFIG.md for every key.
 
 mod evpn;
+mod policy;
 mod routing;
 mod schema;
 mod validate;
@@ -14,6 +15,9 @@ use std::path::Path;
 
 use crate::wire::{MacAddr, Vni};
 
+pub use policy::{
+    Action, GroupConfig, GroupRef, Member, PolicyConfig, Protocol, RuleConfig, SessionTimeouts,
+};
 pub use validate::{arp_from_json, fdb_from_json, parse, vni_from_json};
 
 /// A configuration problem: the key, and what is wrong with it.
@@ -109,6 +113,9 @@ pub struct GatewayConfig {
     pub evpn: Option<EvpnConfig>,
     /// The L3 gateway: tenant VRFs, the anycast gateway, static routes (None: bridging only).
     pub routing: Option<Box<RoutingConfig>>,
+    /// The stateful firewall between segments (None: everything is forwarded as bridged or
+    /// routed, and the policy stage is not in the path).
+    pub policy: Option<Box<PolicyConfig>>,
 }
 
 /// `[routing]`, `[[vrf]]` and `[[route]]`: routing between the VNIs of a tenant VRF through a

@@ -28,6 +28,7 @@ pub struct File {
     pub vrf: Vec<Vrf>,
     #[serde(default)]
     pub route: Vec<Route>,
+    pub policy: Option<Policy>,
 }
 
 /// A port named by DPDK device name or by port id.
@@ -201,4 +202,67 @@ pub struct Route {
     pub next_vrf: Option<String>,
     pub vtep: Option<String>,
     pub router_mac: Option<String>,
+}
+
+/// `[policy]` with its `[[policy.group]]` and `[[policy.rule]]` tables.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Policy {
+    pub default_between: Option<String>,
+    pub default_within: Option<String>,
+    pub max_sessions: Option<i64>,
+    pub tenant_max_sessions: Option<i64>,
+    pub log_default_deny: Option<bool>,
+    #[serde(default)]
+    pub ipfix: Vec<String>,
+    pub ipfix_template_refresh: Option<i64>,
+    #[serde(default)]
+    pub timeouts: PolicyTimeouts,
+    #[serde(default)]
+    pub group: Vec<PolicyGroup>,
+    #[serde(default)]
+    pub rule: Vec<PolicyRule>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyTimeouts {
+    pub tcp_established: Option<i64>,
+    pub tcp_transient: Option<i64>,
+    pub tcp_closed: Option<i64>,
+    pub udp: Option<i64>,
+    pub other: Option<i64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyGroup {
+    pub name: String,
+    #[serde(default)]
+    pub vnis: Vec<i64>,
+    #[serde(default)]
+    pub prefixes: Vec<String>,
+}
+
+/// A port (`22`) or a range of them (`"6000-6010"`).
+#[derive(Debug, Deserialize, Clone)]
+#[serde(untagged)]
+pub enum PortSpec {
+    One(i64),
+    Range(String),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyRule {
+    pub id: i64,
+    pub priority: Option<i64>,
+    pub from: String,
+    pub to: String,
+    pub proto: Option<String>,
+    #[serde(default)]
+    pub ports: Vec<PortSpec>,
+    pub action: String,
+    pub stateful: Option<bool>,
+    pub log: Option<bool>,
 }

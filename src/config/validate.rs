@@ -61,6 +61,7 @@ fn validate(file: File) -> Result<Config, ConfigError> {
                 ("routing", file.routing.is_none()),
                 ("vrf", file.vrf.is_empty()),
                 ("route", file.route.is_empty()),
+                ("policy", file.policy.is_none()),
             ];
             if let Some((key, _)) = gateway_keys.iter().find(|(_, empty)| !empty) {
                 return Err(ConfigError::invalid(
@@ -78,6 +79,7 @@ fn validate(file: File) -> Result<Config, ConfigError> {
             file.arp,
             file.evpn.as_ref(),
             (file.routing.as_ref(), &file.vrf, &file.route),
+            file.policy.as_ref(),
         )?),
         (None, None) => {
             return Err(ConfigError::invalid(
@@ -248,6 +250,7 @@ pub(super) fn vni_id(key: &str, v: i64) -> Result<Vni, ConfigError> {
     Vni::new(v).ok_or_else(|| ConfigError::invalid(key, format!("{v} does not fit in 24 bits")))
 }
 
+#[allow(clippy::too_many_arguments)] // one per section of the file
 fn gateway(
     u: schema::Underlay,
     access: Vec<schema::Access>,
@@ -256,6 +259,7 @@ fn gateway(
     arp: Vec<schema::Arp>,
     evpn_section: Option<&schema::Evpn>,
     (routing_section, vrfs, routes): (Option<&schema::Routing>, &[schema::Vrf], &[schema::Route]),
+    policy_section: Option<&schema::Policy>,
 ) -> Result<GatewayConfig, ConfigError> {
     let underlay = underlay(u)?;
     let section = evpn_section.map(super::evpn::section).transpose()?;
@@ -435,6 +439,10 @@ fn gateway(
         static_arp.push(entry);
     }
 
+    let policy = policy_section
+        .map(|p| super::policy::section(p, &vnis))
+        .transpose()?
+        .map(Box::new);
     Ok(GatewayConfig {
         underlay,
         access: access_ports,
@@ -443,6 +451,7 @@ fn gateway(
         arp: static_arp,
         evpn,
         routing: routing.map(Box::new),
+        policy,
     })
 }
 

@@ -467,6 +467,16 @@ pub fn reload(
                 return Err(e);
             }
         }
+        // After the tables, so a rule's new segments are there when it applies. The file's
+        // policy built when it was validated: only the classifier's memory can fail here.
+        if let Some(policy) = &plan.policy {
+            m.set_policy(policy.as_ref()).map_err(|e| {
+                AdminError::new(
+                    500,
+                    format!("tables reloaded, but the new policy could not be built: {e}"),
+                )
+            })?;
+        }
         if let Some(age) = plan.mac_age_secs {
             m.set_mac_age(age);
         }

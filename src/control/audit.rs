@@ -77,6 +77,17 @@ pub fn reload_lines(plan: &ReloadPlan) -> Vec<String> {
     if plan.routing.is_some() {
         out.push("routing (VRFs, routes) replaced".to_owned());
     }
+    match &plan.policy {
+        Some(Some(p)) => out.push(format!(
+            "policy replaced: {} group(s), {} rule(s), default between {} within {}",
+            p.groups.len(),
+            p.rules.len(),
+            p.default_between,
+            p.default_within
+        )),
+        Some(None) => out.push("policy removed".to_owned()),
+        None => {}
+    }
     out
 }
 

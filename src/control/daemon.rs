@@ -50,7 +50,7 @@ impl RunError {
     pub fn is_usage_error(&self) -> bool {
         match self {
             RunError::Setup(e) => e.is_usage_error(),
-            RunError::Gateway(GatewayError::Tables(_)) => true,
+            RunError::Gateway(GatewayError::Tables(_) | GatewayError::Policy(_)) => true,
             RunError::Evpn(e) => e.is_usage_error(),
             _ => false,
         }

@@ -43,6 +43,8 @@ pub enum GatewayError {
     Tables(#[from] TableError),
     #[error(transparent)]
     Dpdk(#[from] dpdk::DpdkError),
+    #[error("policy: {0}")]
+    Policy(#[from] crate::tables::policy::PolicyBuildError),
 }
 
 /// The authoritative tables the configuration describes. Port indices follow configuration
@@ -281,6 +283,7 @@ pub fn plan(
         config.tables.mac_age_secs,
     );
     manager.set_groups(params.local.groups.to_vec());
+    manager.set_policy(g.policy.as_deref())?;
     let ports = plumbing.ports.len();
     let hz = dpdk::tsc_hz();
     let mut handlers = Vec::with_capacity(lcores.len());
@@ -288,12 +291,14 @@ pub fn plan(
         let pool = pools.get(&lcore.socket()).copied().ok_or_else(|| {
             dpdk::DpdkError::new("mempool for a worker's socket", dpdk::Errno(libc::ENOMEM))
         })?;
-        let gw = Gateway::new(
+        let mut gw = Gateway::new(
             params.clone(),
             manager.replica(ports, fdb_capacity),
             Arc::clone(channel),
             Arc::clone(c),
         );
+        // The policy is in force from the first packet: taken in before the worker starts.
+        gw.apply_updates(usize::MAX);
         handlers.push(GatewayHandler::new(
             gw,
             pool,

@@ -234,6 +234,14 @@ impl<'a> Management<'a> {
                             .into(),
                 }),
             },
+            ApiOp::Policy => self.policy().map(|v| ApiReply::json(200, &v)),
+            ApiOp::ListSessions { limit } => self.policy().map(|_| {
+                let m = self
+                    .manager
+                    .as_ref()
+                    .map(|m| super::policy_view::sessions(&m.policy, limit));
+                ApiReply::json(200, &m.unwrap_or_default())
+            }),
             ApiOp::ListVrfs => self.routing().map(|_| ApiReply::json(200, &self.vrfs())),
             ApiOp::ListRoutes { vrf } => self.routing().and_then(|a| {
                 super::routing_view::routes(a, self.counters, vrf.as_deref())
@@ -361,6 +369,11 @@ impl<'a> Management<'a> {
         let mut settings = Vec::new();
         if let Some(age) = plan.mac_age_secs {
             settings.push(format!("tables.mac_age_secs = {age}"));
+        }
+        match &plan.policy {
+            Some(Some(p)) => settings.push(format!("policy ({} rules)", p.rules.len())),
+            Some(None) => settings.push("policy removed".to_owned()),
+            None => {}
         }
         Ok(ReloadView {
             vnis_added: plan.vnis_added.iter().map(|v| v.id.get()).collect(),
@@ -663,6 +676,17 @@ impl<'a> Management<'a> {
         }
     }
 
+    /// The policy view; 404 when no policy is configured.
+    fn policy(&self) -> Result<super::policy_view::PolicyView, AdminError> {
+        self.manager
+            .as_ref()
+            .and_then(|m| super::policy_view::policy(&m.policy, self.counters, m.channels()))
+            .ok_or_else(|| AdminError {
+                status: 404,
+                message: "no policy is configured (no [policy])".into(),
+            })
+    }
+
     pub fn vrfs(&self) -> Vec<super::api::model::VrfView> {
         self.manager.as_ref().map_or_else(Vec::new, |m| {
             super::routing_view::vrfs(&m.authority, self.counters)
@@ -719,6 +743,7 @@ impl<'a> Management<'a> {
                 .as_ref()
                 .and_then(|m| super::routing_view::routes(&m.authority, self.counters, None).ok())
                 .unwrap_or_default(),
+            policy: self.policy().ok(),
         };
         metrics::render(&r, &extra)
     }

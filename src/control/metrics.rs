@@ -24,6 +24,7 @@ pub struct Extra {
     pub evpn: Option<super::api::model::EvpnView>,
     pub vrfs: Vec<super::api::model::VrfView>,
     pub routes: Vec<super::api::model::RouteView>,
+    pub policy: Option<super::policy_view::PolicyView>,
 }
 
 struct Writer {
@@ -479,7 +480,109 @@ pub fn render(r: &Report, x: &Extra) -> String {
         evpn(&mut w, e);
     }
     routing(&mut w, &x.vrfs, &x.routes);
+    if let Some(p) = &x.policy {
+        policy(&mut w, p);
+    }
     w.out
+}
+
+fn policy(w: &mut Writer, p: &super::policy_view::PolicyView) {
+    w.family(
+        "vtepd_policy_rule_hits_total",
+        "counter",
+        "Flows (and packets outside sessions) a policy rule decided since the policy was loaded; rule 0 is a default.",
+    );
+    for r in &p.rules {
+        let id = r.id.to_string();
+        w.sample(
+            "vtepd_policy_rule_hits_total",
+            &[("rule", &id), ("action", &r.action)],
+            r.hits,
+        );
+    }
+    for (scope, action, hits) in [
+        ("within", &p.default_within, p.default_within_hits),
+        ("between", &p.default_between, p.default_between_hits),
+    ] {
+        w.sample(
+            "vtepd_policy_rule_hits_total",
+            &[("rule", "0"), ("action", action), ("default", scope)],
+            hits,
+        );
+    }
+    let s = &p.sessions;
+    let l = &p.log;
+    for (name, kind, help, value) in [
+        (
+            "vtepd_policy_sessions",
+            "gauge",
+            "Sessions the workers hold.",
+            s.active,
+        ),
+        (
+            "vtepd_policy_session_capacity",
+            "gauge",
+            "Sessions the workers can hold (policy.max_sessions).",
+            s.capacity,
+        ),
+        (
+            "vtepd_policy_sessions_opened_total",
+            "counter",
+            "Sessions opened.",
+            s.opened,
+        ),
+        (
+            "vtepd_policy_sessions_closed_total",
+            "counter",
+            "Sessions ended (idle, closed, or revoked).",
+            s.closed,
+        ),
+        (
+            "vtepd_policy_sessions_revoked_total",
+            "counter",
+            "Sessions cut because new rules no longer allow them.",
+            s.revoked,
+        ),
+        (
+            "vtepd_policy_log_notes_total",
+            "counter",
+            "Flow notes the management thread received from the workers.",
+            l.notes,
+        ),
+        (
+            "vtepd_policy_log_notes_dropped_total",
+            "counter",
+            "Flow notes the workers could not queue.",
+            l.notes_dropped,
+        ),
+        (
+            "vtepd_policy_deny_logs_policed_total",
+            "counter",
+            "Denied-flow log notes over the log's rate, not sent.",
+            l.deny_logs_policed,
+        ),
+        (
+            "vtepd_ipfix_records_total",
+            "counter",
+            "Connection-log records handed to the IPFIX exporter.",
+            l.records,
+        ),
+        (
+            "vtepd_ipfix_messages_sent_total",
+            "counter",
+            "IPFIX messages sent to collectors.",
+            l.messages_sent,
+        ),
+        (
+            "vtepd_ipfix_send_errors_total",
+            "counter",
+            "IPFIX messages a collector's socket did not take.",
+            l.send_errors,
+        ),
+    ] {
+        w.family(name, kind, help);
+        w.sample(name, &[], value);
+    }
 }
 
 fn routing(

@@ -12,6 +12,8 @@ pub mod management;
 pub mod metrics;
 pub mod multicast;
 pub mod neighbor;
+pub mod policy;
+pub mod policy_view;
 pub mod reload;
 pub mod report;
 pub mod routing_view;

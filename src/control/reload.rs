@@ -27,6 +27,8 @@ pub struct ReloadPlan {
     pub mac_age_secs: Option<u32>,
     /// New VRFs and static routes (Some: they changed).
     pub routing: Option<Option<RoutingConfig>>,
+    /// The new policy (Some: it changed; Some(None): removed).
+    pub policy: Option<Option<crate::config::PolicyConfig>>,
 }
 
 impl ReloadPlan {
@@ -169,6 +171,7 @@ fn gateway(old: &GatewayConfig, new: &GatewayConfig) -> Result<ReloadPlan, Needs
     let new_vnis: BTreeMap<Vni, &VniConfig> = new.vnis.iter().map(|v| (v.id, v)).collect();
     let mut p = ReloadPlan {
         routing: (old.routing != new.routing).then(|| new.routing.as_deref().cloned()),
+        policy: (old.policy != new.policy).then(|| new.policy.as_deref().cloned()),
         ..ReloadPlan::default()
     };
     for (id, v) in &old_vnis {

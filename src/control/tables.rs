@@ -21,6 +21,8 @@ use crate::wire::MacAddr;
 use super::evpn::Evpn;
 use super::multicast;
 use super::neighbor::{self, Action, Resolver};
+use super::policy::{Clock, PolicyControl};
+use crate::tables::policy::TICKS_PER_SECOND;
 
 /// Events taken from one worker per tick: bounds a tick's length under a learning storm.
 const EVENTS_PER_TICK: usize = 65536;
@@ -61,6 +63,8 @@ pub struct TableManager {
     joined: bool,
     /// BGP EVPN through FRR, when configured.
     evpn: Option<Evpn>,
+    /// The policy the workers classify with, and their connection log.
+    pub policy: PolicyControl,
     pub stats: SyncStats,
 }
 
@@ -75,6 +79,7 @@ impl TableManager {
     ) -> TableManager {
         let now = Instant::now();
         let timeout = Duration::from_secs(u64::from(authority.underlay().neighbor_timeout_secs));
+        let channels_len = channels.len();
         TableManager {
             backlog: channels.iter().map(|_| VecDeque::new()).collect(),
             channels,
@@ -92,7 +97,46 @@ impl TableManager {
             next_membership: now,
             joined: false,
             evpn: None,
+            policy: PolicyControl::new(
+                channels_len,
+                Clock {
+                    tsc_per_tick: crate::dpdk::tsc_hz() / u64::from(TICKS_PER_SECOND),
+                    now_tsc: crate::dpdk::tsc,
+                },
+                true,
+            ),
             stats: SyncStats::default(),
+        }
+    }
+
+    /// Builds `cfg` (None: no policy) and sends it to every worker, after the updates
+    /// before it. A policy that cannot be built changes nothing.
+    pub fn set_policy(
+        &mut self,
+        cfg: Option<&crate::config::PolicyConfig>,
+    ) -> Result<(), crate::tables::policy::PolicyBuildError> {
+        self.policy.install(cfg)?;
+        for w in 0..self.channels.len() {
+            let u = self.policy.update_for(w);
+            self.send_to(w, u);
+        }
+        Ok(())
+    }
+
+    /// Queues `u` for worker `w`, behind its backlog.
+    fn send_to(&mut self, w: usize, u: Update) {
+        let (Some(ch), Some(backlog)) = (self.channels.get(w), self.backlog.get_mut(w)) else {
+            return;
+        };
+        self.stats.updates_sent += 1;
+        if backlog.is_empty() {
+            if let Err(u) = ch.send(u) {
+                self.stats.updates_deferred += 1;
+                backlog.push_back(u);
+            }
+        } else {
+            self.stats.updates_deferred += 1;
+            backlog.push_back(u);
         }
     }
 
@@ -198,6 +242,7 @@ impl TableManager {
         }
         self.fanout(&changes);
         self.flush_backlog();
+        self.policy.tick(&self.channels, &self.authority);
         if now >= self.next_membership && !self.groups.is_empty() {
             let groups = self.groups.clone();
             let kind = if self.joined {
@@ -278,22 +323,10 @@ impl TableManager {
         if let Some(e) = self.evpn.as_mut() {
             e.observe(changes, &self.authority);
         }
-        for (w, ch) in self.channels.iter().enumerate() {
-            let Some(backlog) = self.backlog.get_mut(w) else {
-                continue;
-            };
+        for w in 0..self.channels.len() {
             for c in &unique {
                 let u = self.authority.render(c);
-                self.stats.updates_sent += 1;
-                if backlog.is_empty() {
-                    if let Err(u) = ch.send(u) {
-                        self.stats.updates_deferred += 1;
-                        backlog.push_back(u);
-                    }
-                } else {
-                    self.stats.updates_deferred += 1;
-                    backlog.push_back(u);
-                }
+                self.send_to(w, u);
             }
         }
     }
@@ -307,6 +340,11 @@ impl TableManager {
                 }
             }
         }
+    }
+
+    /// The workers' channels, in worker order.
+    pub fn channels(&self) -> &[Arc<SyncChannel>] {
+        &self.channels
     }
 
     pub fn events_dropped(&self) -> u64 {

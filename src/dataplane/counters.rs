@@ -175,6 +175,46 @@ pub struct RouteCounters {
     pub bytes: Counter,
 }
 
+/// Rules a policy may have (each with its hit counters), the two defaults aside.
+pub const MAX_POLICY_RULES: usize = 4096;
+
+/// What one worker counted for one policy rule (by its slot: the rule's place in the file,
+/// then `default_within` and `default_between`). Zeroed when a new policy arrives.
+#[derive(Debug, Default)]
+pub struct RuleCounters {
+    /// Flows (and unsessioned packets) the rule decided.
+    pub hits: Counter,
+}
+
+/// The policy stage's counters on one worker.
+#[derive(Debug)]
+pub struct PolicyCounters {
+    pub rules: Box<[RuleCounters]>,
+    pub sessions_opened: Counter,
+    pub sessions_closed: Counter,
+    /// Sessions cut because the rules changed and no longer allow them.
+    pub sessions_revoked: Counter,
+    /// Sessions held now.
+    pub sessions_active: Counter,
+    /// Denied-flow log records not sent: over the log's rate (`DENY_LOG_PPS`).
+    pub deny_logs_policed: Counter,
+}
+
+impl Default for PolicyCounters {
+    fn default() -> Self {
+        PolicyCounters {
+            rules: (0..MAX_POLICY_RULES + 2)
+                .map(|_| RuleCounters::default())
+                .collect(),
+            sessions_opened: Counter::default(),
+            sessions_closed: Counter::default(),
+            sessions_revoked: Counter::default(),
+            sessions_active: Counter::default(),
+            deny_logs_policed: Counter::default(),
+        }
+    }
+}
+
 /// Everything one worker counts.
 #[derive(Debug)]
 pub struct WorkerCounters {
@@ -183,6 +223,7 @@ pub struct WorkerCounters {
     pub vnis: Box<[VniCounters]>,
     pub vrfs: Box<[VrfCounters]>,
     pub routes: Box<[RouteCounters]>,
+    pub policy: PolicyCounters,
     pub local: LocalCounters,
     /// Extra packets made by replication (a flood to N destinations adds N - 1).
     pub replicas: Counter,
@@ -216,6 +257,7 @@ impl Default for WorkerCounters {
             routes: (0..crate::tables::route::MAX_ROUTES)
                 .map(|_| RouteCounters::default())
                 .collect(),
+            policy: PolicyCounters::default(),
             local: LocalCounters::default(),
             replicas: Counter::default(),
             generated: Counter::default(),

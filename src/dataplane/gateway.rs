@@ -438,6 +438,7 @@ impl BurstHandler for GatewayHandler {
         let tick = self.tick(now);
         self.gw.set_now(tick);
         self.gw.apply_updates(UPDATES_PER_DRAIN);
+        self.gw.age_sessions();
         for _ in 0..SLOW_PATH_PER_DRAIN {
             let Some(m) = self.slow_path.pop() else { break };
             tx.counters().generated.inc();

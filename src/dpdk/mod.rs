@@ -4,6 +4,7 @@
 //! sound. The rest of vtepd sees ports, queues, bursts and mbufs, never raw pointers.
 #![allow(unsafe_code)]
 
+pub mod acl;
 mod cycles;
 mod eal;
 mod error;

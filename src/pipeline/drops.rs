@@ -92,6 +92,12 @@ drop_reasons! {
     NotRoutable => "not_routable", "to the anycast gateway MAC but not a routable unicast IP packet (bad header or checksum, multicast, broadcast, link-local, not IP)";
     GatewayUnsupported => "gateway_unsupported", "to an anycast gateway address, other than ICMP/ICMPv6 echo";
     NotRouterMac => "not_router_mac", "frame in an L3VNI not sent to this gateway's router MAC (an L3VNI bridges nothing)";
+    // The policy stage (micro-segmentation).
+    PolicyDenied => "policy_denied", "denied by a policy rule, or by the default of its segment pair (default_between, default_within)";
+    PolicyFragment => "policy_fragment", "an IP fragment under a policy: without its ports it cannot be classified, and vtepd does not reassemble";
+    PolicyMalformed => "policy_malformed", "under a policy, an IP packet whose header is truncated or malformed";
+    SessionTenantLimit => "session_tenant_limit", "a new flow its rule allows, refused because its tenant holds policy.tenant_max_sessions sessions";
+    SessionTableFull => "session_table_full", "a new flow its rule allows, refused because the worker's session table is full (policy.max_sessions)";
 }
 
 #[cfg(test)]

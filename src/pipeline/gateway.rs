@@ -35,6 +35,7 @@ use super::storm::StormControl;
 use super::underlay::{self, LocalAddrs, LocalPacket, TunnelPacket, Underlay};
 use super::{icmp_error, reply, vlan, DropReason};
 
+mod policing;
 mod routing;
 
 use routing::{GatewayAction, GatewayQuestion};
@@ -156,6 +157,10 @@ pub struct Gateway {
     /// The access port the frame being processed came in on (None: from the underlay), so
     /// that one too big for the underlay can be answered there.
     ingress: Option<PortIndex>,
+    /// The stateful firewall (None: no policy, and the stage is skipped).
+    policy: Option<super::policy::PolicyStage>,
+    /// Denied-flow log notes, per second on this worker.
+    deny_log: Policer,
 }
 
 /// What a burst's first pass worked out for one packet (`Gateway::hint`): the VNI of a
@@ -203,6 +208,8 @@ impl Gateway {
             icmp_policer: Policer::default(),
             resolve_policer: Policer::default(),
             ingress: None,
+            policy: None,
+            deny_log: Policer::default(),
         }
     }
 
@@ -247,6 +254,11 @@ impl Gateway {
                 }
             }
             let u = match u {
+                Update::Policy(p) => {
+                    self.set_policy(*p);
+                    n = n.saturating_add(1);
+                    continue;
+                }
                 Update::Groups(groups) => {
                     let old = std::mem::replace(&mut self.params.local.groups, groups);
                     // A learned shape may be a group's no VNI floods to any more.
@@ -469,6 +481,7 @@ impl Gateway {
         if routed && Some(dst) == self.gateway_mac() {
             return self.route(f, vni, Location::Access(port));
         }
+        self.police(f, vni, vni)?;
         self.bridge_from_access(f, vni, dst, port)
     }
 
@@ -899,6 +912,7 @@ impl Gateway {
         if routed && Some(dst) == self.gateway_mac() {
             return self.route(f, vni, from);
         }
+        self.police(f, vni, vni)?;
         let dest = if dst.is_multicast() {
             None
         } else {

@@ -24,6 +24,7 @@ pub mod gateway;
 pub mod icmp_error;
 pub mod learn;
 pub mod policer;
+pub mod policy;
 pub mod reply;
 pub mod segment;
 pub mod shape;

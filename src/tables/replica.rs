@@ -76,6 +76,11 @@ impl Replica {
             // The groups belong to the underlay classifier, outside the tables
             // (`Gateway::apply_updates` takes them); a replica alone has no use for them.
             Update::Groups(g) => Some(Garbage::Groups(g)),
+            // Likewise the policy belongs to the policy stage (`Gateway::apply_updates`).
+            Update::Policy(p) => {
+                let p = *p;
+                p.set.map(Garbage::Policy)
+            }
         }
     }
 }

@@ -6,12 +6,21 @@ use std::sync::Arc;
 use crossbeam::queue::ArrayQueue;
 
 use super::update::{Event, Update};
+use crate::pipeline::policy::FlowNote;
+
+/// Flow notes (session started/ended, flow denied) one worker may have queued.
+pub const FLOW_NOTE_CAPACITY: usize = 16_384;
 
 /// Updates for one worker, and that worker's events.
 #[derive(Debug)]
 pub struct SyncChannel {
     updates: ArrayQueue<Update>,
     events: ArrayQueue<Event>,
+    /// The policy stage's notes for the connection log and the session view: apart from
+    /// `events`, so a burst of new flows cannot crowd out learning.
+    flows: ArrayQueue<FlowNote>,
+    /// Flow notes the worker could not queue (the management thread fell behind).
+    pub flows_dropped: AtomicU64,
     /// Times the management thread found the update queue full (it keeps a backlog).
     pub update_queue_full: AtomicU64,
     /// Events the worker could not queue (learning is re-reported by later traffic).
@@ -25,6 +34,8 @@ impl SyncChannel {
         Arc::new(SyncChannel {
             updates: ArrayQueue::new(update_capacity.max(1)),
             events: ArrayQueue::new(event_capacity.max(1)),
+            flows: ArrayQueue::new(FLOW_NOTE_CAPACITY),
+            flows_dropped: AtomicU64::new(0),
             update_queue_full: AtomicU64::new(0),
             events_dropped: AtomicU64::new(0),
             updates_applied: AtomicU64::new(0),
@@ -57,6 +68,21 @@ impl SyncChannel {
                 false
             }
         }
+    }
+
+    /// Worker side: queues a flow note; counts and drops it when the queue is full.
+    #[inline]
+    pub fn note_flow(&self, n: FlowNote) {
+        if self.flows.push(n).is_err() {
+            let d = self.flows_dropped.load(Ordering::Relaxed);
+            self.flows_dropped
+                .store(d.wrapping_add(1), Ordering::Relaxed);
+        }
+    }
+
+    /// Management side: the next flow note, if any.
+    pub fn next_flow(&self) -> Option<FlowNote> {
+        self.flows.pop()
     }
 
     /// Management side: the next event, if any.

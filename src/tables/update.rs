@@ -38,6 +38,16 @@ pub enum Update {
     Vrf(VrfIndex, Option<Box<Fib>>),
     /// The underlay multicast groups to receive (every VNI's `multicast_group`).
     Groups(Box<[IpAddr]>),
+    /// A new policy for the policy stage (None: no policy any more), with a session table
+    /// the first time (made on the management thread, so no worker allocates it).
+    Policy(Box<PolicyUpdate>),
+}
+
+/// `Update::Policy`'s payload.
+#[derive(Debug)]
+pub struct PolicyUpdate {
+    pub set: Option<std::sync::Arc<super::policy::PolicySet>>,
+    pub sessions: Option<Box<super::session::Sessions>>,
 }
 
 /// Where a worker saw a MAC.
@@ -73,4 +83,8 @@ pub enum Garbage {
     Tunnel(Box<Tunnel>),
     Fib(Box<Fib>),
     Groups(Box<[IpAddr]>),
+    /// A replaced policy: the last worker to let go of it frees its classifier on the
+    /// management thread.
+    Policy(std::sync::Arc<super::policy::PolicySet>),
+    Sessions(Box<super::session::Sessions>),
 }

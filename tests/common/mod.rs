@@ -8,6 +8,7 @@ pub mod api;
 pub mod balance;
 pub mod frr;
 pub mod netns;
+pub mod nfdump;
 pub mod traffic;
 
 use std::io::Read;

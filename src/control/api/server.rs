@@ -69,6 +69,10 @@ pub enum ApiOp {
     ListRoutes {
         vrf: Option<String>,
     },
+    Policy,
+    ListSessions {
+        limit: usize,
+    },
 }
 
 /// An answer: status code, body, content type.
@@ -383,6 +387,34 @@ fn query_vrf(query: Option<&str>) -> Result<Option<String>, ApiReply> {
     Ok(vrf)
 }
 
+/// Sessions `GET /api/v1/sessions` lists when `limit` is not given.
+pub const DEFAULT_SESSION_LIMIT: usize = 1000;
+
+/// `?limit=N` of `GET /api/v1/sessions`.
+fn query_limit(query: Option<&str>) -> Result<usize, ApiReply> {
+    let Some(q) = query else {
+        return Ok(DEFAULT_SESSION_LIMIT);
+    };
+    let mut limit = DEFAULT_SESSION_LIMIT;
+    for pair in q.split('&').filter(|p| !p.is_empty()) {
+        match pair.split_once('=') {
+            Some(("limit", v)) => {
+                limit = v.parse().map_err(|_| {
+                    ApiReply::error(400, format!("limit={v:?} is not a number of sessions"))
+                })?
+            }
+            _ => {
+                let k = pair.split('=').next().unwrap_or(pair);
+                return Err(ApiReply::error(
+                    400,
+                    format!("unknown query parameter {k:?} (only limit=N)"),
+                ));
+            }
+        }
+    }
+    Ok(limit)
+}
+
 /// Whether `/api/v1/...` names a resource (with some method), for 405 versus 404.
 fn known_path(rest: &[&str]) -> bool {
     matches!(
@@ -397,7 +429,9 @@ fn known_path(rest: &[&str]) -> bool {
             | "arp"
             | "evpn"
             | "vrfs"
-            | "routes"]
+            | "routes"
+            | "policy"
+            | "sessions"]
             | ["vnis", _]
             | ["vnis", _, "flood" | "allowed_vteps" | "flush"]
             | ["fdb" | "arp", _, _]
@@ -430,6 +464,10 @@ pub fn route(method: &str, url: &str, body: &str) -> Result<ApiOp, ApiReply> {
             ("GET", ["vrfs"]) => Ok(ApiOp::ListVrfs),
             ("GET", ["routes"]) => Ok(ApiOp::ListRoutes {
                 vrf: query_vrf(query)?,
+            }),
+            ("GET", ["policy"]) => Ok(ApiOp::Policy),
+            ("GET", ["sessions"]) => Ok(ApiOp::ListSessions {
+                limit: query_limit(query)?,
             }),
             ("POST", ["reload"]) => Ok(ApiOp::Reload),
             ("GET", ["vnis"]) => Ok(ApiOp::ListVnis),

@@ -266,6 +266,7 @@ impl Gateway {
             // Another VNI's gateway address: the gateway itself, reached from this VNI.
             return self.for_gateway(f, vni, vrf, from, ihl);
         }
+        self.police(f, vni, hop.target.vni())?;
         let (hop_vni, hop_ip) = match hop.target {
             Target::Host { vni, ip, .. } => (vni, ip),
             Target::Remote {
