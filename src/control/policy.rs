@@ -184,7 +184,7 @@ impl PolicyControl {
                 self.live.insert((w, s.key), s);
                 if s.log && logging {
                     // A creation event: the counts follow in the end record.
-                    let mut r = self.record(&s.flow, s.tenant, s.rule_id, now, tables);
+                    let mut r = self.record(&s.flow, s.tenant, s.rule_id, tables);
                     r.event = FlowEvent::Started;
                     r.start_ms = self.clock.unix_ms(s.created, now);
                     r.end_ms = r.start_ms;
@@ -194,7 +194,7 @@ impl PolicyControl {
             FlowNote::Ended(s, cause) => {
                 self.live.remove(&(w, s.key));
                 if s.log && logging {
-                    let mut r = self.record(&s.flow, s.tenant, s.rule_id, now, tables);
+                    let mut r = self.record(&s.flow, s.tenant, s.rule_id, tables);
                     r.event = FlowEvent::Ended(match cause {
                         EndCause::Idle => EndReason::IdleTimeout,
                         EndCause::Closed => EndReason::EndOfFlow,
@@ -217,7 +217,7 @@ impl PolicyControl {
                 at,
             } => {
                 if logging {
-                    let mut r = self.record(&flow, tenant, rule_id, now, tables);
+                    let mut r = self.record(&flow, tenant, rule_id, tables);
                     r.event = FlowEvent::Denied;
                     r.packets = 1;
                     r.bytes = bytes;
@@ -234,7 +234,6 @@ impl PolicyControl {
         flow: &FlowKey,
         tenant: u16,
         rule_id: u32,
-        _now: SystemTime,
         tables: &dyn Resolve,
     ) -> FlowRecord {
         let encap = |vni: u32| {

@@ -43,13 +43,19 @@ impl Gateway {
     ) -> Result<(), DropReason> {
         let scope = self.scope(src, dst)?;
         let now = self.now;
-        let rate = super::super::policer::Policer::share(DENY_LOG_PPS, self.params.workers);
+        let workers = self.params.workers;
         let (sync, counters, deny_log) = (&self.sync, &self.counters, &mut self.deny_log);
         let Some(stage) = self.policy.as_mut() else {
             return Ok(());
         };
         let mut note = |n: FlowNote| match n {
-            FlowNote::Denied { .. } if !deny_log.admit(rate, now) => {
+            // Worked out only for a denied flow that is to be logged, not for every packet.
+            FlowNote::Denied { .. }
+                if !deny_log.admit(
+                    super::super::policer::Policer::share(DENY_LOG_PPS, workers),
+                    now,
+                ) =>
+            {
                 counters.policy.deny_logs_policed.inc();
             }
             FlowNote::Started(_) => {
