@@ -593,6 +593,61 @@ fn replica_apply(c: &mut Criterion) {
     group.finish();
 }
 
+// --- the policy's session table ------------------------------------------------------------
+
+/// A UDP flow between two tenant hosts, numbered.
+fn flow_key(n: u32) -> vtepd::tables::policy::FlowKey {
+    use std::net::{IpAddr, Ipv4Addr};
+    vtepd::tables::policy::FlowKey {
+        protocol: 17,
+        src_vni: 5001,
+        dst_vni: 5002,
+        src: IpAddr::V4(Ipv4Addr::from(0x0a01_0000 | (n & 0xffff))),
+        dst: IpAddr::V4(Ipv4Addr::from(0x0a02_0000 | (n >> 16))),
+        src_port: 1024 + (n % 60000) as u16,
+        dst_port: 5000,
+    }
+}
+
+/// What a stateful policy adds to a flow: a new flow's session opened (and, so the table
+/// stays at its size, an old one closed), and an established flow's session found among
+/// 65536 (the `vxlan-routed-policy` bench scenario's path, minus the packet parse).
+fn sessions(c: &mut Criterion) {
+    use vtepd::tables::session::{Session, SessionKey, Sessions};
+    const LIVE: u32 = 65536;
+    let mut group = c.benchmark_group("session");
+    group
+        .warm_up_time(Duration::from_millis(300))
+        .measurement_time(Duration::from_secs(2));
+    let mut table = Sessions::new(2 * LIVE);
+    let key = |n: u32| SessionKey::of(vtepd::pipeline::policy::vrf_zone(0, 0), &flow_key(n));
+    for n in 0..LIVE {
+        let s = Session::new(key(n), flow_key(n), 0, 0);
+        table.open(s, u32::MAX).expect("room for the live sessions");
+    }
+    let mut next = LIVE;
+    group.bench_function("open_close", |b| {
+        per_packet(b, "session_open_close", || {
+            let (new, old) = (next, next.wrapping_sub(LIVE));
+            next = next.wrapping_add(1);
+            let s = Session::new(key(new), flow_key(new), 0, 1);
+            black_box(table.open(s, u32::MAX).is_ok());
+            black_box(table.close(&key(old)));
+        })
+    });
+    let mut n = 0u32;
+    group.bench_function("hit", |b| {
+        per_packet(b, "session_hit", || {
+            n = n.wrapping_mul(1_103_515_245).wrapping_add(12345);
+            let k = key(next.wrapping_sub(1 + n % LIVE));
+            if let Some(s) = table.get_mut(black_box(&k)) {
+                s.account(true, 64, 0, 2);
+            }
+        })
+    });
+    group.finish();
+}
+
 // --- bursts through the worker's loop -----------------------------------------------------
 
 /// Distinct packets the bursts cycle through (a power of two, for masking).
@@ -835,6 +890,7 @@ fn main() {
     bursts(&mut c);
     fdb_lookup(&mut c);
     replica_apply(&mut c);
+    sessions(&mut c);
     c.final_summary();
     if measuring() {
         summary();

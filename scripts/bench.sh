@@ -24,6 +24,12 @@
 #                             packet for a host of the next VNI of one tenant VRF: decap, FIB
 #                             lookup, TTL and MAC rewrite, bridged to the access port (static
 #                             bindings); its cost over vxlan-decap is the routing stage's
+#   vxlan-routed-policy       the vxlan-routed traffic under a policy of 1000 rules whose last
+#                             (lowest-priority) rule allows it statefully: after the first pass
+#                             every packet is a session hit, the established-flow path; its
+#                             cost over vxlan-routed is the policy stage's on established flows
+#   vxlan-routed-acl          the same rules with that rule stateless: every packet is classified
+#                             by rte_acl, the price each new flow pays before its session opens
 #   vxlan-encap, nvgre-encap  access net_pcap0 -> underlay net_null0; destinations are static
 #                             [[fdb]] remote entries, sources learned, UDP source port hashed
 #   mixed                     both directions at once, VXLAN and NVGRE, no static entries:
@@ -46,8 +52,8 @@
 #   --window S       measuring window in seconds (default 5)
 #   --warmup S       seconds of traffic before the window (default 2)
 #   --sizes LIST     tenant frame sizes (default 64,512,1500)
-#   --scenarios LIST (default xconnect,vxlan-decap,vxlan-routed,vxlan-encap,nvgre-decap,nvgre-encap,
-#                    mixed)
+#   --scenarios LIST (default xconnect,vxlan-decap,vxlan-routed,vxlan-routed-policy,vxlan-routed-acl,
+#                    vxlan-encap,nvgre-decap,nvgre-encap,mixed)
 #   --workers LIST   worker counts (default 1, plus nproc-1 when the machine has 3+ cores)
 #   --packets N      frames per generated stream (default 8192; net_pcap keeps them in mbufs)
 #   --huge MODE      auto: hugepages if 1 GiB is free, else --no-huge -m 2048 (default);
@@ -73,7 +79,7 @@ cd "$VTEPD_ROOT"
 
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
 
-runs="" window="" warmup="" sizes="" scenarios="xconnect,vxlan-decap,vxlan-routed,vxlan-encap,nvgre-decap,nvgre-encap,mixed"
+runs="" window="" warmup="" sizes="" scenarios="xconnect,vxlan-decap,vxlan-routed,vxlan-routed-policy,vxlan-routed-acl,vxlan-encap,nvgre-decap,nvgre-encap,mixed"
 workers="" packets=8192 huge=auto out=/tmp/vtepd-bench build=1 bin="" keep=0 quick=0 force_workers=0
 engines=(testpmd vtepd) burst=32
 while [ $# -gt 0 ]; do
@@ -121,7 +127,7 @@ IFS=, read -r -a size_list <<< "$sizes"
 IFS=, read -r -a scenario_list <<< "$scenarios"
 IFS=, read -r -a worker_list <<< "$workers"
 for s in "${scenario_list[@]}"; do
-    case "$s" in vxlan-decap|vxlan-routed|vxlan-encap|nvgre-decap|nvgre-encap|mixed|xconnect) ;;
+    case "$s" in vxlan-decap|vxlan-routed|vxlan-routed-policy|vxlan-routed-acl|vxlan-encap|nvgre-decap|nvgre-encap|mixed|xconnect) ;;
         *) die "unknown scenario $s" ;; esac
 done
 for w in "${worker_list[@]}"; do
@@ -234,6 +240,7 @@ harness() {
                 rx0+=",rx_pcap=$work/traffic/mixed-underlay-$size-q${k}of$w.pcap"
                 rx1+=",rx_pcap=$work/traffic/mixed-access-$size-q${k}of$w.pcap" ;;
             xconnect) rx0+=",rx_pcap=$work/traffic/vxlan-decap-$size-q${k}of$w.pcap" ;;
+            vxlan-routed-*) rx0+=",rx_pcap=$work/traffic/vxlan-routed-$size-q${k}of$w.pcap" ;;
             *) rx0+=",rx_pcap=$work/traffic/$scenario-$size-q${k}of$w.pcap" ;;
         esac
     done
@@ -317,11 +324,12 @@ rev="$(git describe --always --dirty 2>/dev/null || echo unknown)"
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 log "measuring: runs=$runs warmup=${warmup}s window=${window}s sizes=$sizes workers=$workers; $mem_desc"
 log "load average at start: $load_start (on $ncpu CPUs)"
-# Worker counts alternate inside each run, as the engines do, so that a scaling ratio
-# (N workers against 1) compares runs taken moments apart.
+# Scenarios, worker counts and engines all alternate inside each run, so that a stage's
+# price (one scenario against another: vxlan-routed-policy against vxlan-routed) and a
+# scaling ratio (N workers against 1) compare runs taken moments apart.
 for size in "${size_list[@]}"; do
-    for scenario in "${scenario_list[@]}"; do
-        for (( n = 1; n <= runs; n++ )); do
+    for (( n = 1; n <= runs; n++ )); do
+        for scenario in "${scenario_list[@]}"; do
             for w in "${worker_list[@]}"; do
                 for engine in "${engines[@]}"; do
                     run_one "$engine" "$scenario" "$size" "$w" "$n"

@@ -101,8 +101,13 @@ BENCH_VXLAN_VLAN0 = 101
 BENCH_NVGRE_VLAN0 = 201
 BENCH_VXLAN_OVERHEAD = 50  # outer Ethernet 14 + IPv4 20 + UDP 8 + VXLAN 8
 BENCH_NVGRE_OVERHEAD = 42  # outer Ethernet 14 + IPv4 20 + GRE with key 8
-BENCH_SCENARIOS = ("vxlan-decap", "vxlan-routed", "vxlan-encap", "nvgre-decap", "nvgre-encap", "mixed",
-                   "xconnect")
+BENCH_SCENARIOS = ("vxlan-decap", "vxlan-routed", "vxlan-routed-policy", "vxlan-routed-acl", "vxlan-encap",
+                   "nvgre-decap", "nvgre-encap", "mixed", "xconnect")
+# The policy scenarios: BENCH_POLICY_RULES rules, the last (lowest priority) of which allows
+# the routed traffic (UDP to 5000-5063); the others name the same hosts and segments on other
+# protocols and ports, so the classifier holds them all and the traffic matches only the last.
+BENCH_POLICY_RULES = 1000
+BENCH_POLICY_PREFIX_GROUPS = 100
 # The routed scenario's anycast gateway: every inner frame is sent to it.
 BENCH_GATEWAY_MAC = "02:76:74:70:00:01"
 
@@ -323,6 +328,8 @@ def _bench_config(scenario, plan, mbufs, api_port):
     underlay, access = {
         "vxlan-decap": ("net_pcap0", "net_null0"),
         "vxlan-routed": ("net_pcap0", "net_null0"),
+        "vxlan-routed-policy": ("net_pcap0", "net_null0"),
+        "vxlan-routed-acl": ("net_pcap0", "net_null0"),
         "nvgre-decap": ("net_pcap0", "net_null0"),
         "vxlan-encap": ("net_null0", "net_pcap0"),
         "nvgre-encap": ("net_null0", "net_pcap0"),
@@ -344,7 +351,7 @@ def _bench_config(scenario, plan, mbufs, api_port):
         "mtu = %d" % (BENCH_UNDERLAY_MTU - 50),
         "",
     ] + runtime
-    routed = scenario.endswith("-routed")
+    routed = scenario.startswith("vxlan-routed")
     if routed:
         # One tenant VRF over every segment; each segment's subnet holds both its sides'
         # hosts (10.2i.0.0/15: local 10.2i.x.x, remote 10.2i+1.x.x).
@@ -381,7 +388,38 @@ def _bench_config(scenario, plan, mbufs, api_port):
                     lines += ["[[fdb]]", "vni = %d" % plan.vni(encap, i),
                               'mac = "%s"' % _mac_str(plan.remote_mac(encap, i, h)),
                               'remote = "%s"' % plan.vtep_ip(plan.vtep_of(i, h)), ""]
+    if scenario in ("vxlan-routed-policy", "vxlan-routed-acl"):
+        lines += _bench_policy(plan, stateful=scenario.endswith("-policy"))
     return "\n".join(lines)
+
+
+def _bench_policy(plan, stateful):
+    """BENCH_POLICY_RULES rules over the routed scenario's segments and hosts. Stateful: the
+    traffic's rule opens a session per flow and every later packet is a session hit (the
+    established-flow path). Stateless: every packet is classified (what each new flow pays
+    before its session is opened)."""
+    lines = ["[policy]", "max_sessions = 65536", "log_default_deny = false", ""]
+    segments = ["seg%d" % i for i in range(plan.vnis)]
+    for i, name in enumerate(segments):
+        lines += ["[[policy.group]]", 'name = "%s"' % name, "vnis = [%d]" % plan.vni("vxlan", i), ""]
+    # Slices of the remote hosts' subnets (the traffic's sources) and of the local ones.
+    for k in range(BENCH_POLICY_PREFIX_GROUPS):
+        i = k % plan.vnis
+        side = plan.remote_ip if k % 2 == 0 else plan.local_ip
+        net = side("vxlan", i, (k // plan.vnis) * 16)
+        lines += ["[[policy.group]]", 'name = "hosts%d"' % k,
+                  'prefixes = ["%s/28"]' % _ip_str(net), ""]
+    for k in range(BENCH_POLICY_RULES - 1):
+        proto = "tcp" if k % 3 else "udp"
+        port = 6000 + k if k % 5 else '"%d-%d"' % (7000 + k, 7010 + k)
+        lines += ["[[policy.rule]]", "id = %d" % (k + 1), "priority = %d" % (200 + k % 50),
+                  'from = "hosts%d"' % (k % BENCH_POLICY_PREFIX_GROUPS),
+                  'to = "%s"' % segments[k % plan.vnis], 'proto = "%s"' % proto, "ports = [%s]" % port,
+                  'action = "%s"' % ("deny" if k % 2 else "allow"), ""]
+    lines += ["[[policy.rule]]", "id = %d" % BENCH_POLICY_RULES, "priority = 100", 'from = "any"',
+              'to = "any"', 'proto = "udp"', 'ports = ["5000-5063"]', 'action = "allow"',
+              "stateful = %s" % ("true" if stateful else "false"), ""]
+    return lines
 
 
 def _gateway_config(plan, args):
@@ -476,6 +514,8 @@ def bench(args):
             # Frame lengths in and out of vtepd (each stream has one length).
             "vxlan-decap": {"in": size - 4 + BENCH_VXLAN_OVERHEAD, "out": size},
             "vxlan-routed": {"in": size - 4 + BENCH_VXLAN_OVERHEAD, "out": size},
+            "vxlan-routed-policy": {"in": size - 4 + BENCH_VXLAN_OVERHEAD, "out": size},
+            "vxlan-routed-acl": {"in": size - 4 + BENCH_VXLAN_OVERHEAD, "out": size},
             "nvgre-decap": {"in": size - 4 + BENCH_NVGRE_OVERHEAD, "out": size},
             "vxlan-encap": {"in": size, "out": size - 4 + BENCH_VXLAN_OVERHEAD},
             "nvgre-encap": {"in": size, "out": size - 4 + BENCH_NVGRE_OVERHEAD},
@@ -486,7 +526,9 @@ def bench(args):
         }
         print("pcapgen bench: size %d: %d frames per stream, %s queue split(s)"
               % (size, args.packets, ",".join(map(str, queues))))
-    streams_files = {"vxlan-decap": ["vxlan-decap"], "vxlan-routed": ["vxlan-routed"], "nvgre-decap": ["nvgre-decap"],
+    streams_files = {"vxlan-decap": ["vxlan-decap"], "vxlan-routed": ["vxlan-routed"],
+                     "vxlan-routed-policy": ["vxlan-routed"], "vxlan-routed-acl": ["vxlan-routed"],
+                     "nvgre-decap": ["nvgre-decap"],
                      "vxlan-encap": ["vxlan-encap"], "nvgre-encap": ["nvgre-encap"],
                      "mixed": ["mixed-underlay", "mixed-access"], "xconnect": ["vxlan-decap"]}
     manifest["scenarios"] = {}

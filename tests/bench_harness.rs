@@ -18,7 +18,13 @@ use common::netns::{self, PYTHON};
 use common::{serial, vtepd_bin, Scratch};
 use serde_json::Value;
 
-const SCENARIOS: [&str; 4] = ["xconnect", "vxlan-decap", "vxlan-routed", "mixed"];
+const SCENARIOS: [&str; 5] = [
+    "xconnect",
+    "vxlan-decap",
+    "vxlan-routed",
+    "vxlan-routed-policy",
+    "mixed",
+];
 const WORKERS: [u64; 2] = [1, 2];
 const ENGINES: [&str; 3] = ["testpmd", "testpmd-5tswap", "vtepd"];
 

@@ -776,7 +776,9 @@ fn human(what: &Show, v: Value) -> Result<String, String> {
         Show::Sessions { .. } => {
             let rows: Vec<SessionView> = parse(v)?;
             table(
-                &["worker", "proto", "from", "to", "vnis", "rule", "age s"],
+                &[
+                    "worker", "proto", "from", "to", "vnis", "rule", "age s", "packets", "bytes",
+                ],
                 rows.into_iter()
                     .map(|s| {
                         let addr = |ip: &str, port: u16| {
@@ -800,6 +802,8 @@ fn human(what: &Show, v: Value) -> Result<String, String> {
                             format!("{}->{}", s.src_vni, s.dst_vni),
                             s.rule.to_string(),
                             s.age_secs.to_string(),
+                            format!("{}/{}", s.packets, s.reverse_packets),
+                            format!("{}/{}", s.bytes, s.reverse_bytes),
                         ]
                     })
                     .collect(),

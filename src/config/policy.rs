@@ -30,6 +30,9 @@ pub struct PolicyConfig {
     pub ipfix: Vec<SocketAddr>,
     /// Seconds between IPFIX template retransmissions (RFC 7011 §8.4, UDP).
     pub ipfix_template_refresh: u32,
+    /// Seconds between interim reports of a live session (its counts so far, in the live
+    /// view and as IPFIX interim records; NetFlow's active timeout); 0: none.
+    pub ipfix_interim: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -211,6 +214,9 @@ pub(super) fn section(p: &schema::Policy, vnis: &[VniConfig]) -> Result<PolicyCo
     let ipfix_template_refresh = p.ipfix_template_refresh.map_or(Ok(60), |v| {
         int("policy.ipfix_template_refresh", v, 1..=3600)
     })?;
+    let ipfix_interim = p
+        .ipfix_interim
+        .map_or(Ok(60), |v| int("policy.ipfix_interim", v, 0..=86_400))?;
 
     let mut groups: Vec<GroupConfig> = Vec::with_capacity(p.group.len());
     for (i, g) in p.group.iter().enumerate() {
@@ -247,6 +253,7 @@ pub(super) fn section(p: &schema::Policy, vnis: &[VniConfig]) -> Result<PolicyCo
         timeouts,
         ipfix,
         ipfix_template_refresh,
+        ipfix_interim,
     };
     // What the classifier will be given: built here too (without rte_acl), so a policy
     // that expands beyond the classifier's limits is refused with the file, not at start.

@@ -216,6 +216,7 @@ pub struct Policy {
     #[serde(default)]
     pub ipfix: Vec<String>,
     pub ipfix_template_refresh: Option<i64>,
+    pub ipfix_interim: Option<i64>,
     #[serde(default)]
     pub timeouts: PolicyTimeouts,
     #[serde(default)]

@@ -77,6 +77,9 @@ pub struct PolicyControl {
     /// Which workers hold a session table.
     has_table: Vec<bool>,
     live: HashMap<(usize, SessionKey), Session>,
+    /// What the connection log has reported of each live session so far (packets, bytes,
+    /// reverse packets, reverse bytes): IPFIX counts are deltas since a flow's last record.
+    reported: HashMap<(usize, SessionKey), [u64; 4]>,
     exporter: Option<Exporter>,
     records: Vec<FlowRecord>,
     clock: Clock,
@@ -93,6 +96,7 @@ impl PolicyControl {
             workers,
             has_table: vec![false; workers],
             live: HashMap::new(),
+            reported: HashMap::new(),
             exporter: None,
             records: Vec::new(),
             clock,
@@ -191,23 +195,28 @@ impl PolicyControl {
                     self.records.push(r);
                 }
             }
+            FlowNote::Interim(s) => {
+                // A session's notes come from one worker's queue in order: an interim
+                // report after its end cannot arrive, one for a session not seen opening
+                // (its note dropped) starts its view here.
+                self.live.insert((w, s.key), s);
+                if s.log && logging {
+                    let r = self.counted(w, &s, FlowEvent::Interim, now, tables);
+                    self.records.push(r);
+                }
+            }
             FlowNote::Ended(s, cause) => {
                 self.live.remove(&(w, s.key));
                 if s.log && logging {
-                    let mut r = self.record(&s.flow, s.tenant, s.rule_id, tables);
-                    r.event = FlowEvent::Ended(match cause {
+                    let event = FlowEvent::Ended(match cause {
                         EndCause::Idle => EndReason::IdleTimeout,
                         EndCause::Closed => EndReason::EndOfFlow,
                         EndCause::Revoked => EndReason::Forced,
                     });
-                    r.packets = s.packets;
-                    r.bytes = s.bytes;
-                    r.reverse_packets = s.reverse_packets;
-                    r.reverse_bytes = s.reverse_bytes;
-                    r.start_ms = self.clock.unix_ms(s.created, now);
-                    r.end_ms = self.clock.unix_ms(s.last, now);
+                    let r = self.counted(w, &s, event, now, tables);
                     self.records.push(r);
                 }
+                self.reported.remove(&(w, s.key));
             }
             FlowNote::Denied {
                 flow,
@@ -227,6 +236,34 @@ impl PolicyControl {
                 }
             }
         }
+    }
+
+    /// The record of `s` carrying what it counted since its last record, which it now is.
+    fn counted(
+        &mut self,
+        w: usize,
+        s: &Session,
+        event: FlowEvent,
+        now: SystemTime,
+        tables: &dyn Resolve,
+    ) -> FlowRecord {
+        let total = [s.packets, s.bytes, s.reverse_packets, s.reverse_bytes];
+        let before = self.reported.insert((w, s.key), total).unwrap_or_default();
+        let delta = |i: usize| {
+            total
+                .get(i)
+                .zip(before.get(i))
+                .map_or(0, |(t, b)| t.saturating_sub(*b))
+        };
+        let mut r = self.record(&s.flow, s.tenant, s.rule_id, tables);
+        r.event = event;
+        r.packets = delta(0);
+        r.bytes = delta(1);
+        r.reverse_packets = delta(2);
+        r.reverse_bytes = delta(3);
+        r.start_ms = self.clock.unix_ms(s.created, now);
+        r.end_ms = self.clock.unix_ms(s.last, now);
+        r
     }
 
     fn record(

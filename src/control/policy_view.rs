@@ -158,6 +158,12 @@ pub struct SessionView {
     pub dst_vni: u32,
     pub rule: u32,
     pub age_secs: u64,
+    /// Counted as of the session's last report to the management thread (its opening, or
+    /// its latest interim report: `ipfix_interim`): initiator → responder, and back.
+    pub packets: u64,
+    pub bytes: u64,
+    pub reverse_packets: u64,
+    pub reverse_bytes: u64,
 }
 
 /// Live sessions, oldest first, at most `limit`.
@@ -181,6 +187,10 @@ pub fn sessions(control: &PolicyControl, limit: usize) -> Vec<SessionView> {
                 rule: s.rule_id,
                 age_secs: u64::from(now.wrapping_sub(s.created))
                     / u64::from(crate::tables::policy::TICKS_PER_SECOND),
+                packets: s.packets,
+                bytes: s.bytes,
+                reverse_packets: s.reverse_packets,
+                reverse_bytes: s.reverse_bytes,
             }
         })
         .collect()

@@ -39,6 +39,9 @@ pub struct GatewayReport {
     pub fdb_full: u64,
     pub events_dropped: u64,
     pub updates_applied: u64,
+    /// The policy's rules with their hits, sessions and log counters (as the API shows).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policy: Option<super::policy_view::PolicyView>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -120,6 +123,7 @@ pub fn add_gateway(report: &mut Report, m: &TableManager, workers: &[SharedCount
         fdb_full: sum(&|w| w.fdb_full.get()),
         events_dropped: m.events_dropped(),
         updates_applied: m.updates_applied(),
+        policy: super::policy_view::policy(&m.policy, workers, m.channels()),
     });
 }
 

@@ -80,6 +80,9 @@ impl BurstRun {
         if let (Some(Some(ahead)), Some(h)) = (packets.get(next), self.hints.get_mut(next)) {
             *h = gw.hint(ahead.data(), self.port, self.from_underlay);
         }
+        if let Some(h) = self.hints.get(i.saturating_add(1)) {
+            gw.hint_again(h);
+        }
         let f = packets.get_mut(i)?.as_mut()?;
         // Every packet gets its own hint (a slot never filled holds the default: no hint).
         let hint = self

@@ -175,6 +175,9 @@ pub(crate) struct TableHint {
     pub(super) src: Probe,
     /// A frame to the anycast gateway MAC: its route and next hop, worked out ahead.
     pub(super) routed: Option<routing::RoutedHint>,
+    /// Under a policy, the hash of the session the packet would belong to (its index line
+    /// prefetched).
+    pub(super) session: Option<u64>,
 }
 
 impl Gateway {
@@ -363,11 +366,28 @@ impl Gateway {
                 dst
             }
         };
+        let session = if self.policy.is_some() {
+            frame
+                .get(l3_at..)
+                .and_then(|l3| self.session_hint(vni, routed.as_ref(), l3))
+        } else {
+            None
+        };
         TableHint {
             vni: summary,
             dst,
             src,
             routed,
+            session,
+        }
+    }
+
+    /// The second look at a packet's hint, a place before its turn: the session its index
+    /// line names is prefetched (the line itself was, a packet ago).
+    #[inline(always)]
+    pub(crate) fn hint_again(&self, hint: &TableHint) {
+        if let Some(hash) = hint.session {
+            self.prefetch_session(hash);
         }
     }
 

@@ -13,7 +13,7 @@ use std::net::IpAddr;
 
 use crate::config::Action;
 use crate::tables::policy::{FlowKey, PolicySet};
-use crate::tables::session::{tcp_flags, Refused, Session, SessionKey, Sessions};
+use crate::tables::session::{tcp_flags, Aged, Refused, Session, SessionKey, Sessions};
 use crate::wire::{ethernet, ipv4, ipv6, EtherType};
 
 use super::DropReason;
@@ -144,6 +144,8 @@ impl Packet {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FlowNote {
     Started(Session),
+    /// A live session's counts so far (every `ipfix_interim`).
+    Interim(Session),
     Ended(Session, EndCause),
     Denied {
         flow: FlowKey,
@@ -294,16 +296,20 @@ impl PolicyStage {
     /// Ages a few sessions (called once per burst).
     #[inline]
     pub fn expire(&mut self, now: u32, budget: usize, mut note: impl FnMut(FlowNote)) {
-        let timeouts = self.set.timeouts;
-        self.sessions.expire(now, &timeouts, budget, |s| {
-            let cause = if s.flow.protocol == 6
-                && s.tcp_state() == crate::tables::session::TcpState::Closing
-            {
-                EndCause::Closed
-            } else {
-                EndCause::Idle
-            };
-            note(FlowNote::Ended(s, cause));
-        });
+        let (timeouts, interim) = (self.set.timeouts, self.set.interim);
+        self.sessions
+            .expire(now, &timeouts, interim, budget, |aged| match aged {
+                Aged::Ended(s) => {
+                    let cause = if s.flow.protocol == 6
+                        && s.tcp_state() == crate::tables::session::TcpState::Closing
+                    {
+                        EndCause::Closed
+                    } else {
+                        EndCause::Idle
+                    };
+                    note(FlowNote::Ended(s, cause));
+                }
+                Aged::Interim(s) => note(FlowNote::Interim(s)),
+            });
     }
 }

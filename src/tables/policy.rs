@@ -222,6 +222,8 @@ pub struct PolicySet {
     pub v6: Matcher<FIELDS_V6>,
     /// Session idle timeouts, in worker ticks (1/16 s).
     pub timeouts: TickTimeouts,
+    /// Ticks between a live session's interim reports (0: none).
+    pub interim: u32,
     /// Sessions each worker may hold, and each tenant on each worker.
     pub worker_sessions: u32,
     pub tenant_sessions: u32,
@@ -345,6 +347,7 @@ impl PolicySet {
                 udp: ticks(t.udp),
                 other: ticks(t.other),
             },
+            interim: ticks(cfg.ipfix_interim),
             worker_sessions: per_worker(cfg.max_sessions),
             tenant_sessions: per_worker(cfg.tenant_max_sessions),
             log_default_deny: cfg.log_default_deny,
@@ -580,6 +583,7 @@ mod tests {
             timeouts: SessionTimeouts::default(),
             ipfix: vec![],
             ipfix_template_refresh: 60,
+            ipfix_interim: 60,
         }
     }
 

@@ -1,6 +1,7 @@
 //! The gateway's side of the policy stage (`pipeline::policy`): where a packet's zone,
 //! tenant and segments come from, what is counted, and how a new policy is taken in.
 
+use crate::tables::session::SessionKey;
 use crate::tables::update::{Event, Garbage, PolicyUpdate};
 use crate::tables::VniIndex;
 
@@ -69,7 +70,7 @@ impl Gateway {
                 }
                 sync.note_flow(n);
             }
-            FlowNote::Denied { .. } => sync.note_flow(n),
+            FlowNote::Denied { .. } | FlowNote::Interim(_) => sync.note_flow(n),
         };
         let decided = match Packet::read(frame, scope.src_vni, scope.dst_vni) {
             Ok(p) => stage.decide(&p, scope, frame.len() as u64, now, &mut note),
@@ -122,6 +123,57 @@ impl Gateway {
         })
     }
 
+    /// The first pass's guess at a packet's session (plain IPv4 TCP/UDP only; anything else
+    /// is looked up unhinted): its hash, with its index line prefetched. `l3` starts at the
+    /// ethertype. A wrong guess (a leaked route's zone, say) costs one useless prefetch.
+    #[inline(always)]
+    pub(super) fn session_hint(
+        &self,
+        vni: VniIndex,
+        routed: Option<&super::routing::RoutedHint>,
+        l3: &[u8],
+    ) -> Option<u64> {
+        let stage = self.policy.as_ref()?;
+        let Some([0x08, 0x00, 0x45, ..]) = l3.get(..3) else {
+            return None;
+        };
+        let protocol = *l3.get(11)?;
+        if protocol != 6 && protocol != 17 {
+            return None;
+        }
+        let addr = |at: usize| -> Option<std::net::IpAddr> {
+            let b: [u8; 4] = l3.get(at..at.saturating_add(4))?.try_into().ok()?;
+            Some(std::net::IpAddr::from(b))
+        };
+        let port = |at: usize| -> Option<u16> {
+            let b: [u8; 2] = l3.get(at..at.saturating_add(2))?.try_into().ok()?;
+            Some(u16::from_be_bytes(b))
+        };
+        let zone = match routed {
+            Some(r) => r.zone(),
+            None => self.scope(vni, vni).ok()?.zone,
+        };
+        let flow = crate::tables::policy::FlowKey {
+            protocol,
+            src_vni: 0,
+            dst_vni: 0,
+            src: addr(14)?,
+            dst: addr(18)?,
+            src_port: port(22)?,
+            dst_port: port(24)?,
+        };
+        let hash = stage.sessions.hash(&SessionKey::of(zone, &flow));
+        stage.sessions.prefetch_index(hash);
+        Some(hash)
+    }
+
+    #[inline(always)]
+    pub(super) fn prefetch_session(&self, hash: u64) {
+        if let Some(stage) = self.policy.as_ref() {
+            stage.sessions.prefetch_session(hash);
+        }
+    }
+
     /// Ages a few sessions; once per drain period, one branch without a policy.
     #[inline(always)]
     pub fn age_sessions(&mut self) {
@@ -137,7 +189,9 @@ impl Gateway {
             return;
         };
         stage.expire(now, EXPIRE_PER_DRAIN, |n| {
-            counters.policy.sessions_closed.inc();
+            if let FlowNote::Ended(..) = n {
+                counters.policy.sessions_closed.inc();
+            }
             sync.note_flow(n);
         });
         counters

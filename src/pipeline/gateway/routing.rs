@@ -39,13 +39,23 @@ pub(crate) struct RoutedHint {
     dst: std::net::Ipv4Addr,
     hop_vni: VniIndex,
     hop_ip: IpAddr,
-    /// The VRF the hop is in (another than the packet's for a leaked route).
+    /// The packet's VRF, and the VRF the hop is in (another for a leaked route).
+    vrf: VrfIndex,
     hop_vrf: VrfIndex,
     connected: bool,
     route: Route,
     mac: MacAddr,
     /// The probe of (hop VNI, MAC): the hint's `dst`.
     pub(super) fdb: crate::tables::fdb::Probe,
+}
+
+impl RoutedHint {
+    /// The policy zone of the packet: the pair of its VRF and its hop's, in slot order.
+    #[inline(always)]
+    pub(super) fn zone(&self) -> u32 {
+        let (a, b) = (self.vrf.slot(), self.hop_vrf.slot());
+        super::super::policy::vrf_zone(a.min(b), a.max(b))
+    }
 }
 
 /// Where a route's lookup ends.
@@ -125,6 +135,7 @@ impl Gateway {
             dst,
             hop_vni,
             hop_ip,
+            vrf,
             hop_vrf,
             connected,
             route,
