@@ -178,12 +178,13 @@ pub enum Decision {
     /// Let through by a session.
     Tracked,
     /// Classified and allowed (with a session opened if the rule is stateful).
-    Allowed { slot: u16, opened: bool },
+    Allowed { slot: u16 },
 }
 
 impl PolicyStage {
     /// Decides for `p` (of `len` bytes) in `scope`; `note` receives what the management
-    /// thread should hear.
+    /// thread should hear. `hashed`: the burst's first pass's hash of the packet's session
+    /// key, if it made one (`Sessions::get_mut_hinted` checks it).
     #[inline]
     pub fn decide(
         &mut self,
@@ -191,11 +192,12 @@ impl PolicyStage {
         scope: Scope,
         len: u64,
         now: u32,
+        hashed: Option<u64>,
         mut note: impl FnMut(FlowNote),
     ) -> Result<Decision, (DropReason, Option<u16>)> {
         let key = SessionKey::of(scope.zone, &p.flow);
         if p.trackable {
-            if let Some(s) = self.sessions.get_mut(&key) {
+            if let Some(s) = self.sessions.get_mut_hinted(&key, hashed) {
                 let forward = s.is_forward(p.flow.src, p.flow.src_port);
                 if s.generation == self.set.generation && !s.reopened_by(p.tcp_flags) {
                     s.account(forward, len, p.tcp_flags, now);
@@ -249,10 +251,7 @@ impl PolicyStage {
                 match self.sessions.open(s, self.set.tenant_sessions) {
                     Ok(opened) => {
                         note(FlowNote::Started(*opened));
-                        Ok(Decision::Allowed {
-                            slot: v.slot,
-                            opened: true,
-                        })
+                        Ok(Decision::Allowed { slot: v.slot })
                     }
                     Err(Refused::TenantLimit) => {
                         Err((DropReason::SessionTenantLimit, Some(v.slot)))
@@ -260,10 +259,7 @@ impl PolicyStage {
                     Err(Refused::TableFull) => Err((DropReason::SessionTableFull, Some(v.slot))),
                 }
             }
-            Action::Allow => Ok(Decision::Allowed {
-                slot: v.slot,
-                opened: false,
-            }),
+            Action::Allow => Ok(Decision::Allowed { slot: v.slot }),
         }
     }
 
@@ -282,10 +278,7 @@ impl PolicyStage {
                 let action = self.set.rules.get(slot).map(|r| r.action);
                 let slot = slot as u16;
                 if action == Some(Action::Allow) {
-                    Ok(Decision::Allowed {
-                        slot,
-                        opened: false,
-                    })
+                    Ok(Decision::Allowed { slot })
                 } else {
                     Err((DropReason::PolicyDenied, Some(slot)))
                 }

@@ -402,6 +402,27 @@ impl Sessions {
         self.slab.get_mut(slot)?.as_mut()
     }
 
+    /// The session of `key`, looked up first with `hinted` (a hash worked out ahead, which
+    /// may be of another key): a hit is checked against the whole key, so a wrong hint
+    /// costs only the probe with the right hash after it.
+    #[inline(always)]
+    pub fn get_mut_hinted(
+        &mut self,
+        key: &SessionKey,
+        hinted: Option<u64>,
+    ) -> Option<&mut Session> {
+        let found = hinted.and_then(|h| self.find(key, h)).or_else(|| {
+            let hash = self.hash(key);
+            if hinted == Some(hash) {
+                None
+            } else {
+                self.find(key, hash)
+            }
+        });
+        let (_, slot) = found?;
+        self.slab.get_mut(slot)?.as_mut()
+    }
+
     /// Opens a session for `s` unless the table or its tenant is full.
     pub fn open(&mut self, s: Session, tenant_limit: u32) -> Result<&mut Session, Refused> {
         let tenant = usize::from(s.tenant);
@@ -611,6 +632,22 @@ mod tests {
         let mut n = 0;
         t.clear(|_| n += 1);
         assert_eq!((n, t.len(), t.tenant_count(1)), (1, 0, 0));
+    }
+
+    #[test]
+    fn a_hinted_lookup_finds_the_key_whatever_the_hint() {
+        let mut t = Sessions::new(8);
+        let s = session(flow("10.1.0.5", 1, "10.90.0.7", 22), 1, 0);
+        let other = session(flow("10.1.0.6", 1, "10.90.0.7", 22), 1, 0);
+        t.open(s, 10).unwrap();
+        t.open(other, 10).unwrap();
+        let right = t.hash(&s.key);
+        for hint in [Some(right), Some(t.hash(&other.key)), Some(right ^ 1), None] {
+            let got = t.get_mut_hinted(&s.key, hint).map(|x| x.key);
+            assert_eq!(got, Some(s.key), "hint {hint:?}");
+        }
+        t.close(&s.key);
+        assert!(t.get_mut_hinted(&s.key, Some(right)).is_none());
     }
 
     /// Random opens and closes in a small, crowded index (wrapping probe runs, removals in

@@ -44,6 +44,9 @@ impl Gateway {
     ) -> Result<(), DropReason> {
         let scope = self.scope(src, dst)?;
         let now = self.now;
+        // The first pass's hash of this packet's session key, to look it up without hashing
+        // again (`use_hint` set it for this packet).
+        let hint = self.hint.session;
         let workers = self.params.workers;
         let (sync, counters, deny_log) = (&self.sync, &self.counters, &mut self.deny_log);
         let Some(stage) = self.policy.as_mut() else {
@@ -73,7 +76,7 @@ impl Gateway {
             FlowNote::Denied { .. } | FlowNote::Interim(_) => sync.note_flow(n),
         };
         let decided = match Packet::read(frame, scope.src_vni, scope.dst_vni) {
-            Ok(p) => stage.decide(&p, scope, frame.len() as u64, now, &mut note),
+            Ok(p) => stage.decide(&p, scope, frame.len() as u64, now, hint, &mut note),
             Err(why) => stage.decide_unread(why, scope.src_vni == scope.dst_vni),
         };
         match decided {
