@@ -114,10 +114,7 @@ fn gateway_from(config: &str, capacity: usize) -> Gateway {
     };
     let mac = MacAddr(GW_MAC);
     let authority = authority_from_config(&g, mac, capacity).expect("tables");
-    let mut replica = Replica::new(1 + g.access.len(), capacity);
-    for c in authority.all() {
-        replica.apply(authority.render(&c), 0);
-    }
+    let replica = authority.replica(1 + g.access.len(), capacity);
     Gateway::new(
         params(&g, mac, OffloadCaps::default()),
         replica,
@@ -359,7 +356,12 @@ fn packets(c: &mut Criterion) {
     let vxlan = vxlan_packet(&udp4_64(R9, L3));
     let local = gateway().params.local;
     assert!(matches!(
-        underlay::classify(&vxlan, &local, 4789, NicChecks::NONE),
+        underlay::classify(
+            &vxlan,
+            &local,
+            &underlay::VxlanPorts::single(4789),
+            NicChecks::NONE
+        ),
         Ok(Underlay::Tunnel(_))
     ));
     group.bench_function("classify", |b| {
@@ -367,7 +369,7 @@ fn packets(c: &mut Criterion) {
             let _ = black_box(underlay::classify(
                 black_box(&vxlan),
                 &local,
-                4789,
+                &underlay::VxlanPorts::single(4789),
                 NicChecks::NONE,
             ));
         })
@@ -568,7 +570,7 @@ fn replica_apply(c: &mut Criterion) {
             let mut total = Duration::ZERO;
             for _ in 0..iters {
                 // A fresh replica and fresh updates (they are moved in), not timed.
-                let mut replica = Replica::new(3, UPDATES * 2);
+                let mut replica = Replica::new(3, UPDATES * 2, 4789);
                 let mut updates: Vec<Update> = keys
                     .iter()
                     .map(|k| Update::FdbSet(*k, FdbEntry::learned(Dest::Access(1), 0)))

@@ -200,8 +200,7 @@ impl Gateway {
         let v = Vtepd::new(s, &gateway_config(&vtep, shadow.name(), bgp))
             .vdev("net_af_packet0,iface=und")
             .vdev("net_af_packet1,iface=acc");
-        let url = v.api_url().expect("harness-chosen API port");
-        let port: u16 = url.rsplit(':').next().and_then(|p| p.parse().ok()).unwrap();
+        let port = v.api_port().expect("harness-chosen API port");
         let vtepd = ns.vtepd_net_only(v);
         // The API listens on the gateway namespace's loopback: reached through a proxy.
         let (proxy, local) = Proxy::start(&ns, port);

@@ -10,6 +10,7 @@ use std::net::Ipv4Addr;
 use std::process::Output;
 use std::time::Duration;
 
+use common::api::{Api, Proxy};
 use common::netns::{self, veth, Netns};
 use common::{serial, Outcome, Scratch, Vtepd};
 
@@ -371,4 +372,163 @@ fn kernel_vtep_over_ipv6() {
         "af_packet has no checksum offload: the checksum is vtepd's own\n{}",
         out.stderr
     );
+}
+
+/// VNI 5000 on the standard port, VNI 1 on flannel's 8472, one kernel VTEP with both.
+const TWO_UDP_PORTS: &str = r#"
+[underlay]
+port = "net_af_packet0"
+addresses = ["10.0.0.1/24"]
+
+[[access]]
+port = "net_af_packet1"
+untagged_vni = 5000
+
+[[access]]
+port = "net_af_packet2"
+untagged_vni = 1
+
+[[vni]]
+id = 5000
+flood = ["10.0.0.2"]
+
+[[vni]]
+id = 1
+vxlan_port = 8472
+flood = ["10.0.0.2"]
+"#;
+
+/// The kernel VTEP's device for VNI 1 on UDP port `dstport`, always with the same MAC (so
+/// that the hosts' ARP caches stay right when it is made again on another port).
+fn flannel_device(ns: &Netns, dstport: &str) {
+    ns.ip(&[
+        "link",
+        "add",
+        "vxlan1",
+        "address",
+        "02:00:00:00:01:01",
+        "type",
+        "vxlan",
+        "id",
+        "1",
+        "dstport",
+        dstport,
+        "local",
+        "10.0.0.2",
+        "remote",
+        "10.0.0.1",
+        "dev",
+        "eth0",
+    ]);
+    ns.quiet_up("vxlan1");
+    ns.addr("vxlan1", "192.168.2.1/24");
+}
+
+/// A Linux VTEP with one VXLAN device on port 4789 (VNI 5000) and one on 8472 (VNI 1, as
+/// flannel makes it): vtepd receives on both ports at once and sends each VNI's packets to
+/// its own port (the kernel listens on each device's port only, so every answer proves it).
+/// A reload moves VNI 1 to port 4096: 8472 closes (what the kernel still sends there is
+/// dropped as `udp_port_closed`) while VNI 5000 keeps working, and once the kernel's device
+/// is on 4096 too, VNI 1 works again.
+#[test]
+fn kernel_vtep_on_two_udp_ports_and_a_port_moved_by_reload() {
+    if !netns::capable(&["ping"]) {
+        return;
+    }
+    let _slot = serial();
+    let s = Scratch::new();
+    let (v, a, b, c) = (Netns::new(), Netns::new(), Netns::new(), Netns::new());
+    veth(&v, "und", &a, "eth0");
+    veth(&v, "acc", &b, "eth0");
+    veth(&v, "acc2", &c, "eth0");
+    for i in ["und", "acc", "acc2"] {
+        v.quiet_up(i);
+    }
+    kernel_vtep(
+        &a,
+        "10.0.0.2/24",
+        "10.0.0.2",
+        Some("10.0.0.1"),
+        "192.168.1.1/24",
+    );
+    flannel_device(&a, "8472");
+    tenant_host(&b, "192.168.1.2/24");
+    tenant_host(&c, "192.168.2.2/24");
+
+    let run = vtepd_on(&s, TWO_UDP_PORTS).vdev("net_af_packet2,iface=acc2");
+    let port = run.api_port().expect("the harness's API port");
+    let config_path = run.config_path();
+    let vtepd = v.vtepd(run);
+    let (_proxy, local) = Proxy::start(&v, port);
+    let api = Api::new(format!("http://127.0.0.1:{local}"));
+    kernel_learned_vtepd_then_forget(&a, "10.0.0.1");
+    let both_ports = [
+        a.ping("192.168.1.2", 3),
+        b.ping("192.168.1.1", 3),
+        a.ping("192.168.2.2", 3),
+        c.ping("192.168.2.1", 3),
+    ];
+    let vnis = api.get_ok("/api/v1/vnis");
+
+    // VNI 1 to port 4096; the kernel still sends it to 8472.
+    let file = std::fs::read_to_string(&config_path).expect("the running configuration");
+    std::fs::write(
+        &config_path,
+        file.replace("vxlan_port = 8472", "vxlan_port = 4096"),
+    )
+    .expect("rewrite the configuration");
+    assert_eq!(api.call("POST", "/api/v1/reload", None).status, 200);
+    let stale = a.ping("192.168.2.2", 2);
+    let closed = api.get_ok("/api/v1/stats")["drops"]["udp_port_closed"]
+        .as_u64()
+        .unwrap_or(0);
+    let standard_after_reload = a.ping("192.168.1.2", 3);
+    a.ip(&["link", "del", "vxlan1"]);
+    flannel_device(&a, "4096");
+    let moved = [a.ping("192.168.2.2", 3), c.ping("192.168.2.1", 3)];
+    let out = vtepd.stop();
+
+    assert_pings(
+        &[
+            ("VNI 5000 (4789) kernel -> access", &both_ports[0]),
+            ("VNI 5000 (4789) access -> kernel", &both_ports[1]),
+            ("VNI 1 (8472) kernel -> access", &both_ports[2]),
+            ("VNI 1 (8472) access -> kernel", &both_ports[3]),
+            ("VNI 5000 after the reload", &standard_after_reload),
+            ("VNI 1 (4096) kernel -> access", &moved[0]),
+            ("VNI 1 (4096) access -> kernel", &moved[1]),
+        ],
+        &out,
+    );
+    assert!(
+        !stale.status.success(),
+        "VNI 1 still reached over 8472 after the reload moved it:\n{}",
+        String::from_utf8_lossy(&stale.stdout)
+    );
+    assert!(
+        closed >= 1,
+        "the kernel's packets to the closed 8472 were not counted as udp_port_closed"
+    );
+    let shown = vnis.as_array().expect("a VNI list");
+    let shown_port = |id: u64| {
+        shown
+            .iter()
+            .find(|v| v["id"].as_u64() == Some(id))
+            .map(|v| v["vxlan_port"].clone())
+    };
+    assert_eq!(shown_port(1), Some(serde_json::json!(8472)), "{vnis:#}");
+    assert_eq!(shown_port(5000), Some(serde_json::Value::Null), "{vnis:#}");
+    let r = report(&out);
+    assert_eq!(out.drop_count("vxlan_port_mismatch"), 0, "{r:#}");
+    let vni = |id: u64| {
+        r["gateway"]["vnis"]
+            .as_array()
+            .and_then(|vs| vs.iter().find(|v| v["id"].as_u64() == Some(id)))
+            .unwrap_or_else(|| panic!("VNI {id} in {r:#}"))
+    };
+    for id in [1, 5000] {
+        // Echo requests and replies each way, before and after the reload.
+        assert!(vni(id)["decap_packets"].as_u64() >= Some(6), "{r:#}");
+        assert!(vni(id)["encap_packets"].as_u64() >= Some(6), "{r:#}");
+    }
 }

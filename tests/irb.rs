@@ -192,8 +192,7 @@ fn a_kernel_leaf_with_symmetric_irb_routes_to_a_host_behind_vtepd() {
     let run = Vtepd::new(&s, CONFIG)
         .vdev("net_af_packet0,iface=und")
         .vdev("net_af_packet1,iface=acc");
-    let url = run.api_url().expect("the harness's API port");
-    let port: u16 = url.rsplit(':').next().and_then(|p| p.parse().ok()).unwrap();
+    let port = run.api_port().expect("the harness's API port");
     let config = run.config_path();
     let vtepd = v.vtepd(run);
     let (_proxy, local) = Proxy::start(&v, port);

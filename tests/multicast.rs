@@ -112,8 +112,7 @@ fn a_vni_moved_to_another_group_joins_it_and_leaves_the_old_one() {
     let run = Vtepd::new(&s, CONFIG)
         .vdev("net_af_packet0,iface=und")
         .vdev("net_af_packet1,iface=acc");
-    let url = run.api_url().expect("the harness's API port");
-    let port: u16 = url.rsplit(':').next().and_then(|p| p.parse().ok()).unwrap();
+    let port = run.api_port().expect("the harness's API port");
     let vtepd = v.vtepd(run);
     let (_proxy, local) = Proxy::start(&v, port);
     let api = Api::new(format!("http://127.0.0.1:{local}"));

@@ -200,8 +200,7 @@ fn policy_allows_denies_follows_reloads_and_logs_connections() {
     let run = Vtepd::new(&s, &config(&nfcapd.addr.to_string()))
         .vdev("net_af_packet0,iface=und")
         .vdev("net_af_packet1,iface=acc");
-    let url = run.api_url().expect("the harness's API port");
-    let port: u16 = url.rsplit(':').next().and_then(|p| p.parse().ok()).unwrap();
+    let port = run.api_port().expect("the harness's API port");
     let config_path = run.config_path();
     let vtepd = v.vtepd(run);
     let (_proxy, local) = Proxy::start(&v, port);

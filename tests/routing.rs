@@ -139,8 +139,7 @@ fn kernel_hosts_in_two_vnis_are_routed_and_another_vrf_stays_apart() {
     let run = Vtepd::new(&s, CONFIG)
         .vdev("net_af_packet0,iface=und")
         .vdev("net_af_packet1,iface=acc");
-    let url = run.api_url().expect("the harness's API port");
-    let port: u16 = url.rsplit(':').next().and_then(|p| p.parse().ok()).unwrap();
+    let port = run.api_port().expect("the harness's API port");
     let config = run.config_path();
     let vtepd = v.vtepd(run);
     // The API listens on the namespace's loopback: reached through a proxy.

@@ -320,6 +320,21 @@ fn changes_through_vtepctl_reach_the_tables() {
     let mut want = v.clone();
     want["vlan"] = json!(602);
     assert_eq!(config_only(&api.get_ok("/api/v1/vnis/6000")), want);
+    // A port of its own (flannel's), shown beside the encapsulation; cleared, the
+    // underlay's again.
+    said(
+        ctl(&["vni", "set", "--id", "6000", "--vxlan-port", "8472"]),
+        "changed VNI 6000",
+    );
+    assert_eq!(api.get_ok("/api/v1/vnis/6000")["vxlan_port"], 8472);
+    assert_eq!(config_only(&api.get_ok("/api/v1/vnis/6000")), want);
+    let (_, rows) = table(ctl(&["show", "vni", "6000"]).ok());
+    assert_eq!(rows[0][1], "vxlan:8472");
+    said(
+        ctl(&["vni", "set", "--id", "6000", "--clear", "vxlan-port"]),
+        "changed VNI 6000",
+    );
+    assert_eq!(api.get_ok("/api/v1/vnis/6000")["vxlan_port"], json!(null));
     // The API's merge patch: a null removes a setting, the others stay.
     let patched = api.expect(
         200,
@@ -560,7 +575,7 @@ fn errors_are_one_line_and_exit_1() {
         (
             vec!["vni", "update", "--id", "5000", "--clear", "flood"],
             "vtepctl: --clear flood: not a setting that can be removed (vlan, multicast-group, \
-             allowed-vteps, max-macs, bum-rate-pps, vrf, gateway)",
+             vxlan-port, allowed-vteps, max-macs, bum-rate-pps, vrf, gateway)",
         ),
         (
             vec!["vni", "flood", "5000", "10.0.0.2,bad"],

@@ -23,7 +23,6 @@ use vtepd::control::admin;
 use vtepd::control::gateway::{authority_from_config, params};
 use vtepd::control::reload;
 use vtepd::pipeline::OffloadCaps;
-use vtepd::tables::Replica;
 use vtepd_fuzz::{gateway_of, mgmt_pool, static_state, Base, FDB_CAPACITY, GATEWAY, GW_MAC};
 
 fn base() -> &'static Base {
@@ -61,10 +60,7 @@ fuzz_target!(init: { base(); mgmt_pool(); }, |data: &[u8]| {
         }
         if let Ok(a) = authority_from_config(g, GW_MAC, FDB_CAPACITY) {
             let _ = params(g, GW_MAC, OffloadCaps::default());
-            let mut r = Replica::new(1 + g.access.len(), FDB_CAPACITY);
-            for c in a.all() {
-                r.apply(a.render(&c), 0);
-            }
+            let _ = a.replica(1 + g.access.len(), FDB_CAPACITY);
         }
     }
 

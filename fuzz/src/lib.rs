@@ -34,7 +34,7 @@ use vtepd::pipeline::{segment, vlan, Frame, Gateway, GatewayParams, Offload, Off
 use vtepd::pipeline::{BurstRun, Target, Verdict};
 use vtepd::tables::authority::{Authority, Change};
 use vtepd::tables::sync::SyncChannel;
-use vtepd::tables::{Event, Replica};
+use vtepd::tables::Event;
 use vtepd::wire::MacAddr;
 
 // --- configurations --------------------------------------------------------------------
@@ -437,10 +437,7 @@ impl Base {
 
     /// A fresh worker with the configured tables, as `TableManager::replica` makes one.
     pub fn node(&self) -> Node {
-        let mut replica = Replica::new(self.ports, FDB_CAPACITY);
-        for c in self.authority.all() {
-            replica.apply(self.authority.render(&c), 0);
-        }
+        let replica = self.authority.replica(self.ports, FDB_CAPACITY);
         let sync = SyncChannel::new(1024, 1024);
         let gw = Gateway::new(
             self.params.clone(),

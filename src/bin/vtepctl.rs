@@ -128,6 +128,9 @@ struct VniValues {
     vlan: Option<u16>,
     #[arg(long)]
     multicast_group: Option<String>,
+    /// The VNI's own VXLAN UDP port (8472 for flannel/Cilium); default underlay.vxlan_port.
+    #[arg(long)]
+    vxlan_port: Option<u16>,
     #[arg(long, value_delimiter = ',')]
     allowed_vteps: Option<Vec<String>>,
     #[arg(long)]
@@ -145,7 +148,7 @@ struct VniValues {
 
 impl VniValues {
     /// Each setting by its API name, with the value given (if any).
-    fn given(&self) -> [(&'static str, Option<Value>); 8] {
+    fn given(&self) -> [(&'static str, Option<Value>); 9] {
         [
             ("encap", self.encap.as_ref().map(|x| json!(x))),
             ("vlan", self.vlan.map(|x| json!(x))),
@@ -153,6 +156,7 @@ impl VniValues {
                 "multicast_group",
                 self.multicast_group.as_ref().map(|x| json!(x)),
             ),
+            ("vxlan_port", self.vxlan_port.map(|x| json!(x))),
             (
                 "allowed_vteps",
                 self.allowed_vteps.as_ref().map(|x| json!(x)),
@@ -211,9 +215,10 @@ impl VniSpec {
 }
 
 /// Settings `vni update --clear` can remove (`encap` always has a value).
-const CLEARABLE: [&str; 7] = [
+const CLEARABLE: [&str; 8] = [
     "vlan",
     "multicast-group",
+    "vxlan-port",
     "allowed-vteps",
     "max-macs",
     "bum-rate-pps",
@@ -559,7 +564,10 @@ fn human(what: &Show, v: Value) -> Result<String, String> {
                     .map(|v| {
                         vec![
                             v.id.to_string(),
-                            v.encap,
+                            match v.vxlan_port {
+                                Some(port) => format!("{}:{port}", v.encap),
+                                None => v.encap,
+                            },
                             or_dash(v.vlan),
                             v.multicast_group.unwrap_or_else(|| {
                                 if v.flood.is_empty() {

@@ -454,6 +454,9 @@ impl fmt::Display for Encap {
     }
 }
 
+/// Distinct VXLAN UDP ports a gateway receives on at once, `underlay.vxlan_port` included.
+pub const MAX_VXLAN_PORTS: usize = 4;
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VniConfig {
     pub id: Vni,
@@ -464,6 +467,8 @@ pub struct VniConfig {
     pub flood: Vec<IpAddr>,
     /// Underlay multicast group for BUM traffic (instead of `flood`).
     pub multicast_group: Option<IpAddr>,
+    /// The VXLAN UDP port of this VNI's packets, both ways (None: `underlay.vxlan_port`).
+    pub vxlan_port: Option<u16>,
     pub learning: bool,
     pub arp_suppression: bool,
     /// Only these VTEPs may send traffic into the VNI.

@@ -167,6 +167,7 @@ pub(super) fn l3vnis(
             vlan: None,
             flood: Vec::new(),
             multicast_group: None,
+            vxlan_port: None,
             learning: false,
             arp_suppression: false,
             allowed_vteps: None,

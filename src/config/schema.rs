@@ -105,6 +105,7 @@ pub struct Vni {
     #[serde(default)]
     pub flood: Vec<String>,
     pub multicast_group: Option<String>,
+    pub vxlan_port: Option<i64>,
     pub learning: Option<bool>,
     pub arp_suppression: Option<bool>,
     pub allowed_vteps: Option<Vec<String>>,

@@ -8,7 +8,7 @@ use super::schema::{self, Dscp, File};
 use super::{
     AccessConfig, Config, ConfigError, Control, DscpPolicy, Encap, EvpnConfig, FdbDest,
     GatewayConfig, IpCidr, Mode, StaticArp, StaticFdb, TablesConfig, UnderlayConfig, VniConfig,
-    WorkersConfig,
+    WorkersConfig, MAX_VXLAN_PORTS,
 };
 use crate::wire::{MacAddr, Vni};
 
@@ -284,7 +284,9 @@ fn gateway(
     // Each VNI against those before it, so the error names the later of the two.
     let all: Vec<&VniConfig> = vnis.iter().collect();
     for (i, v) in vnis.iter().enumerate() {
-        super::routing::check_overlap(&format!("vni[{i}]"), v, all.get(..i).unwrap_or(&[]))?;
+        let before = all.get(..i).unwrap_or(&[]);
+        super::routing::check_overlap(&format!("vni[{i}]"), v, before)?;
+        check_vxlan_ports(&format!("vni[{i}]"), v, before, &underlay)?;
     }
     if let Some(r) = routing.as_mut() {
         r.routes = super::routing::routes(routes, &vnis, r, &underlay)?;
@@ -528,6 +530,37 @@ fn from_json<T: serde::de::DeserializeOwned>(
     })
 }
 
+/// That `v`'s UDP port, with those of `others` (but a VNI of the same id: the one `v`
+/// replaces) and the underlay's, makes no more than the gateway receives on at once.
+fn check_vxlan_ports(
+    key: &str,
+    v: &VniConfig,
+    others: &[&VniConfig],
+    underlay: &UnderlayConfig,
+) -> Result<(), ConfigError> {
+    let Some(port) = v.vxlan_port else {
+        return Ok(());
+    };
+    let mut ports = vec![underlay.vxlan_port];
+    for o in others.iter().filter(|o| o.id != v.id) {
+        if let Some(p) = o.vxlan_port {
+            if !ports.contains(&p) {
+                ports.push(p);
+            }
+        }
+    }
+    if ports.contains(&port) || ports.len() < MAX_VXLAN_PORTS {
+        return Ok(());
+    }
+    ports.sort_unstable();
+    Err(ConfigError::invalid(
+        format!("{key}.vxlan_port"),
+        format!(
+            "{port}: at most {MAX_VXLAN_PORTS} VXLAN UDP ports at once, and {ports:?} are in use"
+        ),
+    ))
+}
+
 /// A VNI given as JSON (the API's `POST /api/v1/vnis`), checked like a `[[vni]]` table of
 /// `existing`'s file.
 pub fn vni_from_json(
@@ -543,6 +576,7 @@ pub fn vni_from_json(
     )?;
     let others: Vec<&VniConfig> = existing.vnis.iter().collect();
     super::routing::check_overlap("vni", &v, &others)?;
+    check_vxlan_ports("vni", &v, &others, &existing.underlay)?;
     if let Some(r) = existing.routing.as_deref() {
         super::routing::check_against_routes("vni", &v, &r.routes)?;
     }
@@ -835,6 +869,18 @@ fn vni(
         .bum_rate_pps
         .map(|r| int(&format!("{key}.bum_rate_pps"), r, 1..=1_000_000_000))
         .transpose()?;
+    let vxlan_port = v
+        .vxlan_port
+        .map(|p| {
+            let k = format!("{key}.vxlan_port");
+            if encap != Encap::Vxlan {
+                return Err(ConfigError::invalid(k, "only a VXLAN VNI has a UDP port"));
+            }
+            int(&k, p, 1..=65535)
+        })
+        .transpose()?
+        // The underlay's port is written as the default it is.
+        .filter(|&p| p != underlay.vxlan_port);
     let learn_only_from_flood = v.learn_only_from_flood.unwrap_or(false);
     if learn_only_from_flood && flood.is_empty() {
         return Err(ConfigError::invalid(
@@ -856,6 +902,7 @@ fn vni(
         vlan,
         flood,
         multicast_group,
+        vxlan_port,
         control,
         learning: v.learning.unwrap_or(true),
         arp_suppression: v.arp_suppression.unwrap_or(false),
@@ -1188,6 +1235,46 @@ mac = "02:00:00:00:00:02"
             "{GATEWAY}\n[api]\ntoken_file = \"/nonexistent\"\n"
         ))
         .starts_with("api.token_file: /nonexistent: "));
+    }
+
+    #[test]
+    fn vxlan_ports_per_vni() {
+        let with = |extra: &str| GATEWAY.to_owned() + extra;
+        let vni = |id: u32, port: u32| {
+            let vlan = id - 6000;
+            format!("\n[[vni]]\nid = {id}\nvlan = {vlan}\nvxlan_port = {port}\n")
+        };
+        let c = parse(&GATEWAY.replace("vlan = 100\n", "vlan = 100\nvxlan_port = 8472\n")).unwrap();
+        let Mode::Gateway(g) = c.mode else { panic!() };
+        assert_eq!(g.vnis[0].vxlan_port, Some(8472));
+        assert_eq!(g.vnis[1].vxlan_port, None);
+        // The underlay's own port, written out, is the default.
+        let c = parse(&with(&vni(7000, 4789))).unwrap();
+        let Mode::Gateway(g) = c.mode else { panic!() };
+        assert_eq!(g.vnis[2].vxlan_port, None);
+        assert_eq!(
+            err(&GATEWAY.replace("vlan = 200\n", "vlan = 200\nvxlan_port = 8472\n")),
+            "vni[1].vxlan_port: only a VXLAN VNI has a UDP port"
+        );
+        assert_eq!(
+            err(&with(&vni(7000, 0))),
+            "vni[2].vxlan_port: 0 is out of range 1..=65535"
+        );
+        // Three ports beside the underlay's, reused as often as wanted; a fourth is refused.
+        let three = [
+            (7001, 8472),
+            (7002, 4096),
+            (7003, 8472),
+            (7004, 5000),
+            (7005, 4096),
+        ];
+        let three: String = three.iter().map(|&(i, p)| vni(i, p)).collect();
+        assert!(parse(&with(&three)).is_ok());
+        assert_eq!(
+            err(&with(&(three + &vni(7006, 6000)))),
+            "vni[7].vxlan_port: 6000: at most 4 VXLAN UDP ports at once, and [4096, 4789, 5000, \
+             8472] are in use"
+        );
     }
 
     #[test]

@@ -544,6 +544,9 @@ pub fn vni_json(v: &VniConfig) -> serde_json::Value {
         if let Some(g) = v.multicast_group {
             obj.insert("multicast_group".into(), serde_json::json!(g.to_string()));
         }
+        if let Some(port) = v.vxlan_port {
+            obj.insert("vxlan_port".into(), serde_json::json!(port));
+        }
         if let Some(a) = &v.allowed_vteps {
             obj.insert(
                 "allowed_vteps".into(),

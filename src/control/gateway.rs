@@ -110,7 +110,6 @@ pub fn params(g: &GatewayConfig, underlay_mac: MacAddr, offload: OffloadCaps) ->
         underlay_port: 0,
         underlay_mac,
         local,
-        vxlan_port: g.underlay.vxlan_port,
         mtu: g.underlay.mtu,
         port_mtu: std::iter::once(g.underlay.mtu)
             .chain(g.access.iter().map(|a| a.effective_mtu()))

@@ -495,6 +495,7 @@ impl<'a> Management<'a> {
                     vlan: v.vlan,
                     flood: v.flood.iter().map(ToString::to_string).collect(),
                     multicast_group: v.multicast_group.map(|g| g.to_string()),
+                    vxlan_port: v.vxlan_port,
                     learning: v.learning,
                     arp_suppression: v.arp_suppression,
                     allowed_vteps: v

@@ -195,11 +195,7 @@ impl TableManager {
 
     /// A replica with the current tables, for a worker about to start.
     pub fn replica(&self, ports: usize, fdb_capacity: usize) -> Replica {
-        let mut r = Replica::new(ports, fdb_capacity);
-        for c in self.authority.all() {
-            r.apply(self.authority.render(&c), 0);
-        }
-        r
+        self.authority.replica(ports, fdb_capacity)
     }
 
     fn seconds(&self, now: Instant) -> u64 {

@@ -72,6 +72,7 @@ drop_reasons! {
     GreNotEthernet => "gre_not_ethernet", "GRE payload is not Ethernet (protocol not 0x6558)";
     UnknownVni => "unknown_vni", "VNI/VSID not configured on this gateway";
     EncapMismatch => "encap_mismatch", "VNI configured for the other encapsulation (VXLAN vs NVGRE)";
+    VxlanPortMismatch => "vxlan_port_mismatch", "VXLAN to one of the gateway's UDP ports other than its VNI's vxlan_port";
     VtepNotAllowed => "vtep_not_allowed", "source VTEP not in the VNI's allowed_vteps";
     InnerTruncated => "inner_truncated", "decapsulated frame shorter than an Ethernet header";
     InnerVlan => "inner_vlan", "decapsulated frame with an 802.1Q tag (RFC 7348 6.1)";

@@ -69,7 +69,6 @@ pub struct TemplateParams {
     pub dst_ip: IpAddr,
     pub encap: Encap,
     pub ttl: u8,
-    pub vxlan_port: u16,
 }
 
 /// The outer header of one tunnel, ready to copy.
@@ -84,10 +83,18 @@ pub enum OuterTemplate {
     Nvgre6(Nvgre6),
 }
 
+/// What a packet's segment puts in its outer header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TunnelVni {
+    pub id: Vni,
+    /// The VNI's VXLAN UDP port (unused for NVGRE).
+    pub vxlan_port: u16,
+}
+
 /// Per-packet values patched into the template.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PacketParams {
-    pub vni: Vni,
+    pub vni: TunnelVni,
     /// Inner frame length (Ethernet header included).
     pub inner_len: usize,
     /// Flow hash of the inner frame: the VXLAN source port, the NVGRE FlowID, the IPv6
@@ -138,7 +145,8 @@ impl OuterTemplate {
             Encap::Vxlan => IpProtocol::UDP,
             Encap::Nvgre => IpProtocol::GRE,
         };
-        let udp = udp::Header::new(0, p.vxlan_port, 0);
+        // Both UDP ports are the packet's: the source from its flow, the destination its VNI's.
+        let udp = udp::Header::new(0, 0, 0);
         let vxlan = vxlan::Header::new(Vni::from_u24(0));
         let gre = gre::Header::nvgre(Vni::from_u24(0), 0);
         match (p.src_ip, p.dst_ip) {
@@ -271,10 +279,11 @@ impl OuterTemplate {
                 h.ip.set_total_len(total);
                 set_tos_and_checksum(&mut h.ip, *base, total, p.tos);
                 h.udp.set_src_port(ports.pick(p.entropy));
+                h.udp.set_dst_port(p.vni.vxlan_port);
                 h.udp.set_len(to_u16(
                     inner.saturating_add(udp::HEADER_LEN + vxlan::HEADER_LEN),
                 )?);
-                h.vxlan.set_vni(p.vni);
+                h.vxlan.set_vni(p.vni.id);
             }
             OuterTemplate::Nvgre4(t, base) => {
                 let total = to_u16(inner.saturating_add(NVGRE4_LEN - ethernet::HEADER_LEN))?;
@@ -282,7 +291,7 @@ impl OuterTemplate {
                 *h = *t;
                 h.ip.set_total_len(total);
                 set_tos_and_checksum(&mut h.ip, *base, total, p.tos);
-                h.gre.set_key(p.vni, flow_id(p.entropy));
+                h.gre.set_key(p.vni.id, flow_id(p.entropy));
             }
             OuterTemplate::Vxlan6(t, pseudo) => {
                 let udp_len = to_u16(inner.saturating_add(udp::HEADER_LEN + vxlan::HEADER_LEN))?;
@@ -292,8 +301,9 @@ impl OuterTemplate {
                 h.ip.set_traffic_class(p.tos);
                 h.ip.set_flow_label(p.entropy);
                 h.udp.set_src_port(ports.pick(p.entropy));
+                h.udp.set_dst_port(p.vni.vxlan_port);
                 h.udp.set_len(udp_len);
-                h.vxlan.set_vni(p.vni);
+                h.vxlan.set_vni(p.vni.id);
                 // Pseudo-header: addresses + next header (template) + UDP length.
                 let partial = pseudo.wrapping_add(u64::from(udp_len));
                 h.udp.set_checksum(checksum::fold(partial));
@@ -304,7 +314,7 @@ impl OuterTemplate {
                 h.ip.set_payload_len(to_u16(inner.saturating_add(gre::HEADER_LEN))?);
                 h.ip.set_traffic_class(p.tos);
                 h.ip.set_flow_label(p.entropy);
-                h.gre.set_key(p.vni, flow_id(p.entropy));
+                h.gre.set_key(p.vni.id, flow_id(p.entropy));
             }
         }
         Ok(())
@@ -370,13 +380,15 @@ mod tests {
             },
             encap,
             ttl: 64,
-            vxlan_port: 4789,
         }
     }
 
     fn packet() -> PacketParams {
         PacketParams {
-            vni: Vni::from_u24(5000),
+            vni: TunnelVni {
+                id: Vni::from_u24(5000),
+                vxlan_port: 4789,
+            },
             inner_len: 60,
             entropy: 0x1234_5678,
             tos: 0xb8,

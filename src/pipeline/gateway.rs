@@ -24,7 +24,7 @@ use crate::wire::{
 };
 
 use super::ecn;
-use super::encap::{self, OuterTemplate, PacketParams, SourcePorts};
+use super::encap::{self, OuterTemplate, PacketParams, SourcePorts, TunnelVni};
 use super::entropy;
 use super::exception::{self, ExceptionClass, ExceptionPolicers};
 use super::frame::{Frame, Offload};
@@ -57,7 +57,6 @@ pub struct GatewayParams {
     pub underlay_port: PortIndex,
     pub underlay_mac: MacAddr,
     pub local: LocalAddrs,
-    pub vxlan_port: u16,
     /// IP MTU of the underlay.
     pub mtu: u16,
     /// Each port's MTU by `PortIndex` (0: the underlay's `mtu`): what a frame it receives or
@@ -272,9 +271,15 @@ impl Gateway {
                 }
                 other => other,
             };
+            let ports = *self.tables.vnis.vxlan_ports();
             if let Some(garbage) = self.tables.apply(u, self.now) {
                 // Freed on the management thread; if its queue is full, here (rare).
                 self.sync.emit(Event::Garbage(garbage));
+            }
+            if ports != *self.tables.vnis.vxlan_ports() {
+                // A learned shape may be of a port no VNI uses any more, or of a slot
+                // another port has taken since.
+                self.shapes = Default::default();
             }
             n = n.saturating_add(1);
         }
@@ -585,12 +590,7 @@ impl Gateway {
             .get(t)
             .and_then(|t| t.outer.as_ref())
             .ok_or(DropReason::NeighborUnresolved)?;
-        let vni_id = self
-            .tables
-            .vnis
-            .summary(vni)
-            .map(|s| s.id())
-            .ok_or(DropReason::UnknownVni)?;
+        let vni_id = self.tunnel_vni(vni).ok_or(DropReason::UnknownVni)?;
         let meta = self.inner_meta(f.data(), f.rss_hash());
         let inner_len = f.data().len();
         if outer.outer_ip_len(inner_len) > usize::from(self.params.mtu) {
@@ -611,7 +611,7 @@ impl Gateway {
         &self,
         f: &mut F,
         outer: &OuterTemplate,
-        vni: Vni,
+        vni: TunnelVni,
         meta: InnerMeta,
     ) -> Result<(), DropReason> {
         let inner_len = f.data().len();
@@ -647,7 +647,7 @@ impl Gateway {
         f: &mut F,
         outer: &OuterTemplate,
         vni: VniIndex,
-        vni_id: Vni,
+        vni_id: TunnelVni,
         meta: InnerMeta,
     ) -> Result<Verdict, DropReason> {
         let lens = tcp4_lengths(f.data()).ok_or(DropReason::MtuExceeded)?;
@@ -805,7 +805,7 @@ impl Gateway {
                 let class = underlay::classify(
                     f.data(),
                     &self.params.local,
-                    self.params.vxlan_port,
+                    self.tables.vnis.vxlan_ports(),
                     underlay::NicChecks {
                         ipv4_header,
                         outer_udp: f.rx_outer_udp_checksum_ok(),
@@ -871,6 +871,9 @@ impl Gateway {
         let v = self.decap_vni(t.vni).ok_or(DropReason::UnknownVni)?;
         if v.encap() != t.encap {
             return Err(DropReason::EncapMismatch);
+        }
+        if v.port_slot() != t.port_slot {
+            return Err(DropReason::VxlanPortMismatch);
         }
         let trusted = v.open() || self.vtep_policy(v.index(), t.src)?;
         let vni = v.index();
@@ -1310,9 +1313,18 @@ impl Gateway {
     }
 
     /// The VNI id and the template of a flood's tunnel target (None: unresolved).
-    pub fn flood_tunnel(&self, vni: VniIndex, t: TunnelId) -> Option<(Vni, OuterTemplate)> {
-        let id = self.tables.vnis.summary(vni)?.id();
-        Some((id, self.tables.tunnels.get(t)?.outer?))
+    pub fn flood_tunnel(&self, vni: VniIndex, t: TunnelId) -> Option<(TunnelVni, OuterTemplate)> {
+        Some((self.tunnel_vni(vni)?, self.tables.tunnels.get(t)?.outer?))
+    }
+
+    /// What `vni` puts in an outer header.
+    #[inline(always)]
+    fn tunnel_vni(&self, vni: VniIndex) -> Option<TunnelVni> {
+        let s = self.tables.vnis.summary(vni)?;
+        Some(TunnelVni {
+            id: s.id(),
+            vxlan_port: self.tables.vnis.vxlan_port(s),
+        })
     }
 
     pub fn counters(&self) -> &SharedCounters {

@@ -104,6 +104,8 @@ pub struct TunnelShapes {
 struct Shape {
     /// The packet's first `SPAN` bytes as words, masked.
     expect: [u64; WORDS],
+    /// The `VxlanPorts` slot of its UDP port (which the mask covers).
+    port_slot: u8,
 }
 
 impl Shape {
@@ -173,7 +175,10 @@ impl TunnelShapes {
         for ((e, w), m) in expect.iter_mut().zip(w).zip(mask) {
             *e = w & m;
         }
-        let shape = Some(Shape { expect });
+        let shape = Some(Shape {
+            expect,
+            port_slot: t.port_slot,
+        });
         // A kept shape's packet that missed for its lengths or checksum changes nothing.
         if !ways.contains(&shape) {
             ways.rotate_right(1);
@@ -196,10 +201,8 @@ impl TunnelShapes {
         };
         // The newest first: written out, the second compare stays off a first-way hit's path.
         let [newest, older] = ways;
-        let kept = |s: &Option<Shape>| s.as_ref().is_some_and(|s| s.matches(&w, mask));
-        if !kept(newest) && !kept(older) {
-            return None;
-        }
+        let kept = |s: &Option<Shape>| s.filter(|s| s.matches(&w, mask)).map(|s| s.port_slot);
+        let port_slot = kept(newest).or_else(|| kept(older))?;
         // The IPv4 datagram lies within the frame; trailing padding is allowed.
         let total = be16(frame, IP + 2);
         if total > frame.len().wrapping_sub(IP) || *frame.get(IP + 8)? == 0 {
@@ -235,6 +238,7 @@ impl TunnelShapes {
         Some(TunnelPacket {
             encap,
             vni: Vni::from_bytes(vni),
+            port_slot,
             src: IpAddr::V4(Ipv4Addr::from(src)),
             outer_len,
             inner_len,
@@ -246,11 +250,19 @@ impl TunnelShapes {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pipeline::underlay::{classify, LocalAddrs, NicChecks, Underlay};
+    use crate::pipeline::underlay::{classify, LocalAddrs, NicChecks, Underlay, VxlanPorts};
     use etherparse::{IpNumber, PacketBuilder};
     use proptest::prelude::*;
 
     const PORT: u16 = 4789;
+    /// A second VXLAN port open in `ports()`' slot 2 (flannel's).
+    const FLANNEL_PORT: u16 = 8472;
+
+    fn ports() -> VxlanPorts {
+        let mut p = VxlanPorts::single(PORT);
+        p.open(2, FLANNEL_PORT);
+        p
+    }
 
     fn local() -> LocalAddrs {
         LocalAddrs {
@@ -326,7 +338,7 @@ mod tests {
             ipv4_header: hw,
             outer_udp: None,
         };
-        classify(p, &local(), PORT, nic)
+        classify(p, &local(), &ports(), nic)
     }
 
     /// `shapes` after `classify` accepted `p`, as `Gateway::underlay` learns.
@@ -356,6 +368,35 @@ mod tests {
             assert_eq!(full(p, None), Ok(Underlay::Tunnel(t)));
         }
         got.is_some()
+    }
+
+    /// `packet` sent to UDP port `port` instead (without a UDP checksum, as over IPv4 it may).
+    fn to_port(mut p: Vec<u8>, port: u16) -> Vec<u8> {
+        p[L4 + 2..L4 + 4].copy_from_slice(&port.to_be_bytes());
+        p[L4 + 6..L4 + 8].fill(0);
+        p
+    }
+
+    #[test]
+    fn a_shape_keeps_the_port_slot_it_was_learned_on() {
+        let mut shapes = TunnelShapes::default();
+        let flannel = to_port(packet(base(false), [10, 0, 0, 1]), FLANNEL_PORT);
+        learn(&mut shapes, &flannel);
+        assert_eq!(
+            shapes.classify(&flannel, None).map(|t| t.port_slot),
+            Some(2)
+        );
+        // The other port is another shape: classified in full until learned.
+        let standard = packet(base(false), [10, 0, 0, 1]);
+        assert!(!fast(&shapes, &standard));
+        learn(&mut shapes, &standard);
+        assert_eq!(
+            shapes.classify(&standard, None).map(|t| t.port_slot),
+            Some(0)
+        );
+        assert!(fast(&shapes, &flannel));
+        // A port no VNI uses is never fast.
+        assert!(!fast(&shapes, &to_port(standard, 9999)));
     }
 
     #[test]

@@ -19,7 +19,7 @@ use crate::tables::authority::Authority;
 use crate::tables::fdb::FdbEntry;
 use crate::tables::sync::SyncChannel;
 use crate::tables::update::{Event, Garbage, Location};
-use crate::tables::{Dest, FdbKey, Replica, TunnelId, VniIndex};
+use crate::tables::{Dest, FdbKey, TunnelId, VniIndex};
 use crate::wire::{MacAddr, Vni};
 
 use super::encap::{flow_id, SourcePorts};
@@ -175,10 +175,7 @@ impl TestGw {
         let mac = MacAddr(mac);
         let authority = authority_from_config(&g, mac, FDB_CAPACITY).unwrap();
         // As `TableManager::replica` does.
-        let mut replica = Replica::new(1 + g.access.len(), FDB_CAPACITY);
-        for c in authority.all() {
-            replica.apply(authority.render(&c), 0);
-        }
+        let replica = authority.replica(1 + g.access.len(), FDB_CAPACITY);
         let sync = SyncChannel::new(1024, 1024);
         let gw = Gateway::new(
             params(&g, mac, caps),
@@ -1439,7 +1436,7 @@ fn broadcast_from_access_floods_to_other_ports_and_vteps() {
         g.tunnel("10.0.0.3", Encap::Vxlan),
     ] {
         let (id, outer) = g.gw.flood_tunnel(flood.vni, t).unwrap();
-        assert_eq!(id.get(), 5000);
+        assert_eq!(id.id.get(), 5000);
         assert_eq!(outer.dst_mac(), MacAddr(NH_MAC));
     }
 
@@ -3241,7 +3238,7 @@ fn a_corrupted_tenant_solicitation_is_bridged_unanswered_and_teaches_nothing() {
 
 #[test]
 fn vxlan_over_ipv6_is_decapsulated_only_with_a_valid_or_zero_udp_checksum() {
-    use super::underlay::{classify, NicChecks};
+    use super::underlay::{classify, NicChecks, VxlanPorts};
     let mut g = TestGw::new(BASE);
     let good = vxlan6_packet("fd00::2", "fd00::1", 0, 9000, &udp4(R9, H1, 0, 60));
     // The UDP checksum sits at 14 + 40 + 6.
@@ -3265,13 +3262,13 @@ fn vxlan_over_ipv6_is_decapsulated_only_with_a_valid_or_zero_udp_checksum() {
         outer_udp: Some(ok),
         ..NicChecks::NONE
     };
-    assert!(classify(&bad, &local, 4789, nic(true)).is_ok());
+    assert!(classify(&bad, &local, &VxlanPorts::single(4789), nic(true)).is_ok());
     assert_eq!(
-        classify(&good, &local, 4789, nic(false)),
+        classify(&good, &local, &VxlanPorts::single(4789), nic(false)),
         Err(DropReason::UdpBadChecksum)
     );
     assert!(
-        classify(&zero, &local, 4789, nic(false)).is_ok(),
+        classify(&zero, &local, &VxlanPorts::single(4789), nic(false)).is_ok(),
         "zero is never checked"
     );
 }
@@ -3399,3 +3396,82 @@ fn a_syn_flood_spends_the_new_class_budget_not_the_sessions() {
 }
 
 mod routing;
+
+/// `packet` (IPv4 VXLAN, no options) sent to UDP port `port`, without a UDP checksum.
+fn to_vxlan_port(mut packet: Vec<u8>, port: u16) -> Vec<u8> {
+    packet[36..38].copy_from_slice(&port.to_be_bytes());
+    packet[40..42].fill(0);
+    packet
+}
+
+/// Per-VNI VXLAN ports (`[[vni]] vxlan_port`): a VNI's packets are taken on its own port
+/// only, its encapsulated packets go to that port (over IPv6 too, checksummed with it), and
+/// moving a VNI to another port closes the old one even for a learned fast-path shape.
+#[test]
+fn each_vni_on_its_own_vxlan_port() {
+    let cfg = BASE
+        .replace(
+            "flood = [\"10.0.0.2\", \"10.0.0.3\"]\n",
+            "flood = [\"10.0.0.2\", \"10.0.0.3\"]\nvxlan_port = 8472\n",
+        )
+        .replace("vlan = 400\n", "vlan = 400\nvxlan_port = 4096\n");
+    let mut g = TestGw::new(&cfg);
+    let to = |port: u16, vni: u32| {
+        let p = vxlan4_packet("10.0.0.2", "10.0.0.1", 0, vni, &udp4(R2, H1, 0, 60));
+        to_vxlan_port(p, port)
+    };
+    let taken = |v: Verdict| matches!(v, Verdict::Forward(_) | Verdict::Flood(_));
+    // Twice: the second takes the shape the first taught.
+    for _ in 0..2 {
+        assert!(taken(g.underlay(&to(8472, 5000)).0));
+        assert!(taken(g.underlay(&to(4789, 7000)).0));
+    }
+    for (port, vni, why) in [
+        (4789, 5000, DropReason::VxlanPortMismatch),
+        (4096, 5000, DropReason::VxlanPortMismatch),
+        (8472, 7000, DropReason::VxlanPortMismatch),
+        (9999, 5000, DropReason::UdpPortClosed),
+    ] {
+        assert_eq!(
+            g.underlay(&to(port, vni)).0,
+            Verdict::Drop(why),
+            "VNI {vni} on port {port}"
+        );
+    }
+
+    let (v, f) = g.access(&udp4(H1, R2, 0, 60), ACC1);
+    assert_eq!(v, Verdict::Forward(0));
+    assert_eq!(Outer::parse(f.bytes()).udp.unwrap().destination_port, 8472);
+    let (v, f) = g.access(&tag(&udp4(H1, R2, 0, 60), 400), ACC2);
+    assert_eq!(v, Verdict::Forward(0));
+    let o = Outer::parse(f.bytes());
+    assert_eq!(o.udp.as_ref().unwrap().destination_port, 4096);
+    assert!(
+        o.checksums_verify(),
+        "the IPv6 UDP checksum covers the port"
+    );
+
+    // VNI 5000 moves to 4096, beside VNI 9000: 8472 closes.
+    let mut moved = g
+        .authority
+        .vni_config(Vni::new(5000).unwrap())
+        .unwrap()
+        .clone();
+    moved.vxlan_port = Some(4096);
+    let members = g.authority.members_of(moved.id);
+    for c in &g.authority.update_vni(&moved, members).unwrap() {
+        g.sync.send(g.authority.render(c)).unwrap();
+    }
+    g.gw.apply_updates(usize::MAX);
+    assert_eq!(
+        g.underlay(&to(8472, 5000)).0,
+        Verdict::Drop(DropReason::UdpPortClosed)
+    );
+    assert!(taken(g.underlay(&to(4096, 5000)).0));
+    let (_, f) = g.access(&udp4(H1, R2, 0, 60), ACC1);
+    assert_eq!(Outer::parse(f.bytes()).udp.unwrap().destination_port, 4096);
+    assert_eq!(
+        g.gw.tables.vnis.vxlan_ports().open_ports(),
+        vec![4789, 4096]
+    );
+}

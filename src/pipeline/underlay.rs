@@ -49,11 +49,82 @@ impl LocalAddrs {
     }
 }
 
+/// Slots of `VxlanPorts`: twice what the config allows, so that a reload moving VNIs from
+/// old ports to new ones never runs out halfway (a slot is freed only when no VNI uses it
+/// any more).
+pub const VXLAN_PORT_SLOTS: usize = 2 * crate::config::MAX_VXLAN_PORTS;
+
+/// The UDP ports VXLAN is received on, by slot. Slot 0 is `underlay.vxlan_port`, always open;
+/// the others are VNIs' own ports (`[[vni]] vxlan_port`: flannel's 8472 beside 4789), open
+/// while a VNI uses them. A free slot repeats slot 0's port, so a lookup is a plain search
+/// and a port's first slot is its only one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VxlanPorts([u16; VXLAN_PORT_SLOTS]);
+
+impl VxlanPorts {
+    /// Only `port` open.
+    pub const fn single(port: u16) -> VxlanPorts {
+        VxlanPorts([port; VXLAN_PORT_SLOTS])
+    }
+
+    /// The slot `port` is open in.
+    #[inline(always)]
+    pub fn slot_of(&self, port: u16) -> Option<u8> {
+        let i = self.0.iter().position(|&p| p == port)?;
+        u8::try_from(i).ok()
+    }
+
+    /// The port of `slot` (slot 0's for one out of range).
+    #[inline(always)]
+    pub fn port(&self, slot: u8) -> u16 {
+        match self.0.get(usize::from(slot)) {
+            Some(&p) => p,
+            None => self.default_port(),
+        }
+    }
+
+    /// `underlay.vxlan_port`.
+    #[inline(always)]
+    pub fn default_port(&self) -> u16 {
+        let [first, ..] = self.0;
+        first
+    }
+
+    /// Opens `port` in `slot` (a slot other than 0).
+    pub fn open(&mut self, slot: u8, port: u16) {
+        if slot != 0 {
+            if let Some(p) = self.0.get_mut(usize::from(slot)) {
+                *p = port;
+            }
+        }
+    }
+
+    /// Frees `slot` (a slot other than 0).
+    pub fn close(&mut self, slot: u8) {
+        let default = self.default_port();
+        self.open(slot, default);
+    }
+
+    /// The open ports, each once, slot 0's first.
+    pub fn open_ports(&self) -> Vec<u16> {
+        let mut out: Vec<u16> = Vec::with_capacity(VXLAN_PORT_SLOTS);
+        for &p in &self.0 {
+            if !out.contains(&p) {
+                out.push(p);
+            }
+        }
+        out
+    }
+}
+
 /// A tunnel packet, validated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TunnelPacket {
     pub encap: Encap,
     pub vni: Vni,
+    /// The `VxlanPorts` slot of the UDP port a VXLAN packet came to (0 for NVGRE): checked
+    /// against its VNI's.
+    pub port_slot: u8,
     /// The sending VTEP.
     pub src: IpAddr,
     /// Bytes in front of the inner frame.
@@ -106,7 +177,7 @@ impl NicChecks {
 pub fn classify(
     frame: &[u8],
     local: &LocalAddrs,
-    vxlan_port: u16,
+    vxlan_ports: &VxlanPorts,
     nic: NicChecks,
 ) -> Result<Underlay, DropReason> {
     let (eth, rest) = ethernet::parse(frame).map_err(|_| DropReason::Runt)?;
@@ -117,8 +188,8 @@ pub fn classify(
         return Err(DropReason::BadSourceMac);
     }
     match eth.ethertype_raw() {
-        EtherType::IPV4 => classify_v4(rest, local, vxlan_port, nic.ipv4_header),
-        EtherType::IPV6 => classify_v6(rest, local, vxlan_port, nic.outer_udp),
+        EtherType::IPV4 => classify_v4(rest, local, vxlan_ports, nic.ipv4_header),
+        EtherType::IPV6 => classify_v6(rest, local, vxlan_ports, nic.outer_udp),
         EtherType::ARP => arp::Repr::parse(rest)
             .map(|r| Underlay::Local(LocalPacket::Arp(r)))
             .map_err(|_| DropReason::ArpMalformed),
@@ -131,7 +202,7 @@ pub fn classify(
 fn classify_v4(
     bytes: &[u8],
     local: &LocalAddrs,
-    vxlan_port: u16,
+    vxlan_ports: &VxlanPorts,
     hw_checksum: Option<bool>,
 ) -> Result<Underlay, DropReason> {
     let (ip, payload) = ipv4::parse(bytes).map_err(|_| DropReason::IpMalformed)?;
@@ -162,7 +233,7 @@ fn classify_v4(
             payload,
             src,
             ip_len.saturating_add(ethernet::HEADER_LEN),
-            vxlan_port,
+            vxlan_ports,
             outer_ecn,
             None,
         ),
@@ -197,7 +268,7 @@ const MAX_EXTENSION_HEADERS: usize = 4;
 fn classify_v6(
     bytes: &[u8],
     local: &LocalAddrs,
-    vxlan_port: u16,
+    vxlan_ports: &VxlanPorts,
     nic_udp_checksum: Option<bool>,
 ) -> Result<Underlay, DropReason> {
     let (ip, payload) = ipv6::parse(bytes).map_err(|_| DropReason::IpMalformed)?;
@@ -220,7 +291,7 @@ fn classify_v6(
                 dst,
                 nic: nic_udp_checksum,
             };
-            vxlan_packet(l4, src, l4_offset, vxlan_port, outer_ecn, Some(check))
+            vxlan_packet(l4, src, l4_offset, vxlan_ports, outer_ecn, Some(check))
         }
         IpProtocol::GRE if !for_nd => nvgre_packet(l4, src, l4_offset, outer_ecn),
         IpProtocol::ICMPV6 => {
@@ -322,7 +393,7 @@ fn vxlan_packet(
     l4: &[u8],
     src: IpAddr,
     l4_offset: usize,
-    vxlan_port: u16,
+    vxlan_ports: &VxlanPorts,
     outer_ecn: u8,
     udp6: Option<Udp6Check>,
 ) -> Result<Underlay, DropReason> {
@@ -340,9 +411,9 @@ fn vxlan_packet(
             return Err(DropReason::UdpBadChecksum);
         }
     }
-    if u.dst_port() != vxlan_port {
-        return Err(DropReason::UdpPortClosed);
-    }
+    let port_slot = vxlan_ports
+        .slot_of(u.dst_port())
+        .ok_or(DropReason::UdpPortClosed)?;
     let (vx, inner) = vxlan::parse(payload).map_err(|_| DropReason::VxlanTruncated)?;
     if !vx.has_vni() {
         return Err(DropReason::VxlanNoVni);
@@ -353,6 +424,7 @@ fn vxlan_packet(
     Ok(Underlay::Tunnel(TunnelPacket {
         encap: Encap::Vxlan,
         vni: vx.vni(),
+        port_slot,
         src,
         outer_len: l4_offset.saturating_add(udp::HEADER_LEN + vxlan::HEADER_LEN),
         inner_len: inner.len(),
@@ -381,6 +453,7 @@ fn nvgre_packet(
     Ok(Underlay::Tunnel(TunnelPacket {
         encap: Encap::Nvgre,
         vni: g.vsid(),
+        port_slot: 0,
         src,
         outer_len: l4_offset.saturating_add(gre::HEADER_LEN),
         inner_len: inner.len(),
@@ -424,7 +497,9 @@ pub(super) mod tests {
     #[test]
     fn vxlan_to_a_local_address() {
         let p = vxlan4([10, 0, 0, 1], 4789, 0x08, 5000);
-        let Underlay::Tunnel(t) = classify(&p, &local(), 4789, NicChecks::NONE).unwrap() else {
+        let Underlay::Tunnel(t) =
+            classify(&p, &local(), &VxlanPorts::single(4789), NicChecks::NONE).unwrap()
+        else {
             panic!()
         };
         assert_eq!(t.encap, Encap::Vxlan);
@@ -436,13 +511,40 @@ pub(super) mod tests {
     }
 
     #[test]
+    fn vxlan_on_every_open_port_and_only_there() {
+        let mut ports = VxlanPorts::single(4789);
+        ports.open(3, 8472);
+        let slot = |ports: &VxlanPorts, dport| match classify(
+            &vxlan4([10, 0, 0, 1], dport, 8, 1),
+            &local(),
+            ports,
+            NicChecks::NONE,
+        ) {
+            Ok(Underlay::Tunnel(t)) => Ok(t.port_slot),
+            Ok(other) => panic!("{other:?}"),
+            Err(e) => Err(e),
+        };
+        assert_eq!(slot(&ports, 4789), Ok(0));
+        assert_eq!(slot(&ports, 8472), Ok(3));
+        assert_eq!(slot(&ports, 4790), Err(DropReason::UdpPortClosed));
+        assert_eq!(ports.open_ports(), vec![4789, 8472]);
+        ports.close(3);
+        assert_eq!(slot(&ports, 8472), Err(DropReason::UdpPortClosed));
+        assert_eq!(ports, VxlanPorts::single(4789));
+        // Slot 0 is the underlay's port whatever is asked.
+        ports.open(0, 9);
+        assert_eq!(ports.port(0), 4789);
+        assert_eq!(ports.port(200), 4789);
+    }
+
+    #[test]
     fn vxlan_drop_reasons() {
         let l = local();
         assert_eq!(
             classify(
                 &vxlan4([10, 0, 0, 9], 4789, 8, 1),
                 &l,
-                4789,
+                &VxlanPorts::single(4789),
                 NicChecks::NONE
             ),
             Err(DropReason::NotLocal)
@@ -451,7 +553,7 @@ pub(super) mod tests {
             classify(
                 &vxlan4([10, 0, 0, 1], 4790, 8, 1),
                 &l,
-                4789,
+                &VxlanPorts::single(4789),
                 NicChecks::NONE
             ),
             Err(DropReason::UdpPortClosed)
@@ -460,14 +562,14 @@ pub(super) mod tests {
             classify(
                 &vxlan4([10, 0, 0, 1], 4789, 0, 1),
                 &l,
-                4789,
+                &VxlanPorts::single(4789),
                 NicChecks::NONE
             ),
             Err(DropReason::VxlanNoVni)
         );
         let p = vxlan4([10, 0, 0, 1], 4789, 0xff, 1);
         assert!(
-            classify(&p, &l, 4789, NicChecks::NONE).is_ok(),
+            classify(&p, &l, &VxlanPorts::single(4789), NicChecks::NONE).is_ok(),
             "reserved bits are ignored"
         );
         let mut frag = vxlan4([10, 0, 0, 1], 4789, 8, 1);
@@ -476,16 +578,16 @@ pub(super) mod tests {
         let c = crate::wire::checksum::checksum(&frag[14..34]);
         frag[24..26].copy_from_slice(&c.to_be_bytes());
         assert_eq!(
-            classify(&frag, &l, 4789, NicChecks::NONE),
+            classify(&frag, &l, &VxlanPorts::single(4789), NicChecks::NONE),
             Err(DropReason::IpFragment)
         );
         let p = vxlan4([10, 0, 0, 1], 4789, 8, 1);
         assert_eq!(
-            classify(&p[..30], &l, 4789, NicChecks::NONE),
+            classify(&p[..30], &l, &VxlanPorts::single(4789), NicChecks::NONE),
             Err(DropReason::IpMalformed)
         );
         assert_eq!(
-            classify(&p[..10], &l, 4789, NicChecks::NONE),
+            classify(&p[..10], &l, &VxlanPorts::single(4789), NicChecks::NONE),
             Err(DropReason::Runt)
         );
     }
@@ -495,14 +597,14 @@ pub(super) mod tests {
         let mut p = vxlan4([10, 0, 0, 1], 4789, 8, 1);
         p[24] ^= 0xff;
         assert_eq!(
-            classify(&p, &local(), 4789, NicChecks::NONE),
+            classify(&p, &local(), &VxlanPorts::single(4789), NicChecks::NONE),
             Err(DropReason::IpMalformed)
         );
         assert!(
             classify(
                 &p,
                 &local(),
-                4789,
+                &VxlanPorts::single(4789),
                 NicChecks {
                     ipv4_header: Some(true),
                     ..NicChecks::NONE
@@ -516,7 +618,7 @@ pub(super) mod tests {
             classify(
                 &good,
                 &local(),
-                4789,
+                &VxlanPorts::single(4789),
                 NicChecks {
                     ipv4_header: Some(false),
                     ..NicChecks::NONE
@@ -535,7 +637,7 @@ pub(super) mod tests {
             .write(&mut out, &[8, 0, 0])
             .unwrap();
         assert_eq!(
-            classify(&out, &local(), 4789, NicChecks::NONE),
+            classify(&out, &local(), &VxlanPorts::single(4789), NicChecks::NONE),
             Err(DropReason::VxlanTruncated)
         );
     }
@@ -544,12 +646,12 @@ pub(super) mod tests {
     fn multicast_group_is_accepted() {
         let p = vxlan4([239, 1, 1, 1], 4789, 8, 7);
         assert!(matches!(
-            classify(&p, &local(), 4789, NicChecks::NONE),
+            classify(&p, &local(), &VxlanPorts::single(4789), NicChecks::NONE),
             Ok(Underlay::Tunnel(_))
         ));
         let p = vxlan4([239, 1, 1, 2], 4789, 8, 7);
         assert_eq!(
-            classify(&p, &local(), 4789, NicChecks::NONE),
+            classify(&p, &local(), &VxlanPorts::single(4789), NicChecks::NONE),
             Err(DropReason::NotLocal)
         );
     }
@@ -563,7 +665,9 @@ pub(super) mod tests {
             .ipv4([10, 0, 0, 2], [10, 0, 0, 1], 64)
             .write(&mut out, IpProtocol::GRE.into(), &payload)
             .unwrap();
-        let Underlay::Tunnel(t) = classify(&out, &local(), 4789, NicChecks::NONE).unwrap() else {
+        let Underlay::Tunnel(t) =
+            classify(&out, &local(), &VxlanPorts::single(4789), NicChecks::NONE).unwrap()
+        else {
             panic!()
         };
         assert_eq!(t.encap, Encap::Nvgre);
@@ -571,7 +675,7 @@ pub(super) mod tests {
         assert_eq!(t.outer_len, 42);
         out[34] = 0xa0;
         assert_eq!(
-            classify(&out, &local(), 4789, NicChecks::NONE),
+            classify(&out, &local(), &VxlanPorts::single(4789), NicChecks::NONE),
             Err(DropReason::GreChecksumOrSequence)
         );
     }
@@ -588,7 +692,9 @@ pub(super) mod tests {
             .udp(50000, 4789)
             .write(&mut out, &payload)
             .unwrap();
-        let Underlay::Tunnel(t) = classify(&out, &local(), 4789, NicChecks::NONE).unwrap() else {
+        let Underlay::Tunnel(t) =
+            classify(&out, &local(), &VxlanPorts::single(4789), NicChecks::NONE).unwrap()
+        else {
             panic!()
         };
         assert_eq!(t.outer_len, 70);
@@ -603,13 +709,13 @@ pub(super) mod tests {
         f.extend_from_slice(&[0x81, 0x00, 0, 1, 0x08, 0x00]);
         f.extend_from_slice(&[0; 46]);
         assert_eq!(
-            classify(&f, &local(), 4789, NicChecks::NONE),
+            classify(&f, &local(), &VxlanPorts::single(4789), NicChecks::NONE),
             Err(DropReason::UnderlayVlan)
         );
         f[12] = 0x88;
         f[13] = 0xcc;
         assert_eq!(
-            classify(&f, &local(), 4789, NicChecks::NONE),
+            classify(&f, &local(), &VxlanPorts::single(4789), NicChecks::NONE),
             Err(DropReason::NonIp)
         );
     }
@@ -621,7 +727,7 @@ pub(super) mod tests {
         f.extend_from_slice(&[0x08, 0x06]);
         f.extend_from_slice(&[0; 46]);
         assert_eq!(
-            classify(&f, &local(), 4789, NicChecks::NONE),
+            classify(&f, &local(), &VxlanPorts::single(4789), NicChecks::NONE),
             Err(DropReason::BadSourceMac)
         );
     }

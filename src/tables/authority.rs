@@ -545,7 +545,6 @@ impl Authority {
                 dst_ip: remote,
                 encap,
                 ttl: self.underlay.ttl,
-                vxlan_port: self.underlay.vxlan_port,
             })
         });
         Tunnel {
@@ -914,6 +913,7 @@ impl Authority {
                             id: r.config.id,
                             index: r.index,
                             encap: r.config.encap,
+                            vxlan_port: r.config.vxlan_port.unwrap_or(self.underlay.vxlan_port),
                             learning: r.config.learning,
                             arp_suppression: r.config.arp_suppression,
                             flood: r.flood.clone(),
@@ -979,6 +979,15 @@ impl Authority {
         out.extend(self.vrfs().into_iter().map(|(_, _, i)| Change::Vrf(i)));
         out
     }
+
+    /// A worker's replica of the current tables, for `ports` ports.
+    pub fn replica(&self, ports: usize, fdb_capacity: usize) -> super::replica::Replica {
+        let mut r = super::replica::Replica::new(ports, fdb_capacity, self.underlay.vxlan_port);
+        for c in self.all() {
+            r.apply(self.render(&c), 0);
+        }
+        r
+    }
 }
 
 /// Which access ports carry a VNI, and how: natively (untagged) where the port's
@@ -1027,6 +1036,7 @@ mod tests {
             vlan: Some(100),
             flood: flood.iter().map(|s| s.parse().unwrap()).collect(),
             multicast_group: None,
+            vxlan_port: None,
             learning: true,
             arp_suppression: false,
             allowed_vteps: None,
@@ -1056,11 +1066,7 @@ mod tests {
     }
 
     fn replica_of(a: &Authority) -> Replica {
-        let mut r = Replica::new(4, 1024);
-        for c in a.all() {
-            r.apply(a.render(&c), 0);
-        }
-        r
+        a.replica(4, 1024)
     }
 
     #[test]

@@ -19,9 +19,10 @@ pub struct Replica {
 }
 
 impl Replica {
-    pub fn new(ports: usize, fdb_capacity: usize) -> Replica {
+    /// Tables for `ports` ports; `vxlan_port` is `underlay.vxlan_port`.
+    pub fn new(ports: usize, fdb_capacity: usize, vxlan_port: u16) -> Replica {
         Replica {
-            vnis: VniTable::new(ports),
+            vnis: VniTable::new(ports, vxlan_port),
             tunnels: TunnelTable::default(),
             fdb: Fdb::with_capacity(fdb_capacity),
             bindings: BindingTable::with_capacity(fdb_capacity),

@@ -8,6 +8,7 @@ use crate::wire::vlan::VID_MASK;
 use crate::wire::Vni;
 
 use super::{PortIndex, TunnelId, VniIndex, MAX_VNIS};
+use crate::pipeline::underlay::{VxlanPorts, VXLAN_PORT_SLOTS};
 
 /// An access port carrying a VNI.
 ///
@@ -69,6 +70,8 @@ pub struct VniState {
     pub id: Vni,
     pub index: VniIndex,
     pub encap: Encap,
+    /// The UDP port of a VXLAN VNI's packets, both ways (unused for NVGRE).
+    pub vxlan_port: u16,
     pub learning: bool,
     pub arp_suppression: bool,
     pub flood: FloodTo,
@@ -144,8 +147,8 @@ const VLANS: usize = 4096;
 /// and read back across two stores, stalled decapsulation by ~10 cycles).
 ///
 /// One word, as the tables store it: the id in bits 32..56, `PRESENT` (so that no summary
-/// is zero, the tables' empty slot, and an `Option` of one is eight bytes too), the flags in
-/// 16..24, the slot in 0..16. A lookup returns the stored word as it is and each field is a
+/// is zero, the tables' empty slot, and an `Option` of one is eight bytes too), the
+/// `VxlanPorts` slot of its UDP port in 24..27, the flags in 16..24, the slot in 0..16. A lookup returns the stored word as it is and each field is a
 /// shift away.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct VniSummary(NonZeroU64);
@@ -161,13 +164,16 @@ impl VniSummary {
     const ROUTED: u64 = 16 << 16;
     /// A VRF's L3VNI (symmetric IRB).
     const L3: u64 = 32 << 16;
+    const PORT_SLOT_SHIFT: u32 = 24;
+    const PORT_SLOT_MASK: u64 = 7;
 
-    /// `state`, held in slot `index`.
-    fn of(index: VniIndex, state: &VniState) -> VniSummary {
+    /// `state`, held in slot `index`, its UDP port in `port_slot`.
+    fn of(index: VniIndex, state: &VniState, port_slot: u8) -> VniSummary {
         let flag = |on: bool, bit: u64| if on { bit } else { 0 };
         VniSummary(
             Self::PRESENT
                 | (u64::from(state.id.get()) << 32)
+                | ((u64::from(port_slot) & Self::PORT_SLOT_MASK) << Self::PORT_SLOT_SHIFT)
                 | u64::from(index.0)
                 | flag(state.encap == Encap::Nvgre, Self::NVGRE)
                 | flag(state.learning, Self::LEARNING)
@@ -217,6 +223,12 @@ impl VniSummary {
         } else {
             Encap::Vxlan
         }
+    }
+
+    /// The `VxlanPorts` slot of the VNI's UDP port (0 for NVGRE).
+    #[inline(always)]
+    pub fn port_slot(self) -> u8 {
+        ((self.word() >> Self::PORT_SLOT_SHIFT) & Self::PORT_SLOT_MASK) as u8
     }
 
     #[inline(always)]
@@ -338,6 +350,9 @@ pub struct VniTable {
     /// needs, without reading the VNI's state and searching its members.
     egress_maps: Vec<Option<Box<[u16; MAX_VNIS]>>>,
     untagged: Vec<Option<VniIndex>>,
+    /// The UDP ports VXLAN is received on, and per slot how many VNIs use it.
+    vxlan_ports: VxlanPorts,
+    port_users: [u32; VXLAN_PORT_SLOTS],
 }
 
 /// `egress_maps`: the port does not carry the VNI.
@@ -346,8 +361,11 @@ const EGRESS_NONE: u16 = u16::MAX;
 const EGRESS_UNTAGGED: u16 = u16::MAX - 1;
 
 impl VniTable {
-    pub fn new(ports: usize) -> VniTable {
+    /// A table for `ports` ports, with `vxlan_port` (`underlay.vxlan_port`) always open.
+    pub fn new(ports: usize, vxlan_port: u16) -> VniTable {
         VniTable {
+            vxlan_ports: VxlanPorts::single(vxlan_port),
+            port_users: [0; VXLAN_PORT_SLOTS],
             slots: (0..MAX_VNIS).map(|_| None).collect(),
             by_id: IdIndex::new(),
             summaries: vec![EMPTY; MAX_VNIS].into_boxed_slice(),
@@ -366,6 +384,57 @@ impl VniTable {
     #[inline(always)]
     pub fn by_id(&self, id: Vni) -> Option<VniIndex> {
         self.by_id.get(id).map(|v| v.index())
+    }
+
+    /// The UDP ports VXLAN is received on now.
+    #[inline(always)]
+    pub fn vxlan_ports(&self) -> &VxlanPorts {
+        &self.vxlan_ports
+    }
+
+    /// The UDP port a VNI's VXLAN packets are sent to.
+    #[inline(always)]
+    pub fn vxlan_port(&self, vni: VniSummary) -> u16 {
+        self.vxlan_ports.port(vni.port_slot())
+    }
+
+    /// The slot of `state`'s UDP port, opening it in a free slot if no VNI uses it yet.
+    fn acquire_port(&mut self, state: &VniState) -> u8 {
+        if state.encap != Encap::Vxlan {
+            return 0;
+        }
+        let port = state.vxlan_port;
+        let open = self
+            .vxlan_ports
+            .slot_of(port)
+            .filter(|&s| s == 0 || self.port_users.get(usize::from(s)).is_some_and(|&n| n > 0));
+        let free = || {
+            (1..VXLAN_PORT_SLOTS)
+                .find(|&s| self.port_users.get(s) == Some(&0))
+                .and_then(|s| u8::try_from(s).ok())
+        };
+        // The config allows MAX_VXLAN_PORTS, half the slots, so one is always free; were
+        // none, the VNI would get slot 0 and its packets on another port would be dropped
+        // as `vxlan_port_mismatch`, never mixed up with another port's.
+        let slot = open.or_else(free).unwrap_or(0);
+        self.vxlan_ports.open(slot, port);
+        if let Some(n) = self.port_users.get_mut(usize::from(slot)) {
+            *n = n.saturating_add(1);
+        }
+        slot
+    }
+
+    fn release_port(&mut self, summary: VniSummary, state: &VniState) {
+        if state.encap != Encap::Vxlan {
+            return;
+        }
+        let slot = summary.port_slot();
+        if let Some(n) = self.port_users.get_mut(usize::from(slot)) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                self.vxlan_ports.close(slot);
+            }
+        }
     }
 
     /// What a tunnel packet with VNI `id` needs of it (decapsulation).
@@ -408,6 +477,10 @@ impl VniTable {
     /// Installs, replaces (Some) or removes (None) the VNI in `index`; returns the old one.
     pub fn set(&mut self, index: VniIndex, state: Option<Box<VniState>>) -> Option<Box<VniState>> {
         let old = self.slots.get_mut(index.slot())?.take();
+        let old_summary = self.summary(index);
+        if let (Some(old), Some(summary)) = (&old, old_summary) {
+            self.release_port(summary, old);
+        }
         if let Some(old) = &old {
             if self.by_id(old.id) == Some(index) {
                 self.by_id.remove(old.id);
@@ -420,7 +493,8 @@ impl VniTable {
             *summary = EMPTY;
         }
         if let Some(new) = state {
-            let summary = VniSummary::of(index, &new);
+            let port_slot = self.acquire_port(&new);
+            let summary = VniSummary::of(index, &new, port_slot);
             self.by_id.insert(summary);
             if let Some(slot) = self.summaries.get_mut(index.slot()) {
                 *slot = summary.word();
@@ -504,6 +578,7 @@ mod tests {
             id: Vni::new(id).unwrap(),
             index: VniIndex(index),
             encap: Encap::Vxlan,
+            vxlan_port: 4789,
             learning: true,
             arp_suppression: false,
             flood: FloodTo::None,
@@ -517,8 +592,48 @@ mod tests {
     }
 
     #[test]
+    fn vxlan_ports_open_while_a_vni_uses_them() {
+        let mut t = VniTable::new(2, 4789);
+        let on = |id: u32, index: u16, port: u16| {
+            let mut s = state(id, index, vec![]);
+            s.vxlan_port = port;
+            Some(s)
+        };
+        t.set(VniIndex(0), on(1, 0, 8472));
+        t.set(VniIndex(1), on(2, 1, 8472));
+        t.set(VniIndex(2), on(3, 2, 4789));
+        let flannel = t.summary_by_id(Vni::new(1).unwrap()).unwrap();
+        assert_ne!(flannel.port_slot(), 0);
+        assert_eq!(t.vxlan_port(flannel), 8472);
+        assert_eq!(
+            t.summary_by_id(Vni::new(2).unwrap()).unwrap().port_slot(),
+            flannel.port_slot()
+        );
+        assert_eq!(
+            t.summary_by_id(Vni::new(3).unwrap()).unwrap().port_slot(),
+            0
+        );
+        assert_eq!(t.vxlan_ports().open_ports(), vec![4789, 8472]);
+        // Open while one VNI still uses it; moved by a change; closed with its last user.
+        t.set(VniIndex(0), None);
+        assert_eq!(t.vxlan_ports().open_ports(), vec![4789, 8472]);
+        t.set(VniIndex(1), on(2, 1, 4096));
+        assert_eq!(t.vxlan_ports().open_ports(), vec![4789, 4096]);
+        assert_eq!(t.vxlan_port(t.summary(VniIndex(1)).unwrap()), 4096);
+        t.set(VniIndex(1), None);
+        assert_eq!(*t.vxlan_ports(), VxlanPorts::single(4789));
+        // An NVGRE VNI opens nothing.
+        let mut nvgre = state(4, 3, vec![]);
+        nvgre.encap = Encap::Nvgre;
+        nvgre.vxlan_port = 9999;
+        t.set(VniIndex(3), Some(nvgre));
+        assert_eq!(*t.vxlan_ports(), VxlanPorts::single(4789));
+        assert_eq!(t.summary(VniIndex(3)).unwrap().port_slot(), 0);
+    }
+
+    #[test]
     fn maps_vlans_and_untagged_per_port() {
-        let mut t = VniTable::new(3);
+        let mut t = VniTable::new(3, 4789);
         t.set(
             VniIndex(0),
             Some(state(
@@ -548,7 +663,7 @@ mod tests {
 
     #[test]
     fn replacing_and_removing_clears_old_mappings() {
-        let mut t = VniTable::new(2);
+        let mut t = VniTable::new(2, 4789);
         t.set(
             VniIndex(3),
             Some(state(10, 3, vec![AccessMember::tagged(1, 7)])),
@@ -572,7 +687,7 @@ mod tests {
 
     #[test]
     fn two_vnis_can_swap_vlans_one_at_a_time() {
-        let mut t = VniTable::new(2);
+        let mut t = VniTable::new(2, 4789);
         t.set(
             VniIndex(1),
             Some(state(10, 1, vec![AccessMember::tagged(1, 100)])),
@@ -620,7 +735,7 @@ mod tests {
 
     #[test]
     fn the_summary_follows_the_vnis_state() {
-        let mut t = VniTable::new(2);
+        let mut t = VniTable::new(2, 4789);
         let id = Vni::new(5000).unwrap();
         t.set(VniIndex(1), Some(state(5000, 1, vec![])));
         let v = t.summary_by_id(id).unwrap();

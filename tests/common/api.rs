@@ -921,12 +921,7 @@ impl Lab {
         let scratch = Scratch::new();
         let ns = Netns::new();
         let mut v = Vtepd::new(&scratch, config);
-        let url = v.api_url().expect("the harness chose the API port");
-        let port: u16 = url
-            .rsplit(':')
-            .next()
-            .and_then(|p| p.parse().ok())
-            .expect("a port in the API URL");
+        let port = v.api_port().expect("the harness chose the API port");
         let config_path = v.config_path();
         let mut peers = Vec::new();
         let mut outputs = Vec::new();

@@ -140,6 +140,11 @@ impl Vtepd {
         self.api.clone()
     }
 
+    /// The API's port when the harness chose it (for a proxy into vtepd's namespace).
+    pub fn api_port(&self) -> Option<u16> {
+        self.api.as_deref()?.rsplit(':').next()?.parse().ok()
+    }
+
     /// The configuration file this run uses (to rewrite it before a reload).
     pub fn config_path(&self) -> PathBuf {
         self.config.clone()

@@ -29,6 +29,9 @@ pub struct VniView {
     pub vlan: Option<u16>,
     pub flood: Vec<String>,
     pub multicast_group: Option<String>,
+    /// The VNI's own VXLAN UDP port (none: `underlay.vxlan_port`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vxlan_port: Option<u16>,
     pub learning: bool,
     pub arp_suppression: bool,
     pub allowed_vteps: Option<Vec<String>>,
