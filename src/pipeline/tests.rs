@@ -174,7 +174,6 @@ impl TestGw {
         };
         let mac = MacAddr(mac);
         let authority = authority_from_config(&g, mac, FDB_CAPACITY).unwrap();
-        // As `TableManager::replica` does.
         let replica = authority.replica(1 + g.access.len(), FDB_CAPACITY);
         let sync = SyncChannel::new(1024, 1024);
         let gw = Gateway::new(

@@ -106,6 +106,7 @@ impl VxlanPorts {
     }
 
     /// The open ports, each once, slot 0's first.
+    #[cfg(test)]
     pub fn open_ports(&self) -> Vec<u16> {
         let mut out: Vec<u16> = Vec::with_capacity(VXLAN_PORT_SLOTS);
         for &p in &self.0 {

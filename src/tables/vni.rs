@@ -404,10 +404,9 @@ impl VniTable {
             return 0;
         }
         let port = state.vxlan_port;
-        let open = self
-            .vxlan_ports
-            .slot_of(port)
-            .filter(|&s| s == 0 || self.port_users.get(usize::from(s)).is_some_and(|&n| n > 0));
+        // A port other than slot 0's stands only in a slot in use: a freed slot repeats
+        // slot 0's.
+        let open = self.vxlan_ports.slot_of(port);
         let free = || {
             (1..VXLAN_PORT_SLOTS)
                 .find(|&s| self.port_users.get(s) == Some(&0))
