@@ -397,6 +397,74 @@ fn priority_tagged_frames_belong_to_the_native_vni() {
     assert_eq!(p.inner, read_pcap(&s.path("expect-inner.pcap"))[0]);
 }
 
+/// `[qos]` both ways: the access tag's PCP to the outer DSCP (an explicit list), the outer
+/// DSCP to the PCP of the tag pushed on decapsulation (class selector with EF as an
+/// exception); checked byte for byte and by tshark's 802.1Q and IP dissectors.
+#[test]
+fn pcp_and_outer_dscp_map_both_ways() {
+    let _slot = serial();
+    let s = Scratch::new();
+    let expect = scenario("priority_map", s.dir.path());
+    let mut cfg = config(
+        r#""10.0.0.1/24""#,
+        "",
+        ["vxlan", "vxlan"],
+        ["10.0.0.2", "10.0.0.3"],
+    );
+    cfg.push_str(
+        r#"
+[[fdb]]
+vni = 5000
+mac = "02:00:00:00:03:01"
+port = "net_pcap1"
+
+[[fdb]]
+vni = 5100
+mac = "02:00:00:00:03:02"
+port = "net_pcap1"
+
+[qos]
+pcp_to_dscp = [0, 10, 18, 26, 34, 46, 48, 56]
+dscp_to_pcp = { 46 = 6 }
+"#,
+    );
+    let run = run_gateway(&s, &cfg, 2);
+    assert_eq!(
+        run.report["totals"]["dropped"], 0,
+        "{:#}",
+        run.report["drops"]
+    );
+    let want_tos: Vec<u8> = expect["outer_tos"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_u64().unwrap() as u8)
+        .collect();
+    let tos: Vec<u8> = run
+        .output(0)
+        .iter()
+        .map(|f| Encapsulated::of(f).tos())
+        .collect();
+    assert_eq!(tos, want_tos, "outer TOS of each tunnel packet");
+    let dscp: Vec<String> = tshark_fields(&run.output_path(0), &[], &["ip.dsfield.dscp"])
+        .into_iter()
+        .map(|r| r[0].split(',').next().unwrap_or_default().to_owned())
+        .collect();
+    let want_dscp: Vec<String> = want_tos.iter().map(|t| (t >> 2).to_string()).collect();
+    assert_eq!(dscp, want_dscp, "tshark: outer DSCP");
+
+    assert_eq!(
+        run.output(1),
+        read_pcap(&s.path("expect-access1.pcap")),
+        "decapsulated frames, tagged with the PCP their outer DSCP maps to"
+    );
+    let pcp: Vec<String> = tshark_fields(&run.output_path(1), &[], &["vlan.priority"])
+        .into_iter()
+        .map(|r| r[0].clone())
+        .collect();
+    assert_eq!(pcp, ["6", "3", "0", ""], "tshark: 802.1Q priority");
+}
+
 // --- MTU and segmentation -------------------------------------------------------------------
 
 const MTU_CONFIG: &str = r#"

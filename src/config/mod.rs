@@ -5,6 +5,7 @@
 
 mod evpn;
 mod policy;
+mod qos;
 mod routing;
 mod schema;
 mod validate;
@@ -94,6 +95,9 @@ impl Config {
 
 /// What the data plane does.
 #[derive(Debug, Clone, PartialEq, Eq)]
+// Built once per load or reload and never moved on a hot path: boxing the gateway would
+// only add indirection to every reader.
+#[allow(clippy::large_enum_variant)]
 pub enum Mode {
     /// The VXLAN/NVGRE L2 gateway.
     Gateway(GatewayConfig),
@@ -116,6 +120,21 @@ pub struct GatewayConfig {
     /// The stateful firewall between segments (None: everything is forwarded as bridged or
     /// routed, and the policy stage is not in the path).
     pub policy: Option<Box<PolicyConfig>>,
+    /// 802.1p priority carried across the tunnel (`[qos]`; both directions off by default).
+    pub qos: Box<QosConfig>,
+}
+
+/// `[qos]`: the access VLAN tag's priority (PCP) to the outer DSCP and back. Each map is
+/// None when its direction is off: frames leave as before (outer DSCP per `underlay.dscp`,
+/// pushed tags with the ingress tag's PCP, or 0).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct QosConfig {
+    /// PCP (index) → outer DSCP, for frames that arrived with an 802.1Q tag (priority tags
+    /// included); untagged frames follow `underlay.dscp`.
+    pub pcp_to_dscp: Option<[u8; 8]>,
+    /// Outer DSCP (index) → PCP of the tag pushed when a decapsulated frame leaves on a
+    /// tagged access VLAN.
+    pub dscp_to_pcp: Option<[u8; 64]>,
 }
 
 /// `[routing]`, `[[vrf]]` and `[[route]]`: routing between the VNIs of a tenant VRF through a

@@ -29,6 +29,25 @@ pub struct File {
     #[serde(default)]
     pub route: Vec<Route>,
     pub policy: Option<Policy>,
+    pub qos: Option<Qos>,
+}
+
+/// `[qos]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Qos {
+    pub pcp_to_dscp: Option<PriorityMap>,
+    pub dscp_to_pcp: Option<PriorityMap>,
+}
+
+/// A `[qos]` map: `"class-selector"`, a list indexed by the value mapped, or a table of
+/// exceptions to the class-selector mapping.
+#[derive(Debug, Deserialize, Clone)]
+#[serde(untagged)]
+pub enum PriorityMap {
+    Named(String),
+    List(Vec<i64>),
+    Table(std::collections::BTreeMap<String, i64>),
 }
 
 /// A port named by DPDK device name or by port id.

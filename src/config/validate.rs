@@ -62,6 +62,7 @@ fn validate(file: File) -> Result<Config, ConfigError> {
                 ("vrf", file.vrf.is_empty()),
                 ("route", file.route.is_empty()),
                 ("policy", file.policy.is_none()),
+                ("qos", file.qos.is_none()),
             ];
             if let Some((key, _)) = gateway_keys.iter().find(|(_, empty)| !empty) {
                 return Err(ConfigError::invalid(
@@ -71,16 +72,26 @@ fn validate(file: File) -> Result<Config, ConfigError> {
             }
             xconnect(x)?
         }
-        (None, Some(u)) => Mode::Gateway(gateway(
-            u,
-            file.access,
-            file.vni,
-            file.fdb,
-            file.arp,
-            file.evpn.as_ref(),
-            (file.routing.as_ref(), &file.vrf, &file.route),
-            file.policy.as_ref(),
-        )?),
+        (None, Some(u)) => {
+            let mut g = gateway(
+                u,
+                file.access,
+                file.vni,
+                file.fdb,
+                file.arp,
+                file.evpn.as_ref(),
+                (file.routing.as_ref(), &file.vrf, &file.route),
+                file.policy.as_ref(),
+            )?;
+            g.qos = file
+                .qos
+                .as_ref()
+                .map(super::qos::section)
+                .transpose()?
+                .map(Box::new)
+                .unwrap_or_default();
+            Mode::Gateway(g)
+        }
         (None, None) => {
             return Err(ConfigError::invalid(
                 "underlay",
@@ -454,6 +465,7 @@ fn gateway(
         evpn,
         routing: routing.map(Box::new),
         policy,
+        qos: Box::default(),
     })
 }
 

@@ -126,6 +126,14 @@ fn gateway(old: &GatewayConfig, new: &GatewayConfig) -> Result<ReloadPlan, Needs
             ),
         ],
     )?;
+    // The workers hold the priority maps from their start, as they hold `underlay.dscp`.
+    first_change(
+        "qos",
+        &[
+            ("pcp_to_dscp", old.qos.pcp_to_dscp != new.qos.pcp_to_dscp),
+            ("dscp_to_pcp", old.qos.dscp_to_pcp != new.qos.dscp_to_pcp),
+        ],
+    )?;
     if old.access.len() != new.access.len() {
         return Err(restart("access (the number of access ports)"));
     }
@@ -323,6 +331,9 @@ remote = "10.0.0.2"
             e.to_string(),
             "workers.burst changed: restart vtepd to change it (nothing was applied)"
         );
+        let qos = "[qos]\npcp_to_dscp = \"class-selector\"\n";
+        let e = plan(&old, &config(qos, ("", ""))).unwrap_err();
+        assert_eq!(e.key, "qos.pcp_to_dscp");
     }
 
     #[test]

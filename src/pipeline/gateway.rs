@@ -12,7 +12,7 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use crate::config::{DscpPolicy, Encap, ExceptionLimits};
+use crate::config::{DscpPolicy, Encap, ExceptionLimits, QosConfig};
 use crate::dataplane::counters::SharedCounters;
 use crate::tables::fdb::Probe;
 use crate::tables::sync::SyncChannel;
@@ -33,7 +33,7 @@ use super::policer::Policer;
 use super::shape::TunnelShapes;
 use super::storm::StormControl;
 use super::underlay::{self, LocalAddrs, LocalPacket, TunnelPacket, Underlay};
-use super::{icmp_error, reply, vlan, DropReason};
+use super::{icmp_error, priority, reply, vlan, DropReason};
 
 mod policing;
 mod routing;
@@ -63,6 +63,8 @@ pub struct GatewayParams {
     /// an access port sends may carry after its Ethernet header.
     pub port_mtu: Box<[u16]>,
     pub dscp: DscpPolicy,
+    /// 802.1p PCP ↔ outer DSCP maps (`[qos]`).
+    pub qos: QosConfig,
     pub source_ports: SourcePorts,
     pub offload: OffloadCaps,
     /// Workers sharing each VNI's storm-control rate (and the exception path's).
@@ -128,7 +130,11 @@ pub enum Verdict {
 /// One flood destination.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Target {
-    Access { port: PortIndex, vlan: Option<u16> },
+    /// `vlan`: the 802.1Q TCI to tag the copy with (None: untagged).
+    Access {
+        port: PortIndex,
+        vlan: Option<u16>,
+    },
     Tunnel(TunnelId),
 }
 
@@ -156,6 +162,9 @@ pub struct Gateway {
     /// The access port the frame being processed came in on (None: from the underlay), so
     /// that one too big for the underlay can be answered there.
     ingress: Option<PortIndex>,
+    /// The 802.1p priority of the frame being processed: its access tag's PCP, or what its
+    /// outer DSCP maps to (`[qos] dscp_to_pcp`). None: untagged, or no map.
+    pcp: Option<u8>,
     /// The stateful firewall (None: no policy, and the stage is skipped).
     policy: Option<super::policy::PolicyStage>,
     /// Denied-flow log notes, per second on this worker.
@@ -210,6 +219,7 @@ impl Gateway {
             icmp_policer: Policer::default(),
             resolve_policer: Policer::default(),
             ingress: None,
+            pcp: None,
             policy: None,
             deny_log: Policer::default(),
         }
@@ -421,6 +431,7 @@ impl Gateway {
     #[inline]
     pub fn access<F: Frame>(&mut self, f: &mut F, port: PortIndex) -> Verdict {
         self.ingress = Some(port);
+        self.pcp = None;
         match self.access_frame(f, port) {
             Ok(v) => v,
             Err(r) => Verdict::Drop(r),
@@ -448,6 +459,7 @@ impl Gateway {
                 // VID 0 is a priority tag (802.1p without a VLAN): the frame belongs to the
                 // port's native VLAN, as if untagged (IEEE 802.1Q 6.9.1).
                 let vid = tag.vid();
+                self.pcp = Some(tag.pcp());
                 (
                     (vid != 0).then_some(vid),
                     inner,
@@ -455,13 +467,17 @@ impl Gateway {
                 )
             }
             EtherType::QINQ => return Err(DropReason::QinqUnsupported),
-            other => (
-                f.rx_vlan()
-                    .map(|tci| tci & dot1q::VID_MASK)
-                    .filter(|vid| *vid != 0),
-                other,
-                ethernet::HEADER_LEN,
-            ),
+            other => {
+                let stripped = f.rx_vlan();
+                self.pcp = stripped.map(|tci| (tci >> 13) as u8);
+                (
+                    stripped
+                        .map(|tci| tci & dot1q::VID_MASK)
+                        .filter(|vid| *vid != 0),
+                    other,
+                    ethernet::HEADER_LEN,
+                )
+            }
         };
         // Virtual devices (and NICs between their MTU and their buffer size) deliver what a
         // link of this MTU could not have carried.
@@ -572,7 +588,9 @@ impl Gateway {
         }
         match self.tables.vnis.egress(vni, port) {
             None => Err(DropReason::UnmappedVlan),
-            Some(Egress::Tagged(v)) if !vlan::push(f, v) => Err(DropReason::NoHeadroom),
+            Some(Egress::Tagged(v)) if !vlan::push(f, dot1q::tci(self.pcp.unwrap_or(0), v)) => {
+                Err(DropReason::NoHeadroom)
+            }
             Some(_) => Ok(Verdict::Forward(port)),
         }
     }
@@ -776,11 +794,15 @@ impl Gateway {
             Some(hash) => (hash, entropy::tos(inner)),
             None => entropy::flow_hash_and_tos(inner),
         };
-        let tos = match self.params.dscp {
-            DscpPolicy::Inherit => inner_tos,
-            // RFC 6040 normal mode: ECN is copied even when DSCP is fixed.
-            DscpPolicy::Fixed(d) => (d << 2) | (inner_tos & 0x3),
+        let dscp = match priority::outer_dscp(&self.params.qos, self.pcp) {
+            Some(d) => Some(d),
+            None => match self.params.dscp {
+                DscpPolicy::Inherit => None,
+                DscpPolicy::Fixed(d) => Some(d),
+            },
         };
+        // RFC 6040 normal mode: ECN is copied even when DSCP is not.
+        let tos = dscp.map_or(inner_tos, |d| (d << 2) | (inner_tos & 0x3));
         InnerMeta { entropy, tos }
     }
 
@@ -790,6 +812,7 @@ impl Gateway {
     #[inline]
     pub fn underlay<F: Frame>(&mut self, f: &mut F) -> Verdict {
         self.ingress = None;
+        self.pcp = None;
         // As on an access port: what the link's MTU could not have carried.
         if !self.within_mtu(
             self.params.underlay_port,
@@ -893,7 +916,8 @@ impl Gateway {
             // RFC 7348 §6.1: decapsulated frames with an inner VLAN tag are discarded.
             return Err(DropReason::InnerVlan);
         }
-        ecn::decapsulate(t.outer_ecn, f.data_mut())?;
+        ecn::decapsulate(t.outer_tos & ecn::CE, f.data_mut())?;
+        self.pcp = priority::pcp_for_outer(&self.params.qos, t.outer_tos);
         let from = Location::Remote {
             vtep: t.src,
             encap: t.encap,
@@ -1302,7 +1326,7 @@ impl Gateway {
             .filter(move |m| Some(m.port) != flood.except)
             .map(|m| Target::Access {
                 port: m.port,
-                vlan: m.egress_tag(),
+                vlan: m.egress_tag().map(|v| dot1q::tci(self.pcp.unwrap_or(0), v)),
             });
         let tunnels: &[TunnelId] = match state.map(|s| &s.flood) {
             Some(FloodTo::Tunnels(ids)) if flood.to_underlay => ids,

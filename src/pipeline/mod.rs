@@ -25,6 +25,7 @@ pub mod icmp_error;
 pub mod learn;
 pub mod policer;
 pub mod policy;
+pub mod priority;
 pub mod reply;
 pub mod segment;
 pub mod shape;

@@ -242,7 +242,7 @@ impl TunnelShapes {
             src: IpAddr::V4(Ipv4Addr::from(src)),
             outer_len,
             inner_len,
-            outer_ecn: tos & crate::pipeline::ecn::CE,
+            outer_tos: tos,
         })
     }
 }

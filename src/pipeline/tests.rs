@@ -374,6 +374,15 @@ fn tag(frame: &[u8], vid: u16) -> Vec<u8> {
 }
 
 fn tag_with(frame: &[u8], tpid: ep::EtherType, vid: u16) -> Vec<u8> {
+    tag_pcp_with(frame, tpid, vid, 0)
+}
+
+/// The frame with an 802.1Q tag of priority `pcp`.
+fn tag_pcp(frame: &[u8], vid: u16, pcp: u8) -> Vec<u8> {
+    tag_pcp_with(frame, ep::EtherType::VLAN_TAGGED_FRAME, vid, pcp)
+}
+
+fn tag_pcp_with(frame: &[u8], tpid: ep::EtherType, vid: u16, pcp: u8) -> Vec<u8> {
     let (eth, rest) = ep::Ethernet2Header::from_slice(frame).unwrap();
     let mut out = Vec::new();
     ep::Ethernet2Header {
@@ -383,7 +392,7 @@ fn tag_with(frame: &[u8], tpid: ep::EtherType, vid: u16) -> Vec<u8> {
     .write(&mut out)
     .unwrap();
     ep::SingleVlanHeader {
-        pcp: ep::VlanPcp::try_new(0).unwrap(),
+        pcp: ep::VlanPcp::try_new(pcp).unwrap(),
         drop_eligible_indicator: false,
         vlan_id: ep::VlanId::try_new(vid).unwrap(),
         ether_type: eth.ether_type,
@@ -418,6 +427,16 @@ fn vid_of(frame: &[u8]) -> Option<u16> {
     }
     let (vlan, _) = ep::SingleVlanHeader::from_slice(rest).unwrap();
     Some(vlan.vlan_id.value())
+}
+
+/// The (VLAN id, PCP) of a tagged frame.
+fn vid_pcp_of(frame: &[u8]) -> Option<(u16, u8)> {
+    let (eth, rest) = ep::Ethernet2Header::from_slice(frame).unwrap();
+    if eth.ether_type != ep::EtherType::VLAN_TAGGED_FRAME {
+        return None;
+    }
+    let (vlan, _) = ep::SingleVlanHeader::from_slice(rest).unwrap();
+    Some((vlan.vlan_id.value(), vlan.pcp.value()))
 }
 
 const ARP_REQUEST: u16 = 1;
@@ -1203,6 +1222,100 @@ fn dscp_inherit_and_fixed_copy_ecn() {
         assert!(o.checksums_verify());
     }
     let (_, f) = g.access(&raw(H1, R2, 0x88b5, &[0x45; 60]), ACC1);
+    assert_eq!(Outer::parse(f.bytes()).tos(), 10 << 2);
+}
+
+/// `[qos]`: the access tag's PCP picks the outer DSCP (an explicit list), the outer DSCP the
+/// pushed tag's PCP (class selector, EF as an exception).
+const QOS: &str = "
+[qos]
+pcp_to_dscp = [0, 10, 18, 26, 34, 46, 48, 56]
+dscp_to_pcp = { 46 = 6 }
+";
+
+#[test]
+fn pcp_chooses_the_outer_dscp_and_the_outer_dscp_the_pcp() {
+    let mut g = TestGw::new(&format!("{BASE}{QOS}"));
+    let inner = udp4(H1, R2, (10 << 2) | 1, 80);
+    // VLAN 100 with PCP 5 to R2: DSCP 46 whatever the inner's, ECN copied (RFC 6040).
+    for (frame, port, want) in [
+        (tag_pcp(&inner, 100, 5), ACC2, 46),
+        // A priority tag on acc1's native VNI: PCP 3.
+        (tag_pcp(&inner, 0, 3), ACC1, 26),
+        (tag_pcp(&inner, 100, 0), ACC2, 0),
+        // Untagged: underlay.dscp ("inherit").
+        (inner.clone(), ACC1, 10),
+    ] {
+        let (v, f) = g.access(&frame, port);
+        assert_eq!(v, Verdict::Forward(0));
+        let o = Outer::parse(f.bytes());
+        assert_eq!(o.tos(), (want << 2) | 1, "{:?}", vid_pcp_of(&frame));
+        assert!(o.checksums_verify());
+        assert_eq!(o.inner, inner);
+    }
+
+    // From the tunnel to L3 behind acc2 (VLAN 100): EF gets the exception, AF31 its class,
+    // the ECN bits play no part.
+    for (outer_tos, pcp) in [(46 << 2, 6), ((26 << 2) | 1, 3), (0, 0), (63 << 2, 7)] {
+        let p = vxlan4_packet(
+            "10.0.0.2",
+            "10.0.0.1",
+            outer_tos,
+            5000,
+            &udp4(R2, L3, 0, 60),
+        );
+        let (v, f) = g.underlay(&p);
+        assert_eq!(v, Verdict::Forward(ACC2), "outer TOS {outer_tos:#x}");
+        assert_eq!(
+            vid_pcp_of(f.bytes()),
+            Some((100, pcp)),
+            "outer TOS {outer_tos:#x}"
+        );
+    }
+    // A flood's tagged copies carry it as well.
+    let p = vxlan4_packet(
+        "10.0.0.2",
+        "10.0.0.1",
+        46 << 2,
+        5000,
+        &udp4(R2, BCAST, 0, 60),
+    );
+    let (v, _) = g.underlay(&p);
+    let Verdict::Flood(fl) = v else {
+        panic!("{v:?}")
+    };
+    let tags: Vec<Option<u16>> =
+        g.gw.flood_targets(fl)
+            .filter_map(|t| match t {
+                Target::Access { vlan, .. } => Some(vlan),
+                Target::Tunnel(_) => None,
+            })
+            .collect();
+    assert!(tags.contains(&None), "acc1 is native: {tags:?}");
+    let tagged: Vec<u16> = tags.into_iter().flatten().collect();
+    assert!(!tagged.is_empty());
+    assert!(tagged.iter().all(|t| *t == 100 | 6 << 13), "{tagged:x?}");
+}
+
+#[test]
+fn access_to_access_keeps_the_pcp_and_no_map_pushes_zero() {
+    for qos in ["", QOS] {
+        let mut g = TestGw::new(&format!("{BASE}{qos}"));
+        // A priority-tagged frame on acc1 to L3 behind acc2 leaves on VLAN 100 with its PCP.
+        let (v, f) = g.access(&tag_pcp(&udp4(H1, L3, 0, 60), 0, 3), ACC1);
+        assert_eq!(v, Verdict::Forward(ACC2));
+        assert_eq!(vid_pcp_of(f.bytes()), Some((100, 3)), "qos {qos:?}");
+        let (_, f) = g.access(&udp4(H1, L3, 0, 60), ACC1);
+        assert_eq!(vid_pcp_of(f.bytes()), Some((100, 0)), "untagged: PCP 0");
+    }
+    // Without [qos] the outer DSCP does not choose a priority, and the PCP does not choose
+    // the DSCP.
+    let mut g = TestGw::new(BASE);
+    let p = vxlan4_packet("10.0.0.2", "10.0.0.1", 46 << 2, 5000, &udp4(R2, L3, 0, 60));
+    let (_, f) = g.underlay(&p);
+    assert_eq!(vid_pcp_of(f.bytes()), Some((100, 0)));
+    let inner = udp4(H1, R2, 10 << 2, 80);
+    let (_, f) = g.access(&tag_pcp(&inner, 100, 5), ACC2);
     assert_eq!(Outer::parse(f.bytes()).tos(), 10 << 2);
 }
 

@@ -10,7 +10,7 @@ use crate::wire::{
     arp, ethernet, gre, icmpv4, icmpv6, ipv4, ipv6, udp, vxlan, EtherType, IpProtocol, Vni,
 };
 
-use super::{ecn, DropReason};
+use super::DropReason;
 
 /// The VTEP's own addresses and the multicast groups its VNIs flood to.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -132,9 +132,9 @@ pub struct TunnelPacket {
     pub outer_len: usize,
     /// The inner frame's length (Ethernet header included, trailing padding excluded).
     pub inner_len: usize,
-    /// The outer header's ECN field (RFC 3168: the low two bits of the TOS or traffic
-    /// class), which decapsulation carries inside (`ecn`).
-    pub outer_ecn: u8,
+    /// The outer TOS / traffic class: its ECN field (RFC 3168, the low two bits) is carried
+    /// inside (`ecn`), its DSCP may choose the frame's 802.1p priority (`priority`).
+    pub outer_tos: u8,
 }
 
 /// Messages for the VTEP itself.
@@ -228,21 +228,21 @@ fn classify_v4(
     }
     let ip_len = ip.header_len();
     let src = IpAddr::V4(ip.src());
-    let outer_ecn = ip.ecn();
+    let outer_tos = (ip.dscp() << 2) | ip.ecn();
     match ip.protocol_raw() {
         IpProtocol::UDP => vxlan_packet(
             payload,
             src,
             ip_len.saturating_add(ethernet::HEADER_LEN),
             vxlan_ports,
-            outer_ecn,
+            outer_tos,
             None,
         ),
         IpProtocol::GRE => nvgre_packet(
             payload,
             src,
             ip_len.saturating_add(ethernet::HEADER_LEN),
-            outer_ecn,
+            outer_tos,
         ),
         IpProtocol::ICMP if local.is_local_v4(dst) => {
             let (icmp, _) = icmpv4::parse(payload).map_err(|_| DropReason::IcmpMalformed)?;
@@ -282,7 +282,7 @@ fn classify_v6(
         return Err(DropReason::IpTtlZero);
     }
     let src = IpAddr::V6(ip.src());
-    let outer_ecn = ip.traffic_class() & ecn::CE;
+    let outer_tos = ip.traffic_class();
     let (next, l4, ext_len) = skip_extensions(ip.next_header_raw(), payload)?;
     let l4_offset = ext_len.saturating_add(ethernet::HEADER_LEN + ipv6::HEADER_LEN);
     match next {
@@ -292,9 +292,9 @@ fn classify_v6(
                 dst,
                 nic: nic_udp_checksum,
             };
-            vxlan_packet(l4, src, l4_offset, vxlan_ports, outer_ecn, Some(check))
+            vxlan_packet(l4, src, l4_offset, vxlan_ports, outer_tos, Some(check))
         }
-        IpProtocol::GRE if !for_nd => nvgre_packet(l4, src, l4_offset, outer_ecn),
+        IpProtocol::GRE if !for_nd => nvgre_packet(l4, src, l4_offset, outer_tos),
         IpProtocol::ICMPV6 => {
             let (icmp, _) = icmpv6::parse(l4).map_err(|_| DropReason::IcmpMalformed)?;
             match icmp.icmp_type {
@@ -395,7 +395,7 @@ fn vxlan_packet(
     src: IpAddr,
     l4_offset: usize,
     vxlan_ports: &VxlanPorts,
-    outer_ecn: u8,
+    outer_tos: u8,
     udp6: Option<Udp6Check>,
 ) -> Result<Underlay, DropReason> {
     let (u, payload) = udp::parse(l4).map_err(|_| DropReason::UdpMalformed)?;
@@ -429,7 +429,7 @@ fn vxlan_packet(
         src,
         outer_len: l4_offset.saturating_add(udp::HEADER_LEN + vxlan::HEADER_LEN),
         inner_len: inner.len(),
-        outer_ecn,
+        outer_tos,
     }))
 }
 
@@ -438,7 +438,7 @@ fn nvgre_packet(
     l4: &[u8],
     src: IpAddr,
     l4_offset: usize,
-    outer_ecn: u8,
+    outer_tos: u8,
 ) -> Result<Underlay, DropReason> {
     let (g, inner) = gre::parse_nvgre(l4).map_err(|e| match e {
         NvgreError::Truncated => DropReason::GreTruncated,
@@ -458,7 +458,7 @@ fn nvgre_packet(
         src,
         outer_len: l4_offset.saturating_add(gre::HEADER_LEN),
         inner_len: inner.len(),
-        outer_ecn,
+        outer_tos,
     }))
 }
 

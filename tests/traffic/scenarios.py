@@ -752,6 +752,46 @@ def priority_tagged(d):
     write(os.path.join(d, "expect-inner.pcap"), [untag(f)])
 
 
+def priority_map(d):
+    """[qos] (tests/gateway_encap.rs): tagged frames from port 1 to M1 (VNI 5000, native) and
+    M2 (VNI 5100, VLAN 100) get the outer DSCP their PCP maps to, untagged ones their inner
+    DSCP; tunnel packets to L1 (VNI 5000) and L2 (VNI 5100, behind port 1 on VLAN 100) leave
+    with the PCP their outer DSCP maps to. expect.json lists each tunnel packet's outer TOS."""
+    pcp_to_dscp = [0, 10, 18, 26, 34, 46, 48, 56]
+    acc, tos = [], []
+    for n, (vlan, prio, dst, inner_tos) in enumerate([
+        (100, 5, M2, 10 << 2 | 1),
+        (100, 1, M2, 0),
+        (0, 6, M1, 2),
+        (None, None, M1, 18 << 2),
+    ]):
+        body = IP(src="192.168.1.1", dst="192.168.1.2", tos=inner_tos) / UDP(sport=n, dport=9) / Raw(pattern(30, n))
+        if vlan is None:
+            acc.append(Ether(src=H1, dst=dst) / body)
+            tos.append(inner_tos)
+        else:
+            acc.append(Ether(src=H1, dst=dst) / Dot1Q(vlan=vlan, prio=prio) / body)
+            tos.append(pcp_to_dscp[prio] << 2 | inner_tos & 3)
+    under, out = [], []
+    for n, (vni, dst, outer_dscp, pcp) in enumerate([
+        (5100, L2, 46, 6),  # dscp_to_pcp's exception
+        (5100, L2, 26, 3),  # AF31: its class selector
+        (5100, L2, 0, 0),
+        (5000, L1, 46, None),  # a native port: no tag to carry it
+    ]):
+        f = Ether(src=M1, dst=dst) / IP(src="192.168.1.2", dst="192.168.1.1") / UDP(sport=n, dport=7) / Raw(pattern(30, 10 + n))
+        under.append(vxlan4(f, vni, tos=outer_dscp << 2))
+        if pcp is None:
+            out.append(f)
+        else:
+            p = Ether(bytes(f))
+            out.append(Ether(src=p.src, dst=p.dst) / Dot1Q(vlan=100, prio=pcp, type=p.type) / p.payload)
+    write(os.path.join(d, "access1.pcap"), acc)
+    write(os.path.join(d, "underlay.pcap"), under)
+    write(os.path.join(d, "expect-access1.pcap"), out)
+    dump(d, "expect.json", {"outer_tos": tos})
+
+
 def extension_headers(d):
     """VXLAN over IPv6 after 0 to 4 destination-options headers, to L1 (VNI 5000, native on
     port 1): every one is a well-formed packet to decapsulate."""
@@ -857,6 +897,7 @@ SCENARIOS = {
         access_drops,
         unresolved,
         priority_tagged,
+        priority_map,
         extension_headers,
         outer_checksum,
         port_mtu,
