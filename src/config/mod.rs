@@ -95,8 +95,8 @@ impl Config {
 
 /// What the data plane does.
 #[derive(Debug, Clone, PartialEq, Eq)]
-// Built once per load or reload and never moved on a hot path: boxing the gateway would
-// only add indirection to every reader.
+// Built once per load or reload and never on a hot path: boxing the gateway (or its
+// sections) would only add indirection to every reader.
 #[allow(clippy::large_enum_variant)]
 pub enum Mode {
     /// The VXLAN/NVGRE L2 gateway.
@@ -121,7 +121,7 @@ pub struct GatewayConfig {
     /// routed, and the policy stage is not in the path).
     pub policy: Option<Box<PolicyConfig>>,
     /// 802.1p priority carried across the tunnel (`[qos]`; both directions off by default).
-    pub qos: Box<QosConfig>,
+    pub qos: QosConfig,
 }
 
 /// `[qos]`: the access VLAN tag's priority (PCP) to the outer DSCP and back. Each map is

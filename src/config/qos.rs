@@ -113,7 +113,7 @@ id = 5000
     fn qos(section: &str) -> Result<QosConfig, String> {
         match parse(&format!("{BASE}\n[qos]\n{section}")) {
             Ok(c) => match c.mode {
-                Mode::Gateway(g) => Ok(*g.qos),
+                Mode::Gateway(g) => Ok(g.qos),
                 Mode::CrossConnect { .. } => unreachable!(),
             },
             Err(e) => Err(e.to_string()),
@@ -125,7 +125,7 @@ id = 5000
         let Mode::Gateway(g) = parse(BASE).unwrap().mode else {
             unreachable!()
         };
-        assert_eq!(*g.qos, QosConfig::default());
+        assert_eq!(g.qos, QosConfig::default());
         assert_eq!(qos("").unwrap(), QosConfig::default());
     }
 

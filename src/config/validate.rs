@@ -7,8 +7,8 @@ use std::ops::RangeInclusive;
 use super::schema::{self, Dscp, File};
 use super::{
     AccessConfig, Config, ConfigError, Control, DscpPolicy, Encap, EvpnConfig, FdbDest,
-    GatewayConfig, IpCidr, Mode, StaticArp, StaticFdb, TablesConfig, UnderlayConfig, VniConfig,
-    WorkersConfig, MAX_VXLAN_PORTS,
+    GatewayConfig, IpCidr, Mode, QosConfig, StaticArp, StaticFdb, TablesConfig, UnderlayConfig,
+    VniConfig, WorkersConfig, MAX_VXLAN_PORTS,
 };
 use crate::wire::{MacAddr, Vni};
 
@@ -88,7 +88,6 @@ fn validate(file: File) -> Result<Config, ConfigError> {
                 .as_ref()
                 .map(super::qos::section)
                 .transpose()?
-                .map(Box::new)
                 .unwrap_or_default();
             Mode::Gateway(g)
         }
@@ -465,7 +464,7 @@ fn gateway(
         evpn,
         routing: routing.map(Box::new),
         policy,
-        qos: Box::default(),
+        qos: QosConfig::default(),
     })
 }
 

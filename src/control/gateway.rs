@@ -115,7 +115,7 @@ pub fn params(g: &GatewayConfig, underlay_mac: MacAddr, offload: OffloadCaps) ->
             .chain(g.access.iter().map(|a| a.effective_mtu()))
             .collect(),
         dscp: g.underlay.dscp,
-        qos: *g.qos,
+        qos: g.qos,
         source_ports: SourcePorts::new(g.underlay.source_ports.0, g.underlay.source_ports.1),
         offload,
         workers: 1,

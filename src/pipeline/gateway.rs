@@ -469,7 +469,7 @@ impl Gateway {
             EtherType::QINQ => return Err(DropReason::QinqUnsupported),
             other => {
                 let stripped = f.rx_vlan();
-                self.pcp = stripped.map(|tci| (tci >> 13) as u8);
+                self.pcp = stripped.map(dot1q::pcp_of);
                 (
                     stripped
                         .map(|tci| tci & dot1q::VID_MASK)
@@ -794,13 +794,10 @@ impl Gateway {
             Some(hash) => (hash, entropy::tos(inner)),
             None => entropy::flow_hash_and_tos(inner),
         };
-        let dscp = match priority::outer_dscp(&self.params.qos, self.pcp) {
-            Some(d) => Some(d),
-            None => match self.params.dscp {
-                DscpPolicy::Inherit => None,
-                DscpPolicy::Fixed(d) => Some(d),
-            },
-        };
+        let dscp = priority::outer_dscp(&self.params.qos, self.pcp).or(match self.params.dscp {
+            DscpPolicy::Inherit => None,
+            DscpPolicy::Fixed(d) => Some(d),
+        });
         // RFC 6040 normal mode: ECN is copied even when DSCP is not.
         let tos = dscp.map_or(inner_tos, |d| (d << 2) | (inner_tos & 0x3));
         InnerMeta { entropy, tos }

@@ -228,7 +228,7 @@ fn classify_v4(
     }
     let ip_len = ip.header_len();
     let src = IpAddr::V4(ip.src());
-    let outer_tos = (ip.dscp() << 2) | ip.ecn();
+    let outer_tos = ip.tos();
     match ip.protocol_raw() {
         IpProtocol::UDP => vxlan_packet(
             payload,

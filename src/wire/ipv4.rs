@@ -103,6 +103,12 @@ impl Header {
         usize::from(self.version_ihl & 0x0f) << 2
     }
 
+    /// The whole TOS byte (DSCP and ECN).
+    #[inline(always)]
+    pub fn tos(&self) -> u8 {
+        self.dscp_ecn
+    }
+
     #[inline(always)]
     pub fn dscp(&self) -> u8 {
         self.dscp_ecn >> 2

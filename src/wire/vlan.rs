@@ -48,8 +48,7 @@ impl Header {
 
     #[inline(always)]
     pub fn pcp(&self) -> u8 {
-        // The top 3 bits of a u16 always fit a u8.
-        (self.tci.get() >> 13) as u8
+        pcp_of(self.tci.get())
     }
 
     #[inline(always)]
@@ -61,6 +60,13 @@ impl Header {
     pub fn ethertype_raw(&self) -> u16 {
         self.ethertype.get()
     }
+}
+
+/// The priority (PCP) of a TCI.
+#[inline(always)]
+pub const fn pcp_of(tci: u16) -> u8 {
+    // The top 3 bits of a u16 always fit a u8.
+    (tci >> 13) as u8
 }
 
 /// Builds a TCI from priority and VLAN id.
